@@ -1,0 +1,465 @@
+#include "hvbios/kvm.h"
+
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/base/call_once.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "hvbios/abi/hypercall.h"
+#include "hvbios/abi/status.h"
+#include "lib/status_macros.h"
+#include "lib/unique_fd.h"
+
+namespace hvbios::kvm {
+namespace {
+
+// The port the hypercall page's call entry writes (`out imm8, al`): this
+// backend's business, not ABI. Clear of the PIC (0x20/0x21, 0xa0/0xa1) and
+// ELCR (0x4d0/0x4d1) ports the in-kernel irqchip claims.
+constexpr uint16_t kHypercallPort = 0xe8;
+
+// ---- Structs the C++ build of the KVM header gets wrong ----------------------
+// linux-libc-dev 6.1 declares flexible arrays with __DECLARE_FLEX_ARRAY,
+// which wraps them next to an empty struct: 0 bytes in C, 1 byte in C++. In
+// C++ kvm_cpuid2::entries lands at offset 12 instead of 8 and
+// sizeof(kvm_cpuid2), which KVM_GET_SUPPORTED_CPUID and KVM_SET_CPUID2
+// encode, is 12 instead of 8: the kernel rejects them with EINVAL. Use the
+// C layout: an 8-byte header followed by the entries.
+struct KvmCpuid2Header {
+  uint32_t nent;
+  uint32_t padding;
+};
+static_assert(sizeof(KvmCpuid2Header) == 8);
+constexpr unsigned long kKvmGetSupportedCpuid =
+    _IOWR(KVMIO, 0x05, KvmCpuid2Header);
+constexpr unsigned long kKvmSetCpuid2 = _IOW(KVMIO, 0x90, KvmCpuid2Header);
+static_assert(kKvmGetSupportedCpuid == 0xc008ae05);
+static_assert(kKvmSetCpuid2 == 0x4008ae90);
+
+// A kvm_cpuid2 in the C layout.
+class CpuidTable {
+ public:
+  explicit CpuidTable(uint32_t capacity)
+      : bytes_(sizeof(KvmCpuid2Header) +
+               capacity * sizeof(kvm_cpuid_entry2)) {
+    header()->nent = capacity;
+  }
+  KvmCpuid2Header* header() {
+    return reinterpret_cast<KvmCpuid2Header*>(bytes_.data());
+  }
+  kvm_cpuid_entry2* entries() {
+    return reinterpret_cast<kvm_cpuid_entry2*>(bytes_.data() +
+                                               sizeof(KvmCpuid2Header));
+  }
+  void* data() { return bytes_.data(); }
+  // Drops entries past header()->nent.
+  void Shrink() {
+    bytes_.resize(sizeof(KvmCpuid2Header) +
+                  header()->nent * sizeof(kvm_cpuid_entry2));
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+// ---- Kicking a vCPU thread out of KVM_RUN ----------------------------------
+// api.rst, "immediate_exit": a signal handler on the vCPU thread sets
+// kvm_run->immediate_exit; a KVM_RUN in progress returns EINTR because a
+// signal is pending, and one about to start returns EINTR at once. The
+// handler touches only this thread-local (initial-exec: no allocation on
+// first access inside a signal handler).
+__attribute__((tls_model("initial-exec"))) thread_local kvm_run*
+    tls_kick_target = nullptr;
+
+void KickHandler(int) {
+  kvm_run* run = tls_kick_target;
+  if (run != nullptr) __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+}
+
+absl::Status InstallKickHandler(int signo) {
+  static absl::Mutex mu(absl::kConstInit);
+  static bool installed[_NSIG] ABSL_GUARDED_BY(mu) = {};
+  if (signo <= 0 || signo >= _NSIG) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("invalid kick signal %d", signo));
+  }
+  absl::MutexLock lock(&mu);
+  if (installed[signo]) return absl::OkStatus();
+  struct sigaction action = {};
+  action.sa_handler = KickHandler;
+  action.sa_flags = SA_RESTART;  // other syscalls on vCPU threads restart
+  sigemptyset(&action.sa_mask);
+  if (sigaction(signo, &action, nullptr) != 0) {
+    return ErrnoStatus(errno, "sigaction for the vCPU kick signal");
+  }
+  installed[signo] = true;
+  return absl::OkStatus();
+}
+
+// ---- Hypercall page -----------------------------------------------------------
+
+void FillHypercallPage(absl::Span<uint8_t> page) {
+  // int3 everywhere else: a stray jump into the page faults visibly.
+  std::memset(page.data(), 0xcc, page.size());
+  // call: out kHypercallPort, al; ret. The exit hands rax..r9 to the VMM
+  // through the sync regs; it writes rax and rdx back before re-entry.
+  const uint8_t call[] = {0xe6, static_cast<uint8_t>(kHypercallPort), 0xc3};
+  std::memcpy(page.data() + HVB_HCPAGE_CALL, call, sizeof(call));
+  // eoi: ret (no event source exists in ABI 0.1).
+  page[HVB_HCPAGE_EOI] = 0xc3;
+  // notify: mov rax, HVB_ERR_NOSYS (sign-extended imm32); ret.
+  const int32_t nosys = HVB_ERR_NOSYS;
+  uint8_t notify[] = {0x48, 0xc7, 0xc0, 0, 0, 0, 0, 0xc3};
+  std::memcpy(notify + 3, &nosys, sizeof(nosys));
+  std::memcpy(page.data() + HVB_HCPAGE_NOTIFY, notify, sizeof(notify));
+}
+
+// ---- vCPU ----------------------------------------------------------------------
+
+class KvmVcpu final : public BackendVcpu {
+ public:
+  KvmVcpu(uint32_t id, UniqueFd fd, MappedRegion run_mapping, int kick_signal)
+      : id_(id),
+        fd_(std::move(fd)),
+        run_mapping_(std::move(run_mapping)),
+        run_(static_cast<kvm_run*>(run_mapping_.data())),
+        kick_signal_(kick_signal) {
+    // Ask KVM to store the GPRs in kvm_run on every exit (api.rst,
+    // KVM_CAP_SYNC_REGS): reading hypercall arguments costs no ioctl.
+    run_->kvm_valid_regs = KVM_SYNC_X86_REGS;
+  }
+
+  absl::Status BindToCurrentThread() override {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, kick_signal_);
+    if (int err = pthread_sigmask(SIG_UNBLOCK, &set, nullptr); err != 0) {
+      return ErrnoStatus(err, "pthread_sigmask unblocking the kick signal");
+    }
+    tls_kick_target = run_;
+    thread_ = pthread_self();
+    bound_.store(true, std::memory_order_release);
+    return absl::OkStatus();
+  }
+
+  absl::Status SetEntryState(const LongModeEntry& e) override {
+    kvm_sregs sregs;
+    if (ioctl(fd_.get(), KVM_GET_SREGS, &sregs) != 0) {
+      return ErrnoStatus(errno, "KVM_GET_SREGS");
+    }
+    // Long mode with paging (SDM Vol. 3A, 9.8.5 "Initializing IA-32e
+    // Mode"): flat 64-bit code segment, flat data segments.
+    kvm_segment code = {};
+    code.base = 0;
+    code.limit = 0xffffffff;
+    code.selector = e.code_selector;
+    code.type = 0xb;  // execute/read, accessed
+    code.present = 1;
+    code.s = 1;
+    code.l = 1;
+    code.g = 1;
+    kvm_segment data = code;
+    data.selector = e.data_selector;
+    data.type = 0x3;  // read/write, accessed
+    data.l = 0;
+    data.db = 1;
+    sregs.cs = code;
+    sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+    sregs.gdt.base = e.gdt_base;
+    sregs.gdt.limit = e.gdt_limit;
+    sregs.idt.base = 0;
+    sregs.idt.limit = 0;  // no IDT: the guest installs its own
+    sregs.cr3 = e.cr3;
+    // CR0: PE, MP, ET, NE, WP (read-only pages hold at CPL 0), PG.
+    sregs.cr0 = 0x80010033;
+    // CR4: PAE, OSFXSR, OSXMMEXCPT (SSE usable per the boot protocol).
+    sregs.cr4 = 0x620;
+    // EFER: LME, LMA, NXE.
+    sregs.efer = 0xd00;
+    if (ioctl(fd_.get(), KVM_SET_SREGS, &sregs) != 0) {
+      return ErrnoStatus(errno, "KVM_SET_SREGS (long-mode entry state)");
+    }
+    kvm_regs regs = {};
+    regs.rip = e.rip;
+    regs.rsp = e.rsp;
+    regs.rdi = e.rdi;
+    regs.rflags = 0x2;  // reserved bit 1; IF clear
+    if (ioctl(fd_.get(), KVM_SET_REGS, &regs) != 0) {
+      return ErrnoStatus(errno, "KVM_SET_REGS");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<VcpuExit> Run() override {
+    VcpuExit exit = {};
+    if (ioctl(fd_.get(), KVM_RUN, 0) != 0) {
+      if (errno == EINTR || errno == EAGAIN) {
+        // Kicked (or interrupted): clear the request only now, after the
+        // run returned, so a kick between the caller's flag check and
+        // KVM_RUN is never lost.
+        __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
+        exit.kind = VcpuExit::Kind::kCanceled;
+        return exit;
+      }
+      return ErrnoStatus(errno, absl::StrFormat("KVM_RUN on vCPU %d", id_));
+    }
+    switch (run_->exit_reason) {
+      case KVM_EXIT_IO: {
+        const auto& io = run_->io;
+        if (io.port == kHypercallPort && io.direction == KVM_EXIT_IO_OUT &&
+            io.size == 1 && io.count == 1) {
+          const kvm_regs& r = run_->s.regs.regs;
+          exit.kind = VcpuExit::Kind::kHypercall;
+          exit.hypercall = {r.rax, {r.rdi, r.rsi, r.rdx, r.rcx, r.r8, r.r9}};
+          return exit;
+        }
+        exit.kind = VcpuExit::Kind::kIo;
+        exit.address = io.port;
+        exit.size = io.size;
+        exit.is_write = io.direction == KVM_EXIT_IO_OUT;
+        return exit;
+      }
+      case KVM_EXIT_MMIO:
+        exit.kind = VcpuExit::Kind::kMmio;
+        exit.address = run_->mmio.phys_addr;
+        exit.size = run_->mmio.len;
+        exit.is_write = run_->mmio.is_write;
+        return exit;
+      case KVM_EXIT_HLT:
+        exit.kind = VcpuExit::Kind::kHalt;
+        return exit;
+      case KVM_EXIT_SHUTDOWN:
+        exit.kind = VcpuExit::Kind::kShutdown;
+        return exit;
+      case KVM_EXIT_INTR:
+        exit.kind = VcpuExit::Kind::kCanceled;
+        return exit;
+      case KVM_EXIT_INTERNAL_ERROR:
+        exit.kind = VcpuExit::Kind::kInternalError;
+        exit.code = run_->internal.suberror;
+        return exit;
+      case KVM_EXIT_FAIL_ENTRY:
+        exit.kind = VcpuExit::Kind::kFailEntry;
+        exit.code = run_->fail_entry.hardware_entry_failure_reason;
+        return exit;
+      default:
+        exit.kind = VcpuExit::Kind::kOther;
+        exit.code = run_->exit_reason;
+        return exit;
+    }
+  }
+
+  void CompleteHypercall(int64_t status, uint64_t value) override {
+    // KVM re-executes nothing: the `out` completes on the next KVM_RUN,
+    // which first loads these registers (sync_regs precedes the PIO
+    // completion that advances rip past the instruction).
+    run_->s.regs.regs.rax = static_cast<uint64_t>(status);
+    run_->s.regs.regs.rdx = value;
+    run_->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+  }
+
+  void Kick() override {
+    if (bound_.load(std::memory_order_acquire)) {
+      pthread_kill(thread_, kick_signal_);
+    } else {
+      // No thread runs the vCPU yet: the next KVM_RUN must return at once.
+      __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    }
+  }
+
+  absl::StatusOr<Registers> GetRegisters() override {
+    kvm_regs r;
+    kvm_sregs s;
+    if (ioctl(fd_.get(), KVM_GET_REGS, &r) != 0) {
+      return ErrnoStatus(errno, "KVM_GET_REGS");
+    }
+    if (ioctl(fd_.get(), KVM_GET_SREGS, &s) != 0) {
+      return ErrnoStatus(errno, "KVM_GET_SREGS");
+    }
+    return Registers{r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rsp, r.rbp,
+                     r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15,
+                     r.rip, r.rflags, s.cr0, s.cr2, s.cr3, s.cr4, s.efer,
+                     s.cs.selector, s.ss.selector};
+  }
+
+ private:
+  const uint32_t id_;
+  const UniqueFd fd_;
+  const MappedRegion run_mapping_;
+  kvm_run* const run_;
+  const int kick_signal_;
+  std::atomic<bool> bound_{false};
+  pthread_t thread_{};  // written once before bound_ is set
+};
+
+// ---- VM ------------------------------------------------------------------------
+
+class KvmVm final : public BackendVm {
+ public:
+  static absl::StatusOr<std::unique_ptr<KvmVm>> Create(
+      const KvmOptions& options) {
+    const int kick_signal =
+        options.kick_signal != 0 ? options.kick_signal : SIGRTMIN;
+    RETURN_IF_ERROR(InstallKickHandler(kick_signal));
+
+    UniqueFd kvm(open(options.device.c_str(), O_RDWR | O_CLOEXEC));
+    if (!kvm.valid()) {
+      return ErrnoStatus(errno, absl::StrFormat("open %s", options.device));
+    }
+    const int api = ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
+    if (api != KVM_API_VERSION) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "KVM API version %d, need %d", api, KVM_API_VERSION));
+    }
+    const int sync = ioctl(kvm.get(), KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+    if (sync <= 0 || (sync & KVM_SYNC_X86_REGS) == 0) {
+      return absl::FailedPreconditionError(
+          "KVM lacks KVM_CAP_SYNC_REGS for x86 registers");
+    }
+    if (ioctl(kvm.get(), KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0) {
+      return absl::FailedPreconditionError("KVM lacks KVM_CAP_IMMEDIATE_EXIT");
+    }
+    const int mmap_size = ioctl(kvm.get(), KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (mmap_size < static_cast<int>(sizeof(kvm_run))) {
+      return ErrnoStatus(errno, "KVM_GET_VCPU_MMAP_SIZE");
+    }
+    ASSIGN_OR_RETURN(CpuidTable cpuid, SupportedCpuid(kvm.get()));
+
+    UniqueFd vm(ioctl(kvm.get(), KVM_CREATE_VM, 0));
+    if (!vm.valid()) return ErrnoStatus(errno, "KVM_CREATE_VM");
+    // Intel VMX needs a TSS area for real-mode emulation (api.rst,
+    // KVM_SET_TSS_ADDR); put it in the hole below 4 GiB where no RAM is.
+    // Other implementations may not need it, so a failure is not fatal.
+    (void)ioctl(vm.get(), KVM_SET_TSS_ADDR, 0xfffbd000ul);
+    // KVM_GET_TSC_KHZ on the VM (KVM_CAP_VM_TSC_CONTROL); 0 = unknown.
+    const int tsc_khz = ioctl(vm.get(), KVM_GET_TSC_KHZ, 0);
+    return std::unique_ptr<KvmVm>(
+        new KvmVm(std::move(kvm), std::move(vm), mmap_size, std::move(cpuid),
+                  tsc_khz > 0 ? uint64_t{1000} * tsc_khz : 0, kick_signal));
+  }
+
+  absl::Status MapMemory(uint32_t slot, uint64_t gpa, void* host,
+                         uint64_t size) override {
+    kvm_userspace_memory_region region = {};
+    region.slot = slot;
+    region.guest_phys_addr = gpa;
+    region.memory_size = size;
+    region.userspace_addr = reinterpret_cast<uint64_t>(host);
+    if (ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &region) != 0) {
+      return ErrnoStatus(errno, "KVM_SET_USER_MEMORY_REGION");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<BackendVcpu>> CreateVcpu(
+      uint32_t id) override {
+    UniqueFd fd(ioctl(vm_.get(), KVM_CREATE_VCPU, id));
+    if (!fd.valid()) {
+      return ErrnoStatus(errno, absl::StrFormat("KVM_CREATE_VCPU %d", id));
+    }
+    void* run = mmap(nullptr, vcpu_mmap_size_, PROT_READ | PROT_WRITE,
+                     MAP_SHARED, fd.get(), 0);
+    if (run == MAP_FAILED) return ErrnoStatus(errno, "mmap of kvm_run");
+    MappedRegion run_mapping(run, vcpu_mmap_size_);
+    RETURN_IF_ERROR(SetCpuid(fd.get(), id));
+    return std::make_unique<KvmVcpu>(id, std::move(fd),
+                                     std::move(run_mapping), kick_signal_);
+  }
+
+  void WriteHypercallPage(absl::Span<uint8_t> page) const override {
+    FillHypercallPage(page);
+  }
+  uint32_t implementation_id() const override { return HVB_IMPL_HVBIOS_KVM; }
+  uint64_t tsc_frequency_hz() const override { return tsc_hz_; }
+
+ private:
+  KvmVm(UniqueFd kvm, UniqueFd vm, int vcpu_mmap_size,
+        CpuidTable cpuid, uint64_t tsc_hz, int kick_signal)
+      : kvm_(std::move(kvm)),
+        vm_(std::move(vm)),
+        vcpu_mmap_size_(vcpu_mmap_size),
+        cpuid_(std::move(cpuid)),
+        tsc_hz_(tsc_hz),
+        kick_signal_(kick_signal) {}
+
+  // KVM_GET_SUPPORTED_CPUID, with the table grown on E2BIG.
+  static absl::StatusOr<CpuidTable> SupportedCpuid(int kvm_fd) {
+    for (uint32_t capacity = 64; capacity <= 4096; capacity *= 2) {
+      CpuidTable table(capacity);
+      if (ioctl(kvm_fd, kKvmGetSupportedCpuid, table.data()) == 0) {
+        table.Shrink();
+        return table;
+      }
+      if (errno != E2BIG) {
+        return ErrnoStatus(errno, "KVM_GET_SUPPORTED_CPUID");
+      }
+    }
+    return absl::InternalError("KVM_GET_SUPPORTED_CPUID: too many entries");
+  }
+
+  // The supported CPUID with this vCPU's APIC id filled in (leaf 1 EBX
+  // bits 31..24, leaves 0xb/0x1f EDX), as a guest expects to find it.
+  absl::Status SetCpuid(int vcpu_fd, uint32_t id) const {
+    CpuidTable table = cpuid_;
+    for (uint32_t i = 0; i < table.header()->nent; ++i) {
+      kvm_cpuid_entry2& e = table.entries()[i];
+      if (e.function == 1) e.ebx = (e.ebx & 0x00ffffff) | (id << 24);
+      if (e.function == 0xb || e.function == 0x1f) e.edx = id;
+    }
+    if (ioctl(vcpu_fd, kKvmSetCpuid2, table.data()) != 0) {
+      return ErrnoStatus(errno, "KVM_SET_CPUID2");
+    }
+    return absl::OkStatus();
+  }
+
+  const UniqueFd kvm_;
+  const UniqueFd vm_;
+  const int vcpu_mmap_size_;
+  const CpuidTable cpuid_;
+  const uint64_t tsc_hz_;
+  const int kick_signal_;
+};
+
+}  // namespace
+
+bool KvmAvailable(const std::string& device, std::string* why) {
+  UniqueFd fd(open(device.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (why != nullptr) {
+      *why = absl::StrFormat("cannot open %s: %s", device, strerror(errno));
+    }
+    return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::unique_ptr<BackendVm>> CreateKvmBackendVm(
+    const KvmOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<KvmVm> vm, KvmVm::Create(options));
+  return vm;
+}
+
+
+
+}  // namespace hvbios::kvm
+
+namespace hvbios {
+
+absl::StatusOr<std::unique_ptr<Vm>> CreateKvmVm(
+    VmOptions options, const kvm::KvmOptions& kvm_options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<BackendVm> backend,
+                   kvm::CreateKvmBackendVm(kvm_options));
+  return Vm::Create(std::move(backend), std::move(options));
+}
+
+}  // namespace hvbios

@@ -1,0 +1,142 @@
+/*
+ * hvbios guest SDK: call the hvbios ABI from a freestanding C or C++ guest.
+ *
+ * A guest links libhvbios-guest.a and the SDK's start file and linker script
+ * (CMake: hvbios_add_guest()), defines
+ *
+ *     int hvb_main(const struct hvb_boot_info *boot);
+ *
+ * and gets a 64 KiB stack, a checked boot info, and the wrappers below; the
+ * value hvb_main returns becomes the power.shutdown code. A guest with its
+ * own start code calls hvb_init() first instead.
+ *
+ * Every wrapper returns an hvb_status (HVB_OK or HVB_ERR_*, see
+ * hvbios/abi/status.h) unless its result is a plain value. Buffers are
+ * passed by pointer and translated with hvb_virt_to_phys() (identity by
+ * default; a guest with its own page tables overrides it).
+ */
+#ifndef HVBIOS_GUEST_HVB_H_
+#define HVBIOS_GUEST_HVB_H_
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hvbios/abi/abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct hvb_result {
+  hvb_status status; /* rax */
+  uint64_t value;    /* rdx */
+};
+
+/* Address of the hypercall page's call entry; set by hvb_init(). */
+extern uint64_t hvb_hypercall_entry;
+
+/* Checks the boot info (magic, ABI major) and remembers the hypercall page.
+ * Returns HVB_OK, or HVB_ERR_INVAL if `boot` is not an hvbios boot info or
+ * HVB_ERR_NOSYS if the platform's ABI major differs from the SDK's. */
+hvb_status hvb_init(const struct hvb_boot_info *boot);
+
+/* The boot info given to hvb_init(), or NULL before it. */
+const struct hvb_boot_info *hvb_boot_info(void);
+
+/* Guest-physical address of a guest pointer, for hypercall buffers.
+ * Identity by default (the boot page tables identity map RAM); weak, so a
+ * guest that remaps memory provides its own. */
+uint64_t hvb_virt_to_phys(const void *p);
+
+/* The raw call: rax = fid, args in rdi rsi rdx rcx r8 r9; returns
+ * rax = status, rdx = value. Every other register is preserved by the
+ * platform (docs/abi.md, "Calling convention"). */
+static inline struct hvb_result hvb_call6(uint32_t fid, uint64_t a0,
+                                          uint64_t a1, uint64_t a2,
+                                          uint64_t a3, uint64_t a4,
+                                          uint64_t a5) {
+  register uint64_t rax __asm__("rax") = fid;
+  register uint64_t rdi __asm__("rdi") = a0;
+  register uint64_t rsi __asm__("rsi") = a1;
+  register uint64_t rdx __asm__("rdx") = a2;
+  register uint64_t rcx __asm__("rcx") = a3;
+  register uint64_t r8 __asm__("r8") = a4;
+  register uint64_t r9 __asm__("r9") = a5;
+  __asm__ volatile("call *%[entry]"
+                   : "+r"(rax), "+r"(rdx)
+                   : [entry] "m"(hvb_hypercall_entry), "r"(rdi), "r"(rsi),
+                     "r"(rcx), "r"(r8), "r"(r9)
+                   : "memory", "cc");
+  struct hvb_result result = {(hvb_status)rax, rdx};
+  return result;
+}
+static inline struct hvb_result hvb_call0(uint32_t fid) {
+  return hvb_call6(fid, 0, 0, 0, 0, 0, 0);
+}
+static inline struct hvb_result hvb_call1(uint32_t fid, uint64_t a0) {
+  return hvb_call6(fid, a0, 0, 0, 0, 0, 0);
+}
+static inline struct hvb_result hvb_call2(uint32_t fid, uint64_t a0,
+                                          uint64_t a1) {
+  return hvb_call6(fid, a0, a1, 0, 0, 0, 0);
+}
+
+/* ---- base ---------------------------------------------------------------- */
+uint32_t hvb_base_abi_version(void);
+uint32_t hvb_base_impl_id(void);
+uint32_t hvb_base_impl_version(void);
+/* 1 if the platform implements `fid`, else 0. */
+int hvb_base_probe(uint32_t fid);
+
+/* ---- console ------------------------------------------------------------- */
+/* Writes all `length` bytes (several calls if needed). */
+hvb_status hvb_console_write(const void *buf, size_t length);
+/* Reads up to `capacity` pending bytes without blocking; *count = how many
+ * (0 when no input is pending). */
+hvb_status hvb_console_read(void *buf, size_t capacity, size_t *count);
+hvb_status hvb_puts(const char *s); /* s and a newline */
+
+/* ---- clock --------------------------------------------------------------- */
+uint64_t hvb_clock_monotonic_ns(void);
+uint64_t hvb_clock_wallclock_ns(void);
+
+/* ---- power --------------------------------------------------------------- */
+/* Do not return unless the platform refuses (status returned). */
+hvb_status hvb_power_shutdown(uint32_t code);
+hvb_status hvb_power_reboot(void);
+
+/* ---- debug --------------------------------------------------------------- */
+hvb_status hvb_debug_null(void);
+uint64_t hvb_debug_echo(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                        uint64_t a4, uint64_t a5);
+
+/* ---- formatted output ---------------------------------------------------- */
+/* printf subset: %d %i %u %x %X %p %s %c %%, flags '-' '0', width,
+ * precision for %s, length modifiers l, ll, z. */
+int hvb_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int hvb_snprintf(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Formats to the console; returns bytes written or a negative status. */
+int hvb_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- freestanding essentials (the compiler may emit calls to these) ------ */
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+
+/* Stops this vCPU for good (cli; hlt), for when nothing else can be done. */
+__attribute__((noreturn)) void hvb_halt_forever(void);
+
+/* Entry point a guest defines when it uses the SDK's start file. */
+int hvb_main(const struct hvb_boot_info *boot);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* HVBIOS_GUEST_HVB_H_ */

@@ -1,0 +1,103 @@
+/*
+ * hvbios ABI: the boot protocol and the boot info structure.
+ *
+ * Freestanding: usable in guest kernels, firmware and the host library.
+ * Specification: docs/abi.md, section "Boot protocol". All structures are
+ * little-endian, naturally aligned, with explicit reserved fields that the
+ * platform writes as zero and the guest ignores.
+ */
+#ifndef HVBIOS_ABI_BOOT_H_
+#define HVBIOS_ABI_BOOT_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "HVBIOSBI" read as a little-endian uint64_t. */
+#define HVB_BOOT_MAGIC                                                        \
+  ((uint64_t)'H' | (uint64_t)'V' << 8 | (uint64_t)'B' << 16 |                 \
+   (uint64_t)'I' << 24 | (uint64_t)'O' << 32 | (uint64_t)'S' << 40 |          \
+   (uint64_t)'B' << 48 | (uint64_t)'I' << 56)
+
+/* Guest images are loaded at or above this physical address; everything
+ * below belongs to the platform (see the memory map for what is where). */
+#define HVB_GUEST_LOAD_MIN 0x100000ull
+
+/* Memory map entry types. */
+#define HVB_MEM_USABLE 1u      /* free RAM */
+#define HVB_MEM_RESERVED 2u    /* not RAM or not to be touched */
+#define HVB_MEM_PLATFORM 3u    /* hypercall page, clock page: keep mapped,
+                                  never write */
+#define HVB_MEM_BOOT 4u        /* boot info, command line, boot page tables,
+                                  boot stack, GDT: RAM the guest may reuse
+                                  once it no longer needs them */
+#define HVB_MEM_IMAGE 5u       /* the loaded guest image's PT_LOAD segments */
+
+struct hvb_mem_region {
+  uint64_t base;   /* guest-physical, 4 KiB aligned */
+  uint64_t length; /* bytes, multiple of 4 KiB */
+  uint32_t type;   /* HVB_MEM_* */
+  uint32_t reserved;
+};
+
+/* Device types in the device list. */
+#define HVB_DEV_CONSOLE 1u
+#define HVB_DEV_BLOCK 2u /* reserved for a later minor version */
+#define HVB_DEV_NET 3u   /* reserved for a later minor version */
+
+struct hvb_device {
+  uint32_t type;  /* HVB_DEV_* */
+  uint32_t id;    /* the id the device's service calls take */
+  uint64_t flags; /* type-specific; 0 for the console */
+  uint64_t reserved[2];
+};
+
+/* Boot info: at the guest-physical address in rdi at entry. Every pointer
+ * is a guest-physical address, identity mapped at entry. Arrays and the
+ * command line live in HVB_MEM_BOOT memory. */
+struct hvb_boot_info {
+  uint64_t magic;       /* HVB_BOOT_MAGIC */
+  uint32_t abi_version; /* HVB_ABI_VERSION of the platform */
+  uint32_t size;        /* sizeof(struct hvb_boot_info) as the platform
+                           wrote it; fields past what a guest knows are
+                           for newer minors */
+  uint64_t hypercall_page; /* HVB_HCPAGE_SIZE bytes, read-only, executable */
+  uint64_t clock_page;     /* 0 in ABI 0.1 (reserved: exit-free clock) */
+  uint64_t tsc_frequency_hz; /* 0 if unknown */
+  uint64_t cmdline;          /* NUL-terminated UTF-8; 0 if none */
+  uint32_t cmdline_length;   /* bytes, without the NUL */
+  uint32_t vcpu_count;       /* vCPU ids are 0 .. vcpu_count - 1 */
+  uint32_t boot_vcpu_id;     /* the vCPU running at entry */
+  uint32_t mem_map_count;
+  uint64_t mem_map; /* struct hvb_mem_region[mem_map_count], sorted by base,
+                       non-overlapping */
+  uint32_t device_count;
+  uint32_t reserved0;
+  uint64_t devices; /* struct hvb_device[device_count] */
+  uint64_t reserved[8];
+};
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+/* Layout is part of the ABI: pin it. */
+#ifdef __cplusplus
+#define HVB_STATIC_ASSERT static_assert
+#else
+#define HVB_STATIC_ASSERT _Static_assert
+#endif
+HVB_STATIC_ASSERT(sizeof(struct hvb_mem_region) == 24, "hvb_mem_region");
+HVB_STATIC_ASSERT(sizeof(struct hvb_device) == 32, "hvb_device");
+HVB_STATIC_ASSERT(sizeof(struct hvb_boot_info) == 152, "hvb_boot_info");
+HVB_STATIC_ASSERT(offsetof(struct hvb_boot_info, hypercall_page) == 16,
+                  "hvb_boot_info.hypercall_page");
+HVB_STATIC_ASSERT(offsetof(struct hvb_boot_info, mem_map) == 64,
+                  "hvb_boot_info.mem_map");
+HVB_STATIC_ASSERT(offsetof(struct hvb_boot_info, devices) == 80,
+                  "hvb_boot_info.devices");
+
+#endif /* HVBIOS_ABI_BOOT_H_ */

@@ -1,0 +1,109 @@
+/*
+ * hvbios ABI: hypercall numbering, the hypercall page and the services.
+ *
+ * Freestanding: usable in guest kernels, firmware and the host library.
+ * Specification: docs/abi.md. Every constant here is part of ABI version
+ * HVB_ABI_VERSION and is never renumbered; new functions get new numbers.
+ */
+#ifndef HVBIOS_ABI_HYPERCALL_H_
+#define HVBIOS_ABI_HYPERCALL_H_
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ABI version: major in bits 31..16, minor in bits 15..0. A guest built for
+ * major M runs on any implementation reporting major M and a minor at least
+ * the one it needs (probe individual functions with HVB_FN_BASE_PROBE). */
+#define HVB_ABI_VERSION_MAJOR 0u
+#define HVB_ABI_VERSION_MINOR 1u
+#define HVB_ABI_VERSION ((HVB_ABI_VERSION_MAJOR << 16) | HVB_ABI_VERSION_MINOR)
+
+/* ---- Function ids --------------------------------------------------------
+ * rax = (service << 16) | function. Bits 63..32 of rax must be zero. */
+#define HVB_FID(service, function) \
+  ((uint32_t)(((uint32_t)(service) << 16) | ((uint32_t)(function) & 0xffffu)))
+#define HVB_FID_SERVICE(fid) ((uint32_t)(fid) >> 16)
+#define HVB_FID_FUNCTION(fid) ((uint32_t)(fid) & 0xffffu)
+
+/* Services. Ids marked "reserved" are allocated for later minor versions and
+ * answer HVB_ERR_NOSYS until an implementation provides them. */
+#define HVB_SVC_BASE 0x00u
+#define HVB_SVC_CONSOLE 0x01u
+#define HVB_SVC_CLOCK 0x02u
+#define HVB_SVC_POWER 0x03u
+#define HVB_SVC_DEBUG 0x04u
+#define HVB_SVC_VCPU 0x05u  /* reserved */
+#define HVB_SVC_TIMER 0x06u /* reserved */
+#define HVB_SVC_EVENT 0x07u /* reserved */
+#define HVB_SVC_BLOCK 0x08u /* reserved */
+#define HVB_SVC_NET 0x09u   /* reserved */
+#define HVB_SVC_RNG 0x0au   /* reserved */
+#define HVB_SVC_MEM 0x0bu   /* reserved */
+
+/* base: discovering the implementation. */
+/* () -> value = HVB_ABI_VERSION implemented. */
+#define HVB_FN_BASE_GET_ABI_VERSION HVB_FID(HVB_SVC_BASE, 0)
+/* () -> value = implementation id (HVB_IMPL_*). */
+#define HVB_FN_BASE_GET_IMPL_ID HVB_FID(HVB_SVC_BASE, 1)
+/* () -> value = implementation version (major << 16 | minor). */
+#define HVB_FN_BASE_GET_IMPL_VERSION HVB_FID(HVB_SVC_BASE, 2)
+/* (fid) -> value = 1 if function fid is implemented, else 0. */
+#define HVB_FN_BASE_PROBE HVB_FID(HVB_SVC_BASE, 3)
+
+#define HVB_IMPL_HVBIOS_KVM 1u
+#define HVB_IMPL_HVBIOS_BAREMETAL 2u
+
+/* console: a byte stream, like a serial line. */
+/* (gpa buf, len) -> value = bytes written, 1..min(len, HVB_CONSOLE_MAX_IO);
+ * 0 if len is 0. Short writes are allowed: loop until done. */
+#define HVB_FN_CONSOLE_WRITE HVB_FID(HVB_SVC_CONSOLE, 0)
+/* (gpa buf, len) -> value = bytes read, 0 if no input is pending.
+ * Never blocks. */
+#define HVB_FN_CONSOLE_READ HVB_FID(HVB_SVC_CONSOLE, 1)
+#define HVB_CONSOLE_MAX_IO 4096u
+
+/* clock: nanosecond clocks. */
+/* () -> value = monotonic ns since an unspecified point before boot. */
+#define HVB_FN_CLOCK_MONOTONIC HVB_FID(HVB_SVC_CLOCK, 0)
+/* () -> value = wall-clock ns since 1970-01-01T00:00:00Z (UTC, no leap). */
+#define HVB_FN_CLOCK_WALLCLOCK HVB_FID(HVB_SVC_CLOCK, 1)
+
+/* power: leaving the machine. Neither returns on success. */
+/* (code 0..255) -> does not return; HVB_ERR_INVAL for code > 255. */
+#define HVB_FN_POWER_SHUTDOWN HVB_FID(HVB_SVC_POWER, 0)
+/* () -> does not return; the platform boots the same image again. */
+#define HVB_FN_POWER_REBOOT HVB_FID(HVB_SVC_POWER, 1)
+
+/* debug: measuring and checking the call path itself. */
+/* () -> value = 0. Does nothing; its cost is the cost of the path. */
+#define HVB_FN_DEBUG_NULL HVB_FID(HVB_SVC_DEBUG, 0)
+/* (a0, a1, a2, a3, a4, a5) -> value = a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5. Proves
+ * that all six argument registers arrive. */
+#define HVB_FN_DEBUG_ECHO HVB_FID(HVB_SVC_DEBUG, 1)
+
+/* ---- The hypercall page --------------------------------------------------
+ * One 4 KiB page, read-only and executable, at boot_info.hypercall_page.
+ * It is a table of entry points at fixed offsets; each is entered with
+ * `call` and returns with `ret`. What an entry executes is the platform's
+ * business and differs between backends; a guest never depends on it. */
+#define HVB_HCPAGE_SIZE 4096u
+/* Make a hypercall: rax = fid, args in rdi rsi rdx rcx r8 r9; returns
+ * rax = status, rdx = value. All other registers (including the argument
+ * registers and rflags.DF) are preserved. Needs 64 bytes of stack. */
+#define HVB_HCPAGE_CALL 0x000u
+/* Acknowledge the event being handled (end of interrupt). Preserves every
+ * register. In ABI 0.1 no event source exists yet and the entry only
+ * returns. */
+#define HVB_HCPAGE_EOI 0x040u
+/* Ring doorbell: edi = queue id. Reserved in ABI 0.1: returns
+ * rax = HVB_ERR_NOSYS. */
+#define HVB_HCPAGE_NOTIFY 0x080u
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* HVBIOS_ABI_HYPERCALL_H_ */

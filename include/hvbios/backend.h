@@ -1,0 +1,129 @@
+// The backend interface: what the backend-neutral core (lib/) needs from a
+// hypervisor. The KVM implementation lives in backends/kvm/, a scripted fake
+// for unit tests in tests/fake_backend.h. The core never includes
+// <linux/kvm.h>; everything hypervisor-specific stays behind this interface.
+//
+// Threading: a BackendVm may be called from any thread. A BackendVcpu is
+// driven by one thread (the one that called BindToCurrentThread()); only
+// Kick() may be called from other threads, and GetRegisters() once that
+// thread no longer runs the vCPU.
+#ifndef HVBIOS_BACKEND_H_
+#define HVBIOS_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace hvbios {
+
+// General-purpose and control registers, for diagnostics and entry state.
+struct Registers {
+  uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+  uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+  uint64_t rip, rflags;
+  uint64_t cr0, cr2, cr3, cr4, efer;
+  uint16_t cs, ss;
+};
+
+// The 64-bit entry state the core asks a vCPU to start in (boot protocol,
+// docs/abi.md): long mode with paging through `cr3`, a flat GDT at
+// `gdt_base`, interrupts off.
+struct LongModeEntry {
+  uint64_t cr3;
+  uint64_t gdt_base;
+  uint16_t gdt_limit;
+  uint16_t code_selector;
+  uint16_t data_selector;
+  uint64_t rip;
+  uint64_t rsp;
+  uint64_t rdi;
+};
+
+// A hypercall as the guest made it through the hypercall page.
+struct HypercallArgs {
+  uint64_t fid;  // rax
+  uint64_t arg[6];  // rdi, rsi, rdx, rcx, r8, r9
+};
+
+// Why Run() returned. Everything but kHypercall and kCanceled means the
+// guest did something the platform does not serve.
+struct VcpuExit {
+  enum class Kind {
+    kHypercall,      // `hypercall` is valid; answer with CompleteHypercall().
+    kCanceled,       // Kick() or a signal interrupted the run.
+    kHalt,           // hlt with no in-kernel interrupt controller.
+    kShutdown,       // triple fault (SDM Vol. 3A, 6.15 "double fault").
+    kIo,             // port access nobody serves: `address` = port.
+    kMmio,           // access to guest-physical address without RAM.
+    kInternalError,  // the hypervisor could not run or emulate an instruction.
+    kFailEntry,      // the hypervisor refused to enter the guest.
+    kOther,          // any other exit; `code` holds the backend's number.
+  };
+  Kind kind;
+  HypercallArgs hypercall;
+  uint64_t address;  // kIo: port; kMmio: guest-physical address.
+  uint32_t size;     // kIo / kMmio: access size in bytes.
+  bool is_write;     // kIo / kMmio.
+  uint64_t code;     // kInternalError / kFailEntry / kOther: backend code.
+};
+
+class BackendVcpu {
+ public:
+  virtual ~BackendVcpu() = default;
+
+  // Binds the vCPU to the calling thread: later Run() calls and kicks go to
+  // it. Call once, on the thread that will call Run().
+  virtual absl::Status BindToCurrentThread() = 0;
+
+  // Sets the registers for the first entry. Bound thread, before Run().
+  virtual absl::Status SetEntryState(const LongModeEntry& entry) = 0;
+
+  // Runs the guest until the next exit. Bound thread only. Returns an error
+  // only if the hypervisor itself failed (not for guest misbehaviour, which
+  // is an exit kind). Allocates nothing.
+  virtual absl::StatusOr<VcpuExit> Run() = 0;
+
+  // Answers the hypercall of the last kHypercall exit: the guest sees
+  // rax = status, rdx = value when it resumes. Bound thread only.
+  virtual void CompleteHypercall(int64_t status, uint64_t value) = 0;
+
+  // Any thread, async-signal-safe in spirit (never blocks): makes the
+  // current Run() return kCanceled promptly, or the next one if the bound
+  // thread is not in the guest now. A kick is never lost.
+  virtual void Kick() = 0;
+
+  // Reads the registers. The bound thread, or any thread once the bound
+  // thread stopped calling Run().
+  virtual absl::StatusOr<Registers> GetRegisters() = 0;
+};
+
+class BackendVm {
+ public:
+  virtual ~BackendVm() = default;
+
+  // Makes [host, host + size) the guest's RAM at guest-physical `gpa`.
+  // `host` stays owned by the caller and must outlive the BackendVm.
+  virtual absl::Status MapMemory(uint32_t slot, uint64_t gpa, void* host,
+                                 uint64_t size) = 0;
+
+  // Creates vCPU `id`. Each id at most once.
+  virtual absl::StatusOr<std::unique_ptr<BackendVcpu>> CreateVcpu(
+      uint32_t id) = 0;
+
+  // Fills the hypercall page (HVB_HCPAGE_SIZE bytes) with this backend's
+  // entry stubs at the offsets docs/abi.md fixes.
+  virtual void WriteHypercallPage(absl::Span<uint8_t> page) const = 0;
+
+  // HVB_IMPL_* reported by base.get_impl_id.
+  virtual uint32_t implementation_id() const = 0;
+
+  // Guest TSC frequency in Hz, 0 if unknown.
+  virtual uint64_t tsc_frequency_hz() const = 0;
+};
+
+}  // namespace hvbios
+
+#endif  // HVBIOS_BACKEND_H_

@@ -1,0 +1,114 @@
+/*
+ * hvbios C API: create a VM on KVM, load a guest image, start its boot vCPU
+ * and wait for it, with the guest's hypercalls (docs/abi.md) served by the
+ * library on its own vCPU threads.
+ *
+ * Conventions:
+ *  - Every function returning int returns HYPERV_BIOS_OK (0) or a negative
+ *    HYPERV_BIOS_E* code; hyperv_bios_last_error() then describes the
+ *    failure (thread-local, valid until the thread's next call).
+ *  - Handles are opaque. A VM owns its vCPUs: vCPU handles stay valid until
+ *    hyperv_bios_destroy_vm(). _destroy functions accept NULL.
+ *  - Every function may be called from any thread.
+ */
+#ifndef HVBIOS_HVBIOS_H_
+#define HVBIOS_HVBIOS_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes: one per absl::StatusCode, negated. */
+#define HYPERV_BIOS_OK 0
+#define HYPERV_BIOS_ECANCELLED (-1)
+#define HYPERV_BIOS_EUNKNOWN (-2)
+#define HYPERV_BIOS_EINVAL (-3)            /* invalid argument */
+#define HYPERV_BIOS_ETIMEDOUT (-4)         /* deadline exceeded */
+#define HYPERV_BIOS_ENOTFOUND (-5)
+#define HYPERV_BIOS_EEXIST (-6)            /* already exists */
+#define HYPERV_BIOS_EPERM (-7)             /* permission denied */
+#define HYPERV_BIOS_ENOMEM (-8)            /* resource exhausted */
+#define HYPERV_BIOS_ESTATE (-9)            /* failed precondition */
+#define HYPERV_BIOS_EABORTED (-10)
+#define HYPERV_BIOS_ERANGE (-11)           /* out of range */
+#define HYPERV_BIOS_ENOTSUP (-12)          /* unimplemented */
+#define HYPERV_BIOS_EINTERNAL (-13)
+#define HYPERV_BIOS_EUNAVAILABLE (-14)
+#define HYPERV_BIOS_EDATALOSS (-15)
+#define HYPERV_BIOS_EUNAUTHENTICATED (-16)
+
+typedef struct hyperv_bios_vm hyperv_bios_vm;
+typedef struct hyperv_bios_vcpu hyperv_bios_vcpu;
+
+/* Console output callback: called on vCPU threads, possibly concurrently. */
+typedef void (*hyperv_bios_console_fn)(void *context, const char *bytes,
+                                       size_t length);
+
+typedef struct hyperv_bios_vm_config {
+  size_t struct_size;     /* sizeof(hyperv_bios_vm_config): versioning */
+  uint64_t memory_bytes;  /* multiple of 2 MiB, 2 MiB .. 64 GiB */
+  uint32_t vcpu_count;    /* >= 1 */
+  const char *cmdline;    /* may be NULL; copied */
+  hyperv_bios_console_fn console_output; /* may be NULL: discarded */
+  void *console_context;
+} hyperv_bios_vm_config;
+
+/* Fills `config` with defaults (128 MiB, 1 vCPU, no command line). */
+void hyperv_bios_init_vm_config(hyperv_bios_vm_config *config);
+
+/* Why a VM stopped (hyperv_bios_wait_vm). */
+#define HYPERV_BIOS_EXIT_SHUTDOWN 1    /* guest power.shutdown: exit_code */
+#define HYPERV_BIOS_EXIT_REBOOT 2      /* guest power.reboot */
+#define HYPERV_BIOS_EXIT_GUEST_FAULT 3 /* see message */
+#define HYPERV_BIOS_EXIT_STOPPED 4     /* hyperv_bios_stop_vm */
+#define HYPERV_BIOS_EXIT_HOST_ERROR 5  /* see message */
+
+typedef struct hyperv_bios_vm_exit {
+  int reason;        /* HYPERV_BIOS_EXIT_* */
+  int exit_code;     /* SHUTDOWN: 0..255 */
+  uint32_t vcpu_id;  /* GUEST_FAULT, HOST_ERROR */
+  /* GUEST_FAULT, HOST_ERROR: reason and registers, NUL-terminated,
+   * truncated to fit. */
+  char message[2048];
+} hyperv_bios_vm_exit;
+
+/* Creates a VM on /dev/kvm. On success *out owns it. */
+int hyperv_bios_create_vm(const hyperv_bios_vm_config *config,
+                          hyperv_bios_vm **out);
+/* Stops the VM's vCPUs, joins their threads, frees everything. */
+void hyperv_bios_destroy_vm(hyperv_bios_vm *vm);
+
+/* Loads a guest ELF image from a file / from memory (boot protocol). */
+int hyperv_bios_load_guest(hyperv_bios_vm *vm, const char *path);
+int hyperv_bios_load_guest_image(hyperv_bios_vm *vm, const void *image,
+                                 size_t length);
+
+/* Creates vCPU `id` (0 .. vcpu_count - 1). *out is owned by the VM. */
+int hyperv_bios_create_vcpu(hyperv_bios_vm *vm, uint32_t id,
+                            hyperv_bios_vcpu **out);
+/* Starts the boot vCPU (id 0) at the loaded guest's entry. */
+int hyperv_bios_start_vcpu(hyperv_bios_vcpu *vcpu);
+
+/* Waits until the VM stops, up to timeout_ms (< 0: forever).
+ * HYPERV_BIOS_ETIMEDOUT if it still runs then. */
+int hyperv_bios_wait_vm(hyperv_bios_vm *vm, int64_t timeout_ms,
+                        hyperv_bios_vm_exit *exit);
+/* Asks the VM to stop; returns at once (wait for it with _wait_vm). */
+int hyperv_bios_stop_vm(hyperv_bios_vm *vm);
+
+/* Queues console input for the guest; returns bytes accepted (>= 0) or a
+ * negative code. */
+int64_t hyperv_bios_push_console_input(hyperv_bios_vm *vm, const void *bytes,
+                                       size_t length);
+
+/* Description of the calling thread's last failure ("" if none). */
+const char *hyperv_bios_last_error(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* HVBIOS_HVBIOS_H_ */

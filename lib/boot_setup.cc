@@ -1,0 +1,199 @@
+#include "lib/boot_setup.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "hvbios/abi/hypercall.h"
+#include "lib/layout.h"
+#include "lib/status_macros.h"
+
+namespace hvbios {
+namespace {
+
+using layout::kPageSize;
+
+// Boot info page layout: the struct, then the memory map, then devices.
+constexpr uint64_t kMemMapOffset = 0x100;
+constexpr uint64_t kMaxMemMapEntries = 100;
+constexpr uint64_t kDevicesOffset = 0xc00;
+constexpr uint64_t kMaxDevices = (kPageSize - kDevicesOffset) /
+                                 sizeof(hvb_device);
+static_assert(kMemMapOffset >= sizeof(hvb_boot_info));
+static_assert(kMemMapOffset + kMaxMemMapEntries * sizeof(hvb_mem_region) <=
+              kDevicesOffset);
+
+// x86-64 paging entry bits (SDM Vol. 3A, 4.5 "4-level paging").
+constexpr uint64_t kPtePresent = 1ull << 0;
+constexpr uint64_t kPteWritable = 1ull << 1;
+constexpr uint64_t kPteLargePage = 1ull << 7;
+
+// Flat 64-bit code and data descriptors (SDM Vol. 3A, 3.4.5 and 5.2.1):
+// base 0, limit 4 GiB, present, DPL 0; code has L=1.
+constexpr uint64_t kGdtEntries[] = {
+    0,
+    0x00af9a000000ffffull,  // 0x08: code, execute/read, 64-bit
+    0x00cf92000000ffffull,  // 0x10: data, read/write
+};
+
+uint64_t PageDirectory(uint64_t gib) {
+  return layout::kPageTables + (3 + gib) * kPageSize;
+}
+constexpr uint64_t kPml4 = layout::kPageTables;
+constexpr uint64_t kPdpt = layout::kPageTables + kPageSize;
+constexpr uint64_t kFirstPageTable = layout::kPageTables + 2 * kPageSize;
+
+uint64_t PageTablesEnd(const GuestMemory& memory) {
+  const uint64_t gibs = (memory.top() + layout::kGiB - 1) / layout::kGiB;
+  return PageDirectory(gibs);
+}
+
+void WritePageTables(const GuestMemory& memory) {
+  auto entry = [&](uint64_t table, uint64_t index, uint64_t value) {
+    memory.WriteObject<uint64_t>(table + index * 8, value);
+  };
+  // The tables live in RAM the guest has not seen yet, but clear them in
+  // case of a reboot into the same memory.
+  std::memset(memory.Translate(layout::kPageTables,
+                               PageTablesEnd(memory) - layout::kPageTables),
+              0, PageTablesEnd(memory) - layout::kPageTables);
+  entry(kPml4, 0, kPdpt | kPtePresent | kPteWritable);
+  const uint64_t gibs = (memory.top() + layout::kGiB - 1) / layout::kGiB;
+  for (uint64_t gib = 0; gib < gibs; ++gib) {
+    entry(kPdpt, gib, PageDirectory(gib) | kPtePresent | kPteWritable);
+    for (uint64_t i = 0; i < 512; ++i) {
+      const uint64_t addr = gib * layout::kGiB + i * layout::kLargePageSize;
+      if (!memory.Contains(addr, layout::kLargePageSize)) continue;
+      entry(PageDirectory(gib), i,
+            addr == 0 ? kFirstPageTable | kPtePresent | kPteWritable
+                      : addr | kPtePresent | kPteWritable | kPteLargePage);
+    }
+  }
+  // First 2 MiB in 4 KiB pages: page 0 absent (null dereferences fault),
+  // the hypercall page read-only (CR0.WP makes that hold at CPL 0).
+  for (uint64_t i = 1; i < 512; ++i) {
+    const uint64_t addr = i * kPageSize;
+    entry(kFirstPageTable, i,
+          addr == layout::kHypercallPage ? addr | kPtePresent
+                                         : addr | kPtePresent | kPteWritable);
+  }
+}
+
+uint64_t PageAlignDown(uint64_t v) { return v & ~(kPageSize - 1); }
+uint64_t PageAlignUp(uint64_t v) { return PageAlignDown(v + kPageSize - 1); }
+
+}  // namespace
+
+absl::Status ValidateBootParams(const BootParams& params) {
+  if (params.cmdline.size() > layout::kCmdlineMax) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("command line is %d bytes, at most %d are supported",
+                        params.cmdline.size(), layout::kCmdlineMax));
+  }
+  if (params.cmdline.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("command line contains a NUL byte");
+  }
+  if (params.vcpu_count == 0) {
+    return absl::InvalidArgumentError("a VM needs at least one vCPU");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<hvb_mem_region> BuildMemoryMap(const GuestMemory& memory,
+                                           const ElfImage& image) {
+  // Claimed ranges, in address order; RAM between them is usable.
+  std::vector<hvb_mem_region> claimed = {
+      {0, kPageSize, HVB_MEM_RESERVED, 0},
+      {layout::kGdt, layout::kHypercallPage - layout::kGdt, HVB_MEM_BOOT, 0},
+      {layout::kHypercallPage, kPageSize, HVB_MEM_PLATFORM, 0},
+      {layout::kPageTables, PageTablesEnd(memory) - layout::kPageTables,
+       HVB_MEM_BOOT, 0},
+      {layout::kBootStackBottom,
+       layout::kBootStackTop - layout::kBootStackBottom, HVB_MEM_BOOT, 0},
+  };
+  for (const ElfSegment& seg : image.segments) {
+    const uint64_t base = PageAlignDown(seg.paddr);
+    const uint64_t end = PageAlignUp(seg.paddr + seg.memory_size);
+    hvb_mem_region& last = claimed.back();
+    if (last.type == HVB_MEM_IMAGE && base <= last.base + last.length) {
+      last.length = std::max(last.length, end - last.base);  // shared page
+    } else {
+      claimed.push_back({base, end - base, HVB_MEM_IMAGE, 0});
+    }
+  }
+  std::vector<hvb_mem_region> map;
+  for (const GuestMemory::Region& ram : memory.regions()) {
+    uint64_t cursor = ram.gpa;
+    const uint64_t ram_end = ram.gpa + ram.size;
+    for (const hvb_mem_region& c : claimed) {
+      if (c.base + c.length <= ram.gpa || c.base >= ram_end) continue;
+      if (c.base > cursor) {
+        map.push_back({cursor, c.base - cursor, HVB_MEM_USABLE, 0});
+      }
+      map.push_back(c);
+      cursor = c.base + c.length;
+    }
+    if (cursor < ram_end) {
+      map.push_back({cursor, ram_end - cursor, HVB_MEM_USABLE, 0});
+    }
+  }
+  return map;
+}
+
+absl::StatusOr<LongModeEntry> BuildBootEnvironment(const GuestMemory& memory,
+                                                   const ElfImage& image,
+                                                   const BootParams& params,
+                                                   const BackendVm& backend) {
+  RETURN_IF_ERROR(ValidateBootParams(params));
+  memory.Write(layout::kGdt, kGdtEntries, sizeof(kGdtEntries));
+  WritePageTables(memory);
+
+  uint8_t* hcpage = memory.Translate(layout::kHypercallPage, HVB_HCPAGE_SIZE);
+  backend.WriteHypercallPage(absl::MakeSpan(hcpage, HVB_HCPAGE_SIZE));
+
+  std::vector<hvb_mem_region> map = BuildMemoryMap(memory, image);
+  if (map.size() > kMaxMemMapEntries) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "guest image: memory map needs %d entries, at most %d fit",
+        map.size(), kMaxMemMapEntries));
+  }
+  const hvb_device devices[] = {{HVB_DEV_CONSOLE, 0, 0, {0, 0}}};
+  static_assert(std::size(devices) <= kMaxDevices);
+
+  std::memset(memory.Translate(layout::kBootInfo, kPageSize), 0, kPageSize);
+  std::memset(memory.Translate(layout::kCmdline, kPageSize), 0, kPageSize);
+  memory.Write(layout::kCmdline, params.cmdline.data(), params.cmdline.size());
+  memory.Write(layout::kBootInfo + kMemMapOffset, map.data(),
+               map.size() * sizeof(hvb_mem_region));
+  memory.Write(layout::kBootInfo + kDevicesOffset, devices, sizeof(devices));
+
+  hvb_boot_info info = {};
+  info.magic = HVB_BOOT_MAGIC;
+  info.abi_version = HVB_ABI_VERSION;
+  info.size = sizeof(info);
+  info.hypercall_page = layout::kHypercallPage;
+  info.clock_page = 0;
+  info.tsc_frequency_hz = params.tsc_frequency_hz;
+  info.cmdline = layout::kCmdline;
+  info.cmdline_length = static_cast<uint32_t>(params.cmdline.size());
+  info.vcpu_count = params.vcpu_count;
+  info.boot_vcpu_id = 0;
+  info.mem_map_count = static_cast<uint32_t>(map.size());
+  info.mem_map = layout::kBootInfo + kMemMapOffset;
+  info.device_count = std::size(devices);
+  info.devices = layout::kBootInfo + kDevicesOffset;
+  memory.WriteObject(layout::kBootInfo, info);
+
+  return LongModeEntry{
+      .cr3 = kPml4,
+      .gdt_base = layout::kGdt,
+      .gdt_limit = sizeof(kGdtEntries) - 1,
+      .code_selector = layout::kCodeSelector,
+      .data_selector = layout::kDataSelector,
+      .rip = image.entry,
+      .rsp = layout::kBootStackTop,
+      .rdi = layout::kBootInfo,
+  };
+}
+
+}  // namespace hvbios

@@ -1,0 +1,41 @@
+// Builds the boot environment of docs/abi.md ("Boot protocol") in guest
+// RAM: GDT, identity-mapping page tables, hypercall page, boot info with the
+// memory map, device list and command line.
+#ifndef HVBIOS_LIB_BOOT_SETUP_H_
+#define HVBIOS_LIB_BOOT_SETUP_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "hvbios/abi/boot.h"
+#include "hvbios/backend.h"
+#include "lib/elf_loader.h"
+#include "lib/guest_memory.h"
+
+namespace hvbios {
+
+struct BootParams {
+  uint32_t vcpu_count = 1;
+  std::string cmdline;
+  uint64_t tsc_frequency_hz = 0;
+};
+
+// Checks what BuildBootEnvironment() would reject, before any VM exists.
+absl::Status ValidateBootParams(const BootParams& params);
+
+// The memory map for `image` in `memory` (sorted, non-overlapping).
+std::vector<hvb_mem_region> BuildMemoryMap(const GuestMemory& memory,
+                                           const ElfImage& image);
+
+// Writes the boot environment for an already loaded `image` and returns the
+// boot vCPU's entry state. `backend` fills the hypercall page.
+absl::StatusOr<LongModeEntry> BuildBootEnvironment(const GuestMemory& memory,
+                                                   const ElfImage& image,
+                                                   const BootParams& params,
+                                                   const BackendVm& backend);
+
+}  // namespace hvbios
+
+#endif  // HVBIOS_LIB_BOOT_SETUP_H_

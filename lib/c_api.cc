@@ -1,0 +1,196 @@
+// The C API (include/hvbios/hvbios.h) over the C++ API. No exception or
+// C++ type crosses it; every failure becomes a code plus a thread-local
+// message.
+#include "hvbios/hvbios.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "hvbios/kvm.h"
+#include "hvbios/vm.h"
+
+struct hyperv_bios_vm {
+  std::unique_ptr<hvbios::Vm> vm;
+};
+
+// A vCPU handle is the hvbios::Vcpu itself; the cast keeps the C type
+// opaque.
+struct hyperv_bios_vcpu;
+
+namespace {
+
+thread_local std::string last_error;
+
+int Fail(const absl::Status& status) {
+  last_error = status.ToString();
+  return -static_cast<int>(status.code());
+}
+
+int Fail(absl::StatusCode code, absl::string_view message) {
+  return Fail(absl::Status(code, message));
+}
+
+int Succeed() {
+  last_error.clear();
+  return HYPERV_BIOS_OK;
+}
+
+hvbios::Vcpu* FromHandle(hyperv_bios_vcpu* vcpu) {
+  return reinterpret_cast<hvbios::Vcpu*>(vcpu);
+}
+
+static_assert(-static_cast<int>(absl::StatusCode::kInvalidArgument) ==
+              HYPERV_BIOS_EINVAL);
+static_assert(-static_cast<int>(absl::StatusCode::kDeadlineExceeded) ==
+              HYPERV_BIOS_ETIMEDOUT);
+static_assert(-static_cast<int>(absl::StatusCode::kFailedPrecondition) ==
+              HYPERV_BIOS_ESTATE);
+static_assert(-static_cast<int>(absl::StatusCode::kUnauthenticated) ==
+              HYPERV_BIOS_EUNAUTHENTICATED);
+
+}  // namespace
+
+extern "C" {
+
+void hyperv_bios_init_vm_config(hyperv_bios_vm_config* config) {
+  if (config == nullptr) return;
+  *config = {};
+  config->struct_size = sizeof(*config);
+  config->memory_bytes = hvbios::VmOptions().memory_bytes;
+  config->vcpu_count = 1;
+}
+
+int hyperv_bios_create_vm(const hyperv_bios_vm_config* config,
+                          hyperv_bios_vm** out) {
+  if (config == nullptr || out == nullptr) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                "hyperv_bios_create_vm: config and out must not be NULL");
+  }
+  if (config->struct_size != sizeof(*config)) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                "hyperv_bios_create_vm: config->struct_size mismatch; call "
+                "hyperv_bios_init_vm_config() first");
+  }
+  hvbios::VmOptions options;
+  options.memory_bytes = config->memory_bytes;
+  options.vcpu_count = config->vcpu_count;
+  if (config->cmdline != nullptr) options.cmdline = config->cmdline;
+  if (config->console_output != nullptr) {
+    options.console_output = [fn = config->console_output,
+                              ctx = config->console_context](
+                                 absl::string_view bytes) {
+      fn(ctx, bytes.data(), bytes.size());
+    };
+  }
+  absl::StatusOr<std::unique_ptr<hvbios::Vm>> vm =
+      hvbios::CreateKvmVm(std::move(options));
+  if (!vm.ok()) return Fail(vm.status());
+  *out = new hyperv_bios_vm{*std::move(vm)};
+  return Succeed();
+}
+
+void hyperv_bios_destroy_vm(hyperv_bios_vm* vm) { delete vm; }
+
+int hyperv_bios_load_guest(hyperv_bios_vm* vm, const char* path) {
+  if (vm == nullptr || path == nullptr) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                "hyperv_bios_load_guest: vm and path must not be NULL");
+  }
+  absl::Status status = vm->vm->LoadGuestFile(path);
+  return status.ok() ? Succeed() : Fail(status);
+}
+
+int hyperv_bios_load_guest_image(hyperv_bios_vm* vm, const void* image,
+                                 size_t length) {
+  if (vm == nullptr || (image == nullptr && length != 0)) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                "hyperv_bios_load_guest_image: vm and image must not be NULL");
+  }
+  absl::Status status = vm->vm->LoadGuest(
+      absl::MakeConstSpan(static_cast<const uint8_t*>(image), length));
+  return status.ok() ? Succeed() : Fail(status);
+}
+
+int hyperv_bios_create_vcpu(hyperv_bios_vm* vm, uint32_t id,
+                            hyperv_bios_vcpu** out) {
+  if (vm == nullptr || out == nullptr) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                "hyperv_bios_create_vcpu: vm and out must not be NULL");
+  }
+  absl::StatusOr<hvbios::Vcpu*> vcpu = vm->vm->CreateVcpu(id);
+  if (!vcpu.ok()) return Fail(vcpu.status());
+  *out = reinterpret_cast<hyperv_bios_vcpu*>(*vcpu);
+  return Succeed();
+}
+
+int hyperv_bios_start_vcpu(hyperv_bios_vcpu* vcpu) {
+  if (vcpu == nullptr) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                "hyperv_bios_start_vcpu: vcpu must not be NULL");
+  }
+  absl::Status status = FromHandle(vcpu)->Start();
+  return status.ok() ? Succeed() : Fail(status);
+}
+
+int hyperv_bios_wait_vm(hyperv_bios_vm* vm, int64_t timeout_ms,
+                        hyperv_bios_vm_exit* exit) {
+  if (vm == nullptr || exit == nullptr) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                "hyperv_bios_wait_vm: vm and exit must not be NULL");
+  }
+  absl::StatusOr<hvbios::VmExit> result = vm->vm->Wait(
+      timeout_ms < 0 ? absl::InfiniteDuration()
+                     : absl::Milliseconds(timeout_ms));
+  if (!result.ok()) return Fail(result.status());
+  *exit = {};
+  switch (result->reason) {
+    case hvbios::VmExit::Reason::kShutdown:
+      exit->reason = HYPERV_BIOS_EXIT_SHUTDOWN;
+      break;
+    case hvbios::VmExit::Reason::kReboot:
+      exit->reason = HYPERV_BIOS_EXIT_REBOOT;
+      break;
+    case hvbios::VmExit::Reason::kGuestFault:
+      exit->reason = HYPERV_BIOS_EXIT_GUEST_FAULT;
+      break;
+    case hvbios::VmExit::Reason::kStopped:
+      exit->reason = HYPERV_BIOS_EXIT_STOPPED;
+      break;
+    case hvbios::VmExit::Reason::kHostError:
+      exit->reason = HYPERV_BIOS_EXIT_HOST_ERROR;
+      break;
+  }
+  exit->exit_code = result->exit_code;
+  exit->vcpu_id = result->vcpu_id;
+  const size_t n = std::min(result->message.size(), sizeof(exit->message) - 1);
+  std::memcpy(exit->message, result->message.data(), n);
+  exit->message[n] = '\0';
+  return Succeed();
+}
+
+int hyperv_bios_stop_vm(hyperv_bios_vm* vm) {
+  if (vm == nullptr) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                "hyperv_bios_stop_vm: vm must not be NULL");
+  }
+  vm->vm->Stop();
+  return Succeed();
+}
+
+int64_t hyperv_bios_push_console_input(hyperv_bios_vm* vm, const void* bytes,
+                                       size_t length) {
+  if (vm == nullptr || (bytes == nullptr && length != 0)) {
+    return Fail(absl::StatusCode::kInvalidArgument,
+                "hyperv_bios_push_console_input: vm and bytes must not be "
+                "NULL");
+  }
+  Succeed();
+  return static_cast<int64_t>(vm->vm->PushConsoleInput(
+      absl::string_view(static_cast<const char*>(bytes), length)));
+}
+
+const char* hyperv_bios_last_error(void) { return last_error.c_str(); }
+
+}  // extern "C"

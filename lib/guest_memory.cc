@@ -1,0 +1,44 @@
+#include "lib/guest_memory.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_format.h"
+#include "lib/layout.h"
+#include "lib/status_macros.h"
+
+namespace hvbios {
+
+absl::Status GuestMemory::ValidateSize(uint64_t ram_bytes) {
+  if (ram_bytes < layout::kMinRam || ram_bytes > layout::kMaxRam ||
+      ram_bytes % layout::kLargePageSize != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "guest memory must be a multiple of 2 MiB between %d MiB and %d GiB, "
+        "got %d bytes",
+        layout::kMinRam >> 20, layout::kMaxRam >> 30, ram_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GuestMemory> GuestMemory::Create(uint64_t ram_bytes) {
+  RETURN_IF_ERROR(ValidateSize(ram_bytes));
+  // MAP_NORESERVE: the guest touches only what it uses; untouched RAM costs
+  // neither RSS nor commit charge.
+  void* data = ::mmap(nullptr, ram_bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (data == MAP_FAILED) {
+    return ErrnoStatus(errno, "mmap of guest RAM");
+  }
+  MappedRegion mapping(data, ram_bytes);
+  auto* host = static_cast<uint8_t*>(data);
+  std::vector<Region> regions;
+  const uint64_t low = std::min(ram_bytes, layout::kLowRamMax);
+  regions.push_back({0, low, host});
+  if (ram_bytes > low) {
+    regions.push_back({layout::kHighRamBase, ram_bytes - low, host + low});
+  }
+  return GuestMemory(std::move(mapping), std::move(regions), ram_bytes);
+}
+
+}  // namespace hvbios

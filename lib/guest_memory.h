@@ -1,0 +1,105 @@
+// Guest RAM: host mappings and checked guest-physical -> host translation.
+#ifndef HVBIOS_LIB_GUEST_MEMORY_H_
+#define HVBIOS_LIB_GUEST_MEMORY_H_
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/unique_fd.h"
+
+namespace hvbios {
+
+// Owns a VM's RAM. Every access from the host goes through Translate(),
+// which accepts a range only if it lies entirely inside one RAM region; the
+// checks cannot overflow whatever the guest passes.
+//
+// Thread-safety: immutable after Create(); all methods may be called from
+// any thread. The bytes themselves are shared with the running guest.
+class GuestMemory {
+ public:
+  struct Region {
+    uint64_t gpa;
+    uint64_t size;
+    uint8_t* host;
+  };
+
+  // OK if `ram_bytes` is a RAM size Create() accepts.
+  static absl::Status ValidateSize(uint64_t ram_bytes);
+
+  // Lays out `ram_bytes` of RAM (a multiple of 2 MiB, within
+  // [layout::kMinRam, layout::kMaxRam]) as docs/architecture.md describes.
+  static absl::StatusOr<GuestMemory> Create(uint64_t ram_bytes);
+
+  GuestMemory(GuestMemory&&) = default;
+  GuestMemory& operator=(GuestMemory&&) = default;
+
+  // Host address of [gpa, gpa + length), or nullptr if any byte of it is
+  // outside RAM or the range wraps. length 0 yields nullptr too.
+  uint8_t* Translate(uint64_t gpa, uint64_t length) const {
+    for (const Region& r : regions_) {
+      if (gpa >= r.gpa && length != 0 && length <= r.size &&
+          gpa - r.gpa <= r.size - length) {
+        return r.host + (gpa - r.gpa);
+      }
+    }
+    return nullptr;
+  }
+
+  bool Contains(uint64_t gpa, uint64_t length) const {
+    return Translate(gpa, length) != nullptr;
+  }
+
+  // Copies from/to guest RAM; false (and nothing copied) if out of range.
+  bool Read(uint64_t gpa, void* dst, uint64_t length) const {
+    if (length == 0) return true;
+    const uint8_t* src = Translate(gpa, length);
+    if (src == nullptr) return false;
+    std::memcpy(dst, src, length);
+    return true;
+  }
+  bool Write(uint64_t gpa, const void* src, uint64_t length) const {
+    if (length == 0) return true;
+    uint8_t* dst = Translate(gpa, length);
+    if (dst == nullptr) return false;
+    std::memcpy(dst, src, length);
+    return true;
+  }
+
+  // Copies a whole struct once (guest memory can change under us: callers
+  // validate the copy, never the original).
+  template <typename T>
+  bool ReadObject(uint64_t gpa, T* out) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return Read(gpa, out, sizeof(T));
+  }
+  template <typename T>
+  bool WriteObject(uint64_t gpa, const T& value) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return Write(gpa, &value, sizeof(T));
+  }
+
+  const std::vector<Region>& regions() const { return regions_; }
+  uint64_t ram_bytes() const { return ram_bytes_; }
+  // One past the highest guest-physical RAM address.
+  uint64_t top() const {
+    return regions_.back().gpa + regions_.back().size;
+  }
+
+ private:
+  GuestMemory(MappedRegion mapping, std::vector<Region> regions,
+              uint64_t ram_bytes)
+      : mapping_(std::move(mapping)),
+        regions_(std::move(regions)),
+        ram_bytes_(ram_bytes) {}
+
+  MappedRegion mapping_;
+  std::vector<Region> regions_;
+  uint64_t ram_bytes_;
+};
+
+}  // namespace hvbios
+
+#endif  // HVBIOS_LIB_GUEST_MEMORY_H_

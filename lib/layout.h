@@ -1,0 +1,48 @@
+// The guest-physical layout hvbios builds for a VM (KVM backend). Guests do
+// not depend on these numbers: they find every platform structure through
+// the boot info and the memory map (docs/abi.md). Documented in
+// docs/architecture.md, "Guest-physical layout".
+#ifndef HVBIOS_LIB_LAYOUT_H_
+#define HVBIOS_LIB_LAYOUT_H_
+
+#include <cstdint>
+
+namespace hvbios::layout {
+
+inline constexpr uint64_t kPageSize = 4096;
+inline constexpr uint64_t kLargePageSize = 2ull << 20;
+inline constexpr uint64_t kGiB = 1ull << 30;
+
+// Page 0 stays unmapped so that a guest's null dereference faults.
+inline constexpr uint64_t kGdt = 0x1000;
+inline constexpr uint64_t kBootInfo = 0x2000;  // boot info + map + devices
+inline constexpr uint64_t kCmdline = 0x3000;   // one page, NUL-terminated
+inline constexpr uint64_t kCmdlineMax = kPageSize - 1;
+inline constexpr uint64_t kHypercallPage = 0x4000;
+inline constexpr uint64_t kPageTables = 0x10000;
+inline constexpr uint64_t kBootStackBottom = 0x70000;
+inline constexpr uint64_t kBootStackTop = 0x80000;
+
+// RAM: [0, min(size, 3 GiB)), the rest from 4 GiB up. The gap keeps the
+// range where PCs put the local APIC, the I/O APIC and MMIO free of RAM.
+inline constexpr uint64_t kLowRamMax = 3 * kGiB;
+inline constexpr uint64_t kHighRamBase = 4 * kGiB;
+
+inline constexpr uint64_t kMinRam = kLargePageSize;
+inline constexpr uint64_t kMaxRam = 64 * kGiB;
+
+// Page tables: PML4, PDPT, one PT for the first 2 MiB (4 KiB pages, to keep
+// page 0 unmapped and the hypercall page read-only), one PD per GiB of
+// address space up to the top of RAM.
+inline constexpr uint64_t kMaxPageDirectories = (kMaxRam + kGiB) / kGiB;
+inline constexpr uint64_t kPageTablesEnd =
+    kPageTables + (3 + kMaxPageDirectories) * kPageSize;
+static_assert(kPageTablesEnd <= kBootStackBottom);
+
+// GDT selectors installed at entry.
+inline constexpr uint16_t kCodeSelector = 0x08;
+inline constexpr uint16_t kDataSelector = 0x10;
+
+}  // namespace hvbios::layout
+
+#endif  // HVBIOS_LIB_LAYOUT_H_

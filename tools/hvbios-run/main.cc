@@ -1,0 +1,175 @@
+// hvbios-run: the ready-made VMM. Boots one guest image on KVM, serves its
+// hypercalls, forwards the console, and exits with the guest's shutdown code
+// or a documented status of its own (tools/hvbios-run/options.h).
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "hvbios/kvm.h"
+#include "hvbios/vm.h"
+#include "tools/hvbios-run/options.h"
+
+namespace hvbios::run {
+namespace {
+
+void WriteAll(int fd, absl::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // stdout gone: the guest's output has nowhere to go
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+int Error(int status, absl::string_view message) {
+  std::fprintf(stderr, "hvbios-run: %.*s\n", static_cast<int>(message.size()),
+               message.data());
+  return status;
+}
+
+// Forwards stdin to the console input of whichever VM is attached (a reboot
+// replaces the VM). Polls so that it can be stopped without closing stdin.
+class StdinForwarder {
+ public:
+  StdinForwarder() : thread_([this] { Loop(); }) {}
+  ~StdinForwarder() {
+    stop_.store(true);
+    thread_.join();
+  }
+  void Attach(Vm* vm) {
+    absl::MutexLock lock(&mu_);
+    vm_ = vm;
+  }
+
+ private:
+  void Loop() {
+    std::string pending;
+    bool eof = false;
+    while (!stop_.load()) {
+      if (pending.empty() && !eof) {
+        pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+        const int ready = poll(&pfd, 1, 100);
+        if (ready < 0 && errno != EINTR) return;
+        if (ready <= 0) continue;
+        if (pfd.revents & POLLNVAL) return;  // no stdin at all
+        char buf[4096];
+        const ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          eof = true;
+          continue;
+        }
+        pending.assign(buf, static_cast<size_t>(n));
+      }
+      if (!pending.empty()) {
+        absl::MutexLock lock(&mu_);
+        if (vm_ != nullptr) pending.erase(0, vm_->PushConsoleInput(pending));
+      }
+      if (!pending.empty() || eof) {
+        absl::SleepFor(absl::Milliseconds(20));  // guest queue full / idle
+      }
+    }
+  }
+
+  std::atomic<bool> stop_{false};
+  absl::Mutex mu_;
+  Vm* vm_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::thread thread_;
+};
+
+int Run(const RunOptions& options) {
+  VmOptions vm_options;
+  vm_options.memory_bytes = options.memory_bytes;
+  vm_options.cmdline = options.cmdline;
+  vm_options.console_output = [](absl::string_view bytes) {
+    WriteAll(STDOUT_FILENO, bytes);
+  };
+  if (absl::Status s = ValidateVmOptions(vm_options); !s.ok()) {
+    return Error(kExitUsage, s.message());
+  }
+  absl::StatusOr<std::vector<uint8_t>> image = ReadGuestImage(options.image);
+  if (!image.ok()) return Error(kExitBadImage, image.status().message());
+
+  const absl::Time deadline = options.timeout.has_value()
+                                  ? absl::Now() + *options.timeout
+                                  : absl::InfiniteFuture();
+  StdinForwarder stdin_forwarder;
+  for (;;) {
+    absl::StatusOr<std::unique_ptr<Vm>> vm = CreateKvmVm(vm_options);
+    if (!vm.ok()) return Error(kExitHostError, vm.status().message());
+    if (absl::Status s = (*vm)->LoadGuest(*image); !s.ok()) {
+      return Error(kExitBadImage,
+                   absl::StrFormat("%s: %s", options.image, s.message()));
+    }
+    absl::StatusOr<Vcpu*> boot = (*vm)->CreateVcpu(0);
+    if (!boot.ok()) return Error(kExitHostError, boot.status().message());
+    if (absl::Status s = (*boot)->Start(); !s.ok()) {
+      return Error(kExitHostError, s.message());
+    }
+    stdin_forwarder.Attach(vm->get());
+    absl::StatusOr<VmExit> exit = (*vm)->Wait(deadline - absl::Now());
+    stdin_forwarder.Attach(nullptr);
+
+    if (absl::IsDeadlineExceeded(exit.status())) {
+      (*vm)->Stop();
+      (void)(*vm)->Wait();
+      std::string report = absl::StrFormat(
+          "guest still running after --timeout %s; stopped it",
+          absl::FormatDuration(*options.timeout));
+      for (uint32_t id = 0; id < vm_options.vcpu_count; ++id) {
+        Vcpu* vcpu = (*vm)->vcpu(id);
+        if (vcpu == nullptr) continue;
+        if (absl::StatusOr<Registers> regs = vcpu->GetRegisters(); regs.ok()) {
+          absl::StrAppendFormat(&report, "\nvCPU %d:\n%s", id,
+                                FormatRegisters(*regs));
+        }
+      }
+      return Error(kExitTimeout, report);
+    }
+    if (!exit.ok()) return Error(kExitHostError, exit.status().message());
+
+    switch (exit->reason) {
+      case VmExit::Reason::kShutdown:
+        if (exit->exit_code >= kExitGuestCodeTooLarge) {
+          return Error(kExitGuestCodeTooLarge,
+                       absl::StrFormat("guest shut down with code %d",
+                                       exit->exit_code));
+        }
+        return exit->exit_code;
+      case VmExit::Reason::kReboot:
+        std::fprintf(stderr,
+                     "hvbios-run: guest requested a reboot; booting it again\n");
+        continue;
+      case VmExit::Reason::kGuestFault:
+        return Error(kExitGuestFault, "guest died: " + exit->message);
+      case VmExit::Reason::kStopped:
+      case VmExit::Reason::kHostError:
+        return Error(kExitHostError, exit->message.empty()
+                                         ? "the VM stopped unexpectedly"
+                                         : exit->message);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hvbios::run
+
+int main(int argc, char** argv) {
+  using namespace hvbios::run;
+  absl::StatusOr<RunOptions> options =
+      ParseRunOptions(std::vector<std::string>(argv + 1, argv + argc));
+  if (!options.ok()) return Error(kExitUsage, options.status().message());
+  if (options->help) {
+    std::fputs(UsageText().c_str(), stdout);
+    return 0;
+  }
+  return Run(*options);
+}

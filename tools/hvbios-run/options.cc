@@ -1,0 +1,144 @@
+#include "tools/hvbios-run/options.h"
+
+#include <cctype>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace hvbios::run {
+
+absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text) {
+  absl::string_view digits = text;
+  size_t i = 0;
+  while (i < text.size() && absl::ascii_isdigit(text[i])) ++i;
+  digits = text.substr(0, i);
+  std::string suffix = absl::AsciiStrToUpper(text.substr(i));
+  uint64_t value;
+  if (digits.empty() || !absl::SimpleAtoi(digits, &value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed memory size '", text,
+                     "' (expected e.g. 64M, 1G, 512KiB)"));
+  }
+  if (absl::EndsWith(suffix, "IB")) suffix.resize(suffix.size() - 2);
+  else if (absl::EndsWith(suffix, "B") && suffix.size() > 1) suffix.pop_back();
+  int shift;
+  if (suffix.empty() || suffix == "B") shift = 0;
+  else if (suffix == "K") shift = 10;
+  else if (suffix == "M") shift = 20;
+  else if (suffix == "G") shift = 30;
+  else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed memory size '", text,
+                     "': unknown unit (use K, M or G)"));
+  }
+  if (value > (UINT64_MAX >> shift)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory size '", text, "' is too large"));
+  }
+  return value << shift;
+}
+
+absl::StatusOr<RunOptions> ParseRunOptions(
+    const std::vector<std::string>& args) {
+  RunOptions options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    // Accept both "--flag value" and "--flag=value".
+    std::string name = arg, value;
+    bool has_inline_value = false;
+    if (absl::StartsWith(arg, "--")) {
+      if (size_t eq = arg.find('='); eq != std::string::npos) {
+        name = arg.substr(0, eq);
+        value = arg.substr(eq + 1);
+        has_inline_value = true;
+      }
+    }
+    auto take_value = [&]() -> absl::StatusOr<std::string> {
+      if (has_inline_value) return value;
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("option ", name, " needs a value"));
+      }
+      return args[++i];
+    };
+    if (name == "-h" || name == "--help") {
+      options.help = true;
+    } else if (name == "--mem" || name == "-m") {
+      absl::StatusOr<std::string> v = take_value();
+      if (!v.ok()) return v.status();
+      absl::StatusOr<uint64_t> bytes = ParseMemorySize(*v);
+      if (!bytes.ok()) return bytes.status();
+      options.memory_bytes = *bytes;
+    } else if (name == "--cmdline") {
+      absl::StatusOr<std::string> v = take_value();
+      if (!v.ok()) return v.status();
+      options.cmdline = *v;
+    } else if (name == "--timeout") {
+      absl::StatusOr<std::string> v = take_value();
+      if (!v.ok()) return v.status();
+      absl::Duration d;
+      double seconds;
+      if (absl::SimpleAtod(*v, &seconds)) {
+        d = absl::Seconds(seconds);
+      } else if (!absl::ParseDuration(*v, &d)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "malformed timeout '", *v, "' (expected e.g. 10, 2.5s, 500ms)"));
+      }
+      if (d <= absl::ZeroDuration()) {
+        return absl::InvalidArgumentError("timeout must be positive");
+      }
+      options.timeout = d;
+    } else if (absl::StartsWith(arg, "-") && arg != "-") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown option '", arg, "' (see --help)"));
+    } else if (options.image.empty()) {
+      options.image = arg;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument '", arg,
+                       "': only one guest image can be given"));
+    }
+  }
+  if (!options.help && options.image.empty()) {
+    return absl::InvalidArgumentError("no guest image given (see --help)");
+  }
+  return options;
+}
+
+std::string UsageText() {
+  return absl::StrFormat(
+      R"(Usage: hvbios-run [OPTIONS] GUEST.elf
+
+Boots GUEST.elf (a static x86-64 ELF executable, hvbios boot protocol) in a
+KVM virtual machine and serves its hvbios hypercalls. The guest's console
+goes to stdout; stdin is forwarded to the guest's console input. The guest's
+power.reboot boots the same image again in a fresh VM.
+
+Options:
+  -m, --mem SIZE      guest RAM: a multiple of 2 MiB from 2M to 64G,
+                      with unit K, M or G (default 128M)
+      --cmdline STR   the guest's command line (at most 4095 bytes)
+      --timeout T     stop the guest after T (seconds, or e.g. 500ms, 2m);
+                      default: no limit
+  -h, --help          print this help and exit 0
+
+Exit status:
+  0-119  the guest shut down with this code
+  %d    the guest shut down with a code of 120 or more (printed on stderr)
+  %d    bad command line
+  %d    the guest image was rejected (missing, not a static x86-64 ELF,
+         does not fit in the guest's memory, ...)
+  %d    the guest died: triple fault, an instruction the hypervisor cannot
+         run, an access to an unknown port or address, or a halt nothing
+         can end; the reason and the vCPU's registers are on stderr
+  %d    --timeout expired; the vCPUs' registers are on stderr
+  %d    host failure (no usable /dev/kvm, out of memory, ...)
+)",
+      kExitGuestCodeTooLarge, kExitUsage, kExitBadImage, kExitGuestFault,
+      kExitTimeout, kExitHostError);
+}
+
+}  // namespace hvbios::run

@@ -1,0 +1,44 @@
+// Command line of hvbios-run, separate from main() so it can be tested.
+#ifndef HVBIOS_TOOLS_HVBIOS_RUN_OPTIONS_H_
+#define HVBIOS_TOOLS_HVBIOS_RUN_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace hvbios::run {
+
+// Exit statuses (also in UsageText() and docs/hvbios-run.md). 0..119 are
+// the guest's own power.shutdown code.
+inline constexpr int kExitGuestCodeTooLarge = 120;
+inline constexpr int kExitUsage = 121;
+inline constexpr int kExitBadImage = 122;
+inline constexpr int kExitGuestFault = 123;
+inline constexpr int kExitTimeout = 124;
+inline constexpr int kExitHostError = 125;
+
+struct RunOptions {
+  uint64_t memory_bytes = 128ull << 20;
+  std::string cmdline;
+  std::optional<absl::Duration> timeout;  // unset: no limit
+  std::string image;
+  bool help = false;
+};
+
+// Parses "64M", "1G", "512KiB", "2097152" (bytes); K/M/G are powers of 1024.
+absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text);
+
+// Parses argv[1..]. InvalidArgument with a one-line message on misuse.
+absl::StatusOr<RunOptions> ParseRunOptions(
+    const std::vector<std::string>& args);
+
+std::string UsageText();
+
+}  // namespace hvbios::run
+
+#endif  // HVBIOS_TOOLS_HVBIOS_RUN_OPTIONS_H_
