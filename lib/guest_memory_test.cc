@@ -1,0 +1,75 @@
+#include "lib/guest_memory.h"
+
+#include <cstdint>
+
+#include "gtest/gtest.h"
+#include "lib/layout.h"
+#include "tests/test_util.h"
+
+namespace hvbios {
+namespace {
+
+constexpr uint64_t kMiB = 1ull << 20;
+
+TEST(GuestMemoryTest, RejectsBadSizes) {
+  for (uint64_t size : {uint64_t{0}, kMiB, 3 * kMiB, 2 * kMiB + 4096,
+                        layout::kMaxRam + 2 * kMiB}) {
+    EXPECT_EQ(CodeOf(GuestMemory::Create(size)),
+              absl::StatusCode::kInvalidArgument)
+        << size;
+  }
+}
+
+TEST(GuestMemoryTest, SmallRamIsOneRegionAtZero) {
+  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(64 * kMiB));
+  ASSERT_EQ(mem.regions().size(), 1u);
+  EXPECT_EQ(mem.regions()[0].gpa, 0u);
+  EXPECT_EQ(mem.regions()[0].size, 64 * kMiB);
+  EXPECT_EQ(mem.top(), 64 * kMiB);
+}
+
+TEST(GuestMemoryTest, LargeRamSkipsTheHoleBelow4GiB) {
+  ASSERT_OK_AND_ASSIGN(GuestMemory mem,
+                       GuestMemory::Create(4 * layout::kGiB));
+  ASSERT_EQ(mem.regions().size(), 2u);
+  EXPECT_EQ(mem.regions()[0].size, 3 * layout::kGiB);
+  EXPECT_EQ(mem.regions()[1].gpa, 4 * layout::kGiB);
+  EXPECT_EQ(mem.regions()[1].size, layout::kGiB);
+  EXPECT_EQ(mem.Translate(3 * layout::kGiB, 1), nullptr);
+  EXPECT_EQ(mem.Translate(3 * layout::kGiB - 1, 2), nullptr);
+  EXPECT_NE(mem.Translate(4 * layout::kGiB, 1), nullptr);
+  EXPECT_NE(mem.Translate(5 * layout::kGiB - 1, 1), nullptr);
+  EXPECT_EQ(mem.Translate(5 * layout::kGiB - 1, 2), nullptr);
+}
+
+TEST(GuestMemoryTest, TranslateChecksEveryByteAndNeverWraps) {
+  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(2 * kMiB));
+  const uint64_t top = 2 * kMiB;
+  EXPECT_EQ(mem.Translate(0, top), mem.regions()[0].host);
+  EXPECT_NE(mem.Translate(top - 1, 1), nullptr);
+  EXPECT_EQ(mem.Translate(top - 1, 2), nullptr);
+  EXPECT_EQ(mem.Translate(top, 1), nullptr);
+  EXPECT_EQ(mem.Translate(0, top + 1), nullptr);
+  EXPECT_EQ(mem.Translate(0, 0), nullptr);
+  EXPECT_EQ(mem.Translate(UINT64_MAX, 1), nullptr);
+  EXPECT_EQ(mem.Translate(UINT64_MAX, 2), nullptr);  // would wrap to 0
+  EXPECT_EQ(mem.Translate(1, UINT64_MAX), nullptr);
+  EXPECT_EQ(mem.Translate(top - 16, UINT64_MAX - top + 17), nullptr);
+}
+
+TEST(GuestMemoryTest, ReadWriteRoundTripAndRefuseOutOfRange) {
+  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(2 * kMiB));
+  const uint64_t value = 0x1122334455667788;
+  ASSERT_TRUE(mem.WriteObject(0x1000, value));
+  uint64_t back = 0;
+  ASSERT_TRUE(mem.ReadObject(0x1000, &back));
+  EXPECT_EQ(back, value);
+  EXPECT_FALSE(mem.WriteObject(2 * kMiB - 4, value));
+  back = 7;
+  EXPECT_FALSE(mem.ReadObject(2 * kMiB - 4, &back));
+  EXPECT_EQ(back, 7u);  // untouched on failure
+  EXPECT_TRUE(mem.Read(UINT64_MAX, &back, 0));  // empty copies succeed
+}
+
+}  // namespace
+}  // namespace hvbios

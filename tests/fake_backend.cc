@@ -1,0 +1,91 @@
+#include "tests/fake_backend.h"
+
+#include <cstring>
+
+namespace hvbios::testing {
+namespace {
+
+class FakeBackendVcpu : public BackendVcpu {
+ public:
+  explicit FakeBackendVcpu(std::shared_ptr<FakeVcpuScript> script)
+      : script_(std::move(script)) {}
+
+  absl::Status BindToCurrentThread() override { return absl::OkStatus(); }
+
+  absl::Status SetEntryState(const LongModeEntry& entry) override {
+    absl::MutexLock lock(&script_->mu);
+    script_->entry = entry;
+    script_->registers.rip = entry.rip;
+    script_->registers.rsp = entry.rsp;
+    script_->registers.rdi = entry.rdi;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<VcpuExit> Run() override {
+    absl::MutexLock lock(&script_->mu);
+    ++script_->runs;
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(script_->mu) {
+      return script_->kicked || !script_->exits.empty();
+    };
+    script_->mu.Await(absl::Condition(&ready));
+    if (script_->kicked) {
+      script_->kicked = false;
+      VcpuExit exit = {};
+      exit.kind = VcpuExit::Kind::kCanceled;
+      return exit;
+    }
+    VcpuExit exit = script_->exits.front();
+    script_->exits.pop_front();
+    return exit;
+  }
+
+  void CompleteHypercall(int64_t status, uint64_t value) override {
+    absl::MutexLock lock(&script_->mu);
+    script_->completions.push_back({status, value});
+  }
+
+  void Kick() override {
+    absl::MutexLock lock(&script_->mu);
+    script_->kicked = true;
+  }
+
+  absl::StatusOr<Registers> GetRegisters() override {
+    absl::MutexLock lock(&script_->mu);
+    return script_->registers;
+  }
+
+ private:
+  std::shared_ptr<FakeVcpuScript> script_;
+};
+
+}  // namespace
+
+std::shared_ptr<FakeVcpuScript> FakeBackendVm::Script(uint32_t id) {
+  absl::MutexLock lock(&mu_);
+  auto& script = scripts_[id];
+  if (script == nullptr) script = std::make_shared<FakeVcpuScript>();
+  return script;
+}
+
+std::vector<FakeBackendVm::Mapping> FakeBackendVm::mappings() const {
+  absl::MutexLock lock(&mu_);
+  return mappings_;
+}
+
+absl::Status FakeBackendVm::MapMemory(uint32_t slot, uint64_t gpa, void* host,
+                                      uint64_t size) {
+  absl::MutexLock lock(&mu_);
+  mappings_.push_back({slot, gpa, host, size});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<BackendVcpu>> FakeBackendVm::CreateVcpu(
+    uint32_t id) {
+  return std::make_unique<FakeBackendVcpu>(Script(id));
+}
+
+void FakeBackendVm::WriteHypercallPage(absl::Span<uint8_t> page) const {
+  std::memset(page.data(), kPageFill, page.size());
+}
+
+}  // namespace hvbios::testing

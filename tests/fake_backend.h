@@ -1,0 +1,87 @@
+// A scripted stand-in for a hypervisor, so the core's unit tests run
+// anywhere: each fake vCPU replays a list of exits and records what the core
+// answered. Not a hypervisor: nothing executes guest code.
+#ifndef HVBIOS_TESTS_FAKE_BACKEND_H_
+#define HVBIOS_TESTS_FAKE_BACKEND_H_
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "hvbios/backend.h"
+#include "lib/hypercall.h"
+
+namespace hvbios::testing {
+
+// Shared between a test and one fake vCPU.
+struct FakeVcpuScript {
+  absl::Mutex mu;
+  // Exits Run() returns in order. Once empty, Run() blocks (like a guest
+  // spinning) until kicked, then returns kCanceled.
+  std::deque<VcpuExit> exits ABSL_GUARDED_BY(mu);
+  // What CompleteHypercall() received, in order.
+  std::vector<HypercallResult> completions ABSL_GUARDED_BY(mu);
+  std::optional<LongModeEntry> entry ABSL_GUARDED_BY(mu);
+  bool kicked ABSL_GUARDED_BY(mu) = false;
+  int runs ABSL_GUARDED_BY(mu) = 0;
+  Registers registers ABSL_GUARDED_BY(mu) = {};
+
+  void AddHypercall(uint64_t fid, std::vector<uint64_t> args = {}) {
+    VcpuExit exit = {};
+    exit.kind = VcpuExit::Kind::kHypercall;
+    exit.hypercall.fid = fid;
+    for (size_t i = 0; i < args.size() && i < 6; ++i) {
+      exit.hypercall.arg[i] = args[i];
+    }
+    absl::MutexLock lock(&mu);
+    exits.push_back(exit);
+  }
+  void AddExit(VcpuExit::Kind kind) {
+    VcpuExit exit = {};
+    exit.kind = kind;
+    absl::MutexLock lock(&mu);
+    exits.push_back(exit);
+  }
+  std::vector<HypercallResult> Completions() {
+    absl::MutexLock lock(&mu);
+    return completions;
+  }
+};
+
+class FakeBackendVm : public BackendVm {
+ public:
+  struct Mapping {
+    uint32_t slot;
+    uint64_t gpa;
+    void* host;
+    uint64_t size;
+  };
+
+  // The script vCPU `id` will follow (created on first use).
+  std::shared_ptr<FakeVcpuScript> Script(uint32_t id);
+  std::vector<Mapping> mappings() const;
+
+  absl::Status MapMemory(uint32_t slot, uint64_t gpa, void* host,
+                         uint64_t size) override;
+  absl::StatusOr<std::unique_ptr<BackendVcpu>> CreateVcpu(
+      uint32_t id) override;
+  void WriteHypercallPage(absl::Span<uint8_t> page) const override;
+  uint32_t implementation_id() const override { return 1; }
+  uint64_t tsc_frequency_hz() const override { return 1'000'000'000; }
+
+  // Bytes WriteHypercallPage() fills the page with.
+  static constexpr uint8_t kPageFill = 0x5a;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<uint32_t, std::shared_ptr<FakeVcpuScript>> scripts_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<Mapping> mappings_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace hvbios::testing
+
+#endif  // HVBIOS_TESTS_FAKE_BACKEND_H_

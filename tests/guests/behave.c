@@ -1,0 +1,54 @@
+/* Test guest for host-side tests: does what its command line says.
+ *   exit=N        power.shutdown(N)
+ *   reboot        power.reboot; after the reboot (a fresh VM) "reboot" is
+ *                 still on the command line, so it prints and reboots again
+ *   triple-fault  executes ud2 with no IDT: #UD, #DF, triple fault
+ *   halt          cli; hlt: nothing can wake it
+ *   port          writes an I/O port no device serves
+ *   spin          loops forever (for timeouts and stopping)
+ *   echo          copies console input to output until it reads "q"
+ * Unknown commands shut down with 99. */
+#include "hvbios/guest/hvb.h"
+
+static int starts_with(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int hvb_main(const struct hvb_boot_info *boot) {
+  const char *cmd = boot->cmdline ? (const char *)(uintptr_t)boot->cmdline : "";
+  hvb_printf("behave: %s\n", cmd);
+  if (starts_with(cmd, "exit=")) {
+    uint32_t code = 0;
+    for (const char *p = cmd + 5; *p >= '0' && *p <= '9'; ++p) {
+      code = code * 10 + (uint32_t)(*p - '0');
+    }
+    hvb_power_shutdown(code);
+    return 98; /* shutdown refused the code */
+  }
+  if (starts_with(cmd, "reboot")) {
+    hvb_power_reboot();
+    return 97;
+  }
+  if (starts_with(cmd, "triple-fault")) __asm__ volatile("ud2");
+  if (starts_with(cmd, "halt")) hvb_halt_forever();
+  if (starts_with(cmd, "port")) __asm__ volatile("outb %%al, $0x80" : : "a"(0));
+  if (starts_with(cmd, "spin")) {
+    for (volatile uint64_t i = 0;; ++i) {
+    }
+  }
+  if (starts_with(cmd, "echo")) {
+    char buf[64];
+    for (;;) {
+      size_t n = 0;
+      if (hvb_console_read(buf, sizeof(buf), &n) != HVB_OK) return 96;
+      for (size_t i = 0; i < n; ++i) {
+        if (buf[i] == 'q') {
+          hvb_console_write(buf, i);
+          return 0;
+        }
+      }
+      hvb_console_write(buf, n);
+    }
+  }
+  return 99;
+}

@@ -1,0 +1,272 @@
+/* ABI conformance guest: calls every function of ABI 0.1 from inside the
+ * VM, valid calls and error paths, and reports each check on the console,
+ * then "N passed, N failed". Shuts down with 0 only if nothing failed.
+ *
+ * Command line (optional): "input=TEXT" makes it also wait (up to 5 s of
+ * the platform's monotonic clock) for TEXT on console input. */
+#include "hvbios/guest/hvb.h"
+
+_Static_assert(HVB_FN_DEBUG_NULL == 0x40000, "preserve.S hard-codes it");
+uint64_t conformance_clobbered_registers(void);
+
+static int passed, failed;
+
+#define CHECK(name, cond, ...)                       \
+  do {                                               \
+    if (cond) {                                      \
+      ++passed;                                      \
+    } else {                                         \
+      ++failed;                                      \
+      hvb_printf("FAIL %s: ", name);                 \
+      hvb_printf(__VA_ARGS__);                       \
+      hvb_printf("\n");                              \
+    }                                                \
+  } while (0)
+
+#define CHECK_STATUS(name, result, want)                                  \
+  CHECK(name, (result).status == (want), "status %ld, want %ld",          \
+        (long)(result).status, (long)(want))
+
+static uint64_t ram_top; /* one past the highest RAM byte */
+static char scratch[8192];
+
+static void find_ram_top(const struct hvb_boot_info *boot) {
+  const struct hvb_mem_region *map =
+      (const struct hvb_mem_region *)(uintptr_t)boot->mem_map;
+  for (uint32_t i = 0; i < boot->mem_map_count; ++i) {
+    uint64_t end = map[i].base + map[i].length;
+    if (end > ram_top) ram_top = end;
+  }
+}
+
+static void test_boot_info(const struct hvb_boot_info *boot) {
+  CHECK("boot.magic", boot->magic == HVB_BOOT_MAGIC, "%lx", boot->magic);
+  CHECK("boot.abi_version", boot->abi_version == HVB_ABI_VERSION, "%x",
+        boot->abi_version);
+  CHECK("boot.size", boot->size >= sizeof(struct hvb_boot_info), "%u",
+        boot->size);
+  CHECK("boot.vcpu_count", boot->vcpu_count >= 1, "%u", boot->vcpu_count);
+  CHECK("boot.hypercall_page", boot->hypercall_page != 0 &&
+        boot->hypercall_page % 4096 == 0, "%lx", boot->hypercall_page);
+  const struct hvb_mem_region *map =
+      (const struct hvb_mem_region *)(uintptr_t)boot->mem_map;
+  int sorted = 1, platform_found = 0, image_found = 0;
+  for (uint32_t i = 0; i < boot->mem_map_count; ++i) {
+    if (i > 0 && map[i].base < map[i - 1].base + map[i - 1].length) sorted = 0;
+    if (map[i].type == HVB_MEM_PLATFORM &&
+        map[i].base <= boot->hypercall_page &&
+        boot->hypercall_page < map[i].base + map[i].length) {
+      platform_found = 1;
+    }
+    if (map[i].type == HVB_MEM_IMAGE &&
+        map[i].base <= (uint64_t)(uintptr_t)&test_boot_info &&
+        (uint64_t)(uintptr_t)&test_boot_info < map[i].base + map[i].length) {
+      image_found = 1;
+    }
+  }
+  CHECK("boot.mem_map.sorted", sorted, "regions overlap or are unsorted");
+  CHECK("boot.mem_map.hypercall_page", platform_found,
+        "hypercall page not in a PLATFORM region");
+  CHECK("boot.mem_map.image", image_found, "own code not in an IMAGE region");
+  const struct hvb_device *devices =
+      (const struct hvb_device *)(uintptr_t)boot->devices;
+  CHECK("boot.devices.console",
+        boot->device_count >= 1 && devices[0].type == HVB_DEV_CONSOLE,
+        "count %u", boot->device_count);
+  const char *cmdline = (const char *)(uintptr_t)boot->cmdline;
+  CHECK("boot.cmdline", boot->cmdline == 0 ||
+        strlen(cmdline) == boot->cmdline_length, "length mismatch");
+}
+
+static void test_base(void) {
+  struct hvb_result r = hvb_call0(HVB_FN_BASE_GET_ABI_VERSION);
+  CHECK_STATUS("base.get_abi_version.status", r, HVB_OK);
+  CHECK("base.get_abi_version", r.value == HVB_ABI_VERSION, "%lx", r.value);
+  r = hvb_call0(HVB_FN_BASE_GET_IMPL_ID);
+  CHECK("base.get_impl_id", r.status == HVB_OK &&
+        (r.value == HVB_IMPL_HVBIOS_KVM || r.value == HVB_IMPL_HVBIOS_BAREMETAL),
+        "%lu", r.value);
+  r = hvb_call0(HVB_FN_BASE_GET_IMPL_VERSION);
+  CHECK_STATUS("base.get_impl_version", r, HVB_OK);
+
+  static const uint32_t implemented[] = {
+      HVB_FN_BASE_GET_ABI_VERSION, HVB_FN_BASE_GET_IMPL_ID,
+      HVB_FN_BASE_GET_IMPL_VERSION, HVB_FN_BASE_PROBE,
+      HVB_FN_CONSOLE_WRITE, HVB_FN_CONSOLE_READ,
+      HVB_FN_CLOCK_MONOTONIC, HVB_FN_CLOCK_WALLCLOCK,
+      HVB_FN_POWER_SHUTDOWN, HVB_FN_POWER_REBOOT,
+      HVB_FN_DEBUG_NULL, HVB_FN_DEBUG_ECHO};
+  int all = 1;
+  for (unsigned i = 0; i < sizeof(implemented) / sizeof(implemented[0]); ++i) {
+    if (!hvb_base_probe(implemented[i])) {
+      hvb_printf("  probe says %x is missing\n", implemented[i]);
+      all = 0;
+    }
+  }
+  CHECK("base.probe.implemented", all, "see above");
+  r = hvb_call1(HVB_FN_BASE_PROBE, HVB_FID(HVB_SVC_DEBUG, 0x1234));
+  CHECK("base.probe.unknown_function", r.status == HVB_OK && r.value == 0,
+        "status %ld value %lu", (long)r.status, r.value);
+  r = hvb_call1(HVB_FN_BASE_PROBE, HVB_FID(0x7fff, 0));
+  CHECK("base.probe.unknown_service", r.status == HVB_OK && r.value == 0,
+        "status %ld value %lu", (long)r.status, r.value);
+  r = hvb_call1(HVB_FN_BASE_PROBE, (1ull << 32) | HVB_FN_DEBUG_NULL);
+  CHECK("base.probe.high_bits", r.status == HVB_OK && r.value == 0,
+        "status %ld value %lu", (long)r.status, r.value);
+}
+
+static void test_nosys(void) {
+  struct hvb_result r = hvb_call0(HVB_FID(0xffff, 0));
+  CHECK_STATUS("nosys.unknown_service", r, HVB_ERR_NOSYS);
+  r = hvb_call0(HVB_FID(HVB_SVC_BASE, 0xffff));
+  CHECK_STATUS("nosys.unknown_function", r, HVB_ERR_NOSYS);
+  r = hvb_call0(HVB_FID(HVB_SVC_CONSOLE, 2));
+  CHECK_STATUS("nosys.one_past_last_function", r, HVB_ERR_NOSYS);
+  r = hvb_call0(HVB_FID(HVB_SVC_MEM, 0));
+  CHECK_STATUS("nosys.reserved_service", r, HVB_ERR_NOSYS);
+  /* Bits 63..32 of rax must be zero: a valid fid with them set is not it. */
+  struct hvb_result high;
+  {
+    register uint64_t rax __asm__("rax") = (1ull << 40) | HVB_FN_DEBUG_NULL;
+    register uint64_t rdx __asm__("rdx") = 0;
+    __asm__ volatile("call *%[entry]"
+                     : "+r"(rax), "+r"(rdx)
+                     : [entry] "m"(hvb_hypercall_entry)
+                     : "memory", "cc");
+    high.status = (hvb_status)rax;
+    high.value = rdx;
+  }
+  CHECK_STATUS("nosys.fid_high_bits", high, HVB_ERR_NOSYS);
+  /* The notify entry is reserved in ABI 0.1. */
+  {
+    register uint64_t rax __asm__("rax") = 0;
+    register uint64_t rdi __asm__("rdi") = 0;
+    uint64_t entry = hvb_boot_info()->hypercall_page + HVB_HCPAGE_NOTIFY;
+    __asm__ volatile("call *%[entry]"
+                     : "+r"(rax)
+                     : [entry] "r"(entry), "r"(rdi)
+                     : "memory", "cc", "rdx");
+    CHECK("hcpage.notify_reserved", (int64_t)rax == HVB_ERR_NOSYS, "%ld",
+          (long)rax);
+  }
+  /* The EOI entry exists and returns. */
+  {
+    uint64_t entry = hvb_boot_info()->hypercall_page + HVB_HCPAGE_EOI;
+    __asm__ volatile("call *%[entry]" : : [entry] "r"(entry) : "memory");
+    CHECK("hcpage.eoi_returns", 1, "unreachable");
+  }
+}
+
+static void test_preserved(void) {
+  uint64_t mask = conformance_clobbered_registers();
+  CHECK("call.preserves_registers", mask == 0,
+        "clobbered mask %lx (bit 0 rbx, 1 rcx, 2 rsi, 3 rdi, 4 rbp, 5 r8 .. "
+        "12 r15, 13 DF)", mask);
+}
+
+static void test_console(void) {
+  static const char line[] = "conformance: console.write works\n";
+  struct hvb_result r =
+      hvb_call2(HVB_FN_CONSOLE_WRITE, hvb_virt_to_phys(line), sizeof(line) - 1);
+  CHECK("console.write", r.status == HVB_OK && r.value == sizeof(line) - 1,
+        "status %ld value %lu", (long)r.status, r.value);
+  r = hvb_call2(HVB_FN_CONSOLE_WRITE, hvb_virt_to_phys(line), 0);
+  CHECK("console.write.zero_length", r.status == HVB_OK && r.value == 0,
+        "status %ld value %lu", (long)r.status, r.value);
+  r = hvb_call2(HVB_FN_CONSOLE_WRITE, ram_top - 2, 4);
+  CHECK_STATUS("console.write.straddles_ram_end", r, HVB_ERR_FAULT);
+  r = hvb_call2(HVB_FN_CONSOLE_WRITE, 0xfffffffffffffff0ull, 0x20);
+  CHECK_STATUS("console.write.wraps", r, HVB_ERR_FAULT);
+  r = hvb_call2(HVB_FN_CONSOLE_WRITE, 0xc0000000ull, 1);
+  CHECK_STATUS("console.write.hole_below_4g", r, HVB_ERR_FAULT);
+  r = hvb_call2(HVB_FN_CONSOLE_WRITE, 1ull << 50, 1);
+  CHECK_STATUS("console.write.far_outside", r, HVB_ERR_FAULT);
+  /* A huge length is a short write of at most HVB_CONSOLE_MAX_IO bytes: the
+   * platform checks only the prefix it writes. Use a buffer of spaces. */
+  memset(scratch, ' ', sizeof(scratch));
+  scratch[HVB_CONSOLE_MAX_IO - 1] = '\n';
+  r = hvb_call2(HVB_FN_CONSOLE_WRITE, hvb_virt_to_phys(scratch), ~0ull);
+  CHECK("console.write.short_write",
+        r.status == HVB_OK && r.value >= 1 && r.value <= HVB_CONSOLE_MAX_IO,
+        "status %ld value %lu", (long)r.status, r.value);
+
+  r = hvb_call2(HVB_FN_CONSOLE_READ, hvb_virt_to_phys(scratch), 0);
+  CHECK("console.read.zero_length", r.status == HVB_OK && r.value == 0,
+        "status %ld value %lu", (long)r.status, r.value);
+  r = hvb_call2(HVB_FN_CONSOLE_READ, ram_top - 1, 2);
+  CHECK_STATUS("console.read.straddles_ram_end", r, HVB_ERR_FAULT);
+  r = hvb_call2(HVB_FN_CONSOLE_READ, 0xffffffffffffffffull, 2);
+  CHECK_STATUS("console.read.wraps", r, HVB_ERR_FAULT);
+}
+
+static void test_console_input(const char *want) {
+  size_t want_length = 0;
+  while (want[want_length] && want[want_length] != ' ') ++want_length;
+  size_t have = 0;
+  const uint64_t deadline = hvb_clock_monotonic_ns() + 5000000000ull;
+  while (have < want_length && hvb_clock_monotonic_ns() < deadline) {
+    size_t n = 0;
+    hvb_status st = hvb_console_read(scratch + have, want_length - have, &n);
+    if (st != HVB_OK) break;
+    have += n;
+  }
+  CHECK("console.read.input", have == want_length &&
+        memcmp(scratch, want, want_length) == 0,
+        "got %lu of %lu bytes", (unsigned long)have,
+        (unsigned long)want_length);
+}
+
+static void test_clock(void) {
+  uint64_t a = hvb_clock_monotonic_ns();
+  uint64_t b = hvb_clock_monotonic_ns();
+  uint64_t c = hvb_clock_monotonic_ns();
+  CHECK("clock.monotonic.nondecreasing", a <= b && b <= c, "%lu %lu %lu", a,
+        b, c);
+  CHECK("clock.monotonic.advances", c > a, "%lu then %lu", a, c);
+  struct hvb_result r = hvb_call0(HVB_FN_CLOCK_WALLCLOCK);
+  const uint64_t y2020 = 1577836800ull * 1000000000ull;
+  const uint64_t y2200 = 7258118400ull * 1000000000ull;
+  CHECK("clock.wallclock", r.status == HVB_OK && r.value > y2020 &&
+        r.value < y2200, "status %ld value %lu", (long)r.status, r.value);
+}
+
+static void test_debug(void) {
+  struct hvb_result r = hvb_call0(HVB_FN_DEBUG_NULL);
+  CHECK("debug.null", r.status == HVB_OK && r.value == 0,
+        "status %ld value %lu", (long)r.status, r.value);
+  r = hvb_call6(HVB_FN_DEBUG_ECHO, 1, 2, 4, 8, 16, 32);
+  CHECK("debug.echo.all_args", r.status == HVB_OK && r.value == 63,
+        "status %ld value %lu", (long)r.status, r.value);
+  r = hvb_call6(HVB_FN_DEBUG_ECHO, 0x8000000000000000ull, 0, 0, 0, 0,
+                0x0123456789abcdefull);
+  CHECK("debug.echo.full_width",
+        r.status == HVB_OK && r.value == 0x8123456789abcdefull,
+        "status %ld value %lx", (long)r.status, r.value);
+}
+
+static void test_power_errors(void) {
+  struct hvb_result r = hvb_call1(HVB_FN_POWER_SHUTDOWN, 256);
+  CHECK_STATUS("power.shutdown.code_too_large", r, HVB_ERR_INVAL);
+  r = hvb_call1(HVB_FN_POWER_SHUTDOWN, 1ull << 32);
+  CHECK_STATUS("power.shutdown.code_high_bits", r, HVB_ERR_INVAL);
+}
+
+int hvb_main(const struct hvb_boot_info *boot) {
+  hvb_printf("hvbios conformance, ABI %u.%u\n", HVB_ABI_VERSION_MAJOR,
+             HVB_ABI_VERSION_MINOR);
+  find_ram_top(boot);
+  test_boot_info(boot);
+  test_base();
+  test_nosys();
+  test_preserved();
+  test_console();
+  test_clock();
+  test_debug();
+  test_power_errors();
+  const char *cmdline = (const char *)(uintptr_t)boot->cmdline;
+  if (boot->cmdline != 0 && strncmp(cmdline, "input=", 6) == 0) {
+    test_console_input(cmdline + 6);
+  }
+  hvb_printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,122 @@
+// The C API on real KVM: the whole life of a VM, and misuse.
+#include "hvbios/hvbios.h"
+
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "tests/kvm/kvm_guest.h"
+
+namespace {
+
+using hvbios::testing::GuestPath;
+
+struct Console {
+  absl::Mutex mu;
+  std::string text ABSL_GUARDED_BY(mu);
+};
+
+void CaptureConsole(void* context, const char* bytes, size_t length) {
+  auto* console = static_cast<Console*>(context);
+  absl::MutexLock lock(&console->mu);
+  console->text.append(bytes, length);
+}
+
+class CApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SKIP_WITHOUT_KVM();
+    hyperv_bios_init_vm_config(&config_);
+    config_.memory_bytes = 16 << 20;
+    config_.console_output = CaptureConsole;
+    config_.console_context = &console_;
+  }
+  void TearDown() override { hyperv_bios_destroy_vm(vm_); }
+
+  hyperv_bios_vm_config config_;
+  Console console_;
+  hyperv_bios_vm* vm_ = nullptr;
+};
+
+TEST_F(CApiTest, BootsHello) {
+  config_.cmdline = "from C";
+  ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK)
+      << hyperv_bios_last_error();
+  ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("hello").c_str()),
+            HYPERV_BIOS_OK)
+      << hyperv_bios_last_error();
+  hyperv_bios_vcpu* vcpu = nullptr;
+  ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
+  hyperv_bios_vm_exit exit;
+  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), HYPERV_BIOS_OK)
+      << hyperv_bios_last_error();
+  EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_SHUTDOWN);
+  EXPECT_EQ(exit.exit_code, 0);
+  EXPECT_STREQ(hyperv_bios_last_error(), "");
+  absl::MutexLock lock(&console_.mu);
+  EXPECT_NE(console_.text.find("command line: from C"), std::string::npos)
+      << console_.text;
+}
+
+TEST_F(CApiTest, GuestFaultCarriesAMessage) {
+  config_.cmdline = "triple-fault";
+  ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("behave").c_str()),
+            HYPERV_BIOS_OK);
+  hyperv_bios_vcpu* vcpu = nullptr;
+  ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
+  hyperv_bios_vm_exit exit;
+  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), HYPERV_BIOS_OK);
+  EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_GUEST_FAULT);
+  EXPECT_NE(std::string(exit.message).find("triple fault"), std::string::npos);
+}
+
+TEST_F(CApiTest, MisuseGetsCodesAndMessages) {
+  EXPECT_EQ(hyperv_bios_create_vm(nullptr, &vm_), HYPERV_BIOS_EINVAL);
+  EXPECT_NE(std::string(hyperv_bios_last_error()), "");
+  hyperv_bios_vm_config old = config_;
+  old.struct_size = 8;
+  EXPECT_EQ(hyperv_bios_create_vm(&old, &vm_), HYPERV_BIOS_EINVAL);
+  EXPECT_NE(std::string(hyperv_bios_last_error()).find("struct_size"),
+            std::string::npos);
+  hyperv_bios_vm_config odd = config_;
+  odd.memory_bytes = 3 << 20;
+  EXPECT_EQ(hyperv_bios_create_vm(&odd, &vm_), HYPERV_BIOS_EINVAL);
+  EXPECT_EQ(vm_, nullptr);
+
+  config_.cmdline = "spin";
+  ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK);
+  hyperv_bios_vm_exit exit;
+  EXPECT_EQ(hyperv_bios_wait_vm(vm_, 0, &exit), HYPERV_BIOS_ESTATE)
+      << "nothing runs yet";
+  EXPECT_EQ(hyperv_bios_load_guest(vm_, "/nonexistent.elf"),
+            HYPERV_BIOS_ENOTFOUND);
+  EXPECT_EQ(hyperv_bios_load_guest(vm_, nullptr), HYPERV_BIOS_EINVAL);
+  const char junk[] = "not an elf";
+  EXPECT_EQ(hyperv_bios_load_guest_image(vm_, junk, sizeof(junk)),
+            HYPERV_BIOS_EINVAL);
+  EXPECT_NE(std::string(hyperv_bios_last_error()).find("bad magic"),
+            std::string::npos);
+  hyperv_bios_vcpu* vcpu = nullptr;
+  EXPECT_EQ(hyperv_bios_create_vcpu(vm_, 1, &vcpu), HYPERV_BIOS_ERANGE);
+  ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
+  EXPECT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_EEXIST);
+  EXPECT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_ESTATE)
+      << "no guest loaded";
+  EXPECT_EQ(hyperv_bios_start_vcpu(nullptr), HYPERV_BIOS_EINVAL);
+  ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("behave").c_str()),
+            HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
+  EXPECT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_ESTATE);
+  EXPECT_EQ(hyperv_bios_wait_vm(vm_, 50, &exit), HYPERV_BIOS_ETIMEDOUT);
+  EXPECT_EQ(hyperv_bios_push_console_input(vm_, "x", 1), 1);
+  EXPECT_EQ(hyperv_bios_stop_vm(vm_), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), HYPERV_BIOS_OK);
+  EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_STOPPED);
+  EXPECT_EQ(hyperv_bios_stop_vm(nullptr), HYPERV_BIOS_EINVAL);
+  hyperv_bios_destroy_vm(nullptr);  // tolerated
+}
+
+}  // namespace

@@ -1,0 +1,178 @@
+// hvbios-run end to end: exit statuses, guest deaths, and bad input. Each
+// failure must be one clear line on stderr and a status below 128 (never a
+// crash or a signal). Timings are measured in the notes, not asserted here.
+#include <elf.h>
+
+#include <fstream>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/elf_builder.h"
+#include "tests/kvm/kvm_guest.h"
+#include "tests/run_command.h"
+
+namespace hvbios {
+namespace {
+
+using testing::CommandResult;
+using testing::ElfBuilder;
+using testing::GuestPath;
+using testing::RunCommand;
+
+class HvbiosRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SKIP_WITHOUT_KVM();
+    dir_ = ::testing::TempDir() + "/hvbios_run_test";
+    std::system(absl::StrCat("mkdir -p ", dir_).c_str());
+  }
+  CommandResult Run(std::vector<std::string> args,
+                    const std::string& input = "") {
+    args.insert(args.begin(), HVBIOS_RUN_PATH);
+    return RunCommand(args, input);
+  }
+  std::string Write(const std::string& name, const std::vector<uint8_t>& b) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(b.data()), b.size());
+    return path;
+  }
+  // Expects a rejected run: `status`, one line on stderr containing `text`.
+  void ExpectRejected(const CommandResult& r, int status,
+                      const std::string& text) {
+    EXPECT_EQ(r.exit_status, status) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("hvbios-run: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+  std::string dir_;
+};
+
+TEST_F(HvbiosRunTest, HelloPrintsAndExitsZero) {
+  CommandResult r = Run({"--cmdline", "hi there", GuestPath("hello")});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.out.find("Hello from an hvbios guest!"), std::string::npos);
+  EXPECT_NE(r.out.find("command line: hi there"), std::string::npos);
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(HvbiosRunTest, HelpDocumentsFlagsAndStatuses) {
+  CommandResult r = Run({"--help"});
+  EXPECT_EQ(r.exit_status, 0);
+  for (const char* text : {"--mem", "--cmdline", "--timeout", "Exit status",
+                           "123", "124"}) {
+    EXPECT_NE(r.out.find(text), std::string::npos) << text;
+  }
+}
+
+TEST_F(HvbiosRunTest, GuestExitCodesPassThrough) {
+  for (int code : {0, 3, 119}) {
+    CommandResult r =
+        Run({"--cmdline", absl::StrCat("exit=", code), GuestPath("behave")});
+    EXPECT_EQ(r.exit_status, code) << r.err;
+  }
+  CommandResult r = Run({"--cmdline", "exit=200", GuestPath("behave")});
+  EXPECT_EQ(r.exit_status, 120);
+  EXPECT_EQ(r.err, "hvbios-run: guest shut down with code 200\n");
+}
+
+TEST_F(HvbiosRunTest, GuestDeathsHaveAStatusAReasonAndRegisters) {
+  for (auto [cmd, text] : {std::pair{"triple-fault", "triple fault"},
+                           std::pair{"halt", "halted"},
+                           std::pair{"port", "I/O port 0x80"}}) {
+    CommandResult r = Run({"--cmdline", cmd, GuestPath("behave")});
+    EXPECT_EQ(r.exit_status, 123) << cmd;
+    EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("rip "), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(HvbiosRunTest, TimeoutStopsAHungGuest) {
+  CommandResult r =
+      Run({"--timeout", "300ms", "--cmdline", "spin", GuestPath("behave")});
+  EXPECT_EQ(r.exit_status, 124) << r.err;
+  EXPECT_NE(r.err.find("--timeout"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("vCPU 0:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rip "), std::string::npos) << r.err;
+}
+
+TEST_F(HvbiosRunTest, RebootBootsAgain) {
+  CommandResult r =
+      Run({"--timeout", "3", "--cmdline", "reboot", GuestPath("behave")});
+  EXPECT_EQ(r.exit_status, 124) << r.err;
+  const std::vector<absl::string_view> pieces =
+      absl::StrSplit(r.out, "behave: reboot");
+  EXPECT_GE(pieces.size(), 3u) << "booted more than once:\n" << r.out;
+  EXPECT_NE(r.err.find("requested a reboot"), std::string::npos);
+}
+
+TEST_F(HvbiosRunTest, StdinReachesTheGuest) {
+  CommandResult r = Run({"--cmdline", "echo", GuestPath("behave")}, "xyz\nq");
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.out.find("xyz\n"), std::string::npos) << r.out;
+}
+
+TEST_F(HvbiosRunTest, BadCommandLines) {
+  ExpectRejected(Run({}), 121, "no guest image");
+  ExpectRejected(Run({"--frob", GuestPath("hello")}), 121, "unknown option");
+  ExpectRejected(Run({"--mem", "lots", GuestPath("hello")}), 121,
+                 "malformed memory size");
+  ExpectRejected(Run({"--mem", "1M", GuestPath("hello")}), 121,
+                 "multiple of 2 MiB");
+  ExpectRejected(Run({"--mem", "3M", GuestPath("hello")}), 121,
+                 "multiple of 2 MiB");
+  ExpectRejected(Run({"--mem", "128G", GuestPath("hello")}), 121, "64 GiB");
+  ExpectRejected(Run({"--mem"}), 121, "needs a value");
+  ExpectRejected(Run({"--cmdline", std::string(5000, 'x'), GuestPath("hello")}),
+                 121, "command line");
+}
+
+TEST_F(HvbiosRunTest, BadImages) {
+  ExpectRejected(Run({dir_ + "/missing.elf"}), 122, "cannot open");
+  ExpectRejected(Run({dir_}), 122, "not a regular file");
+  ExpectRejected(Run({Write("empty.elf", {})}), 122, "empty");
+
+  std::mt19937 rng(42);
+  std::vector<uint8_t> random(4096);
+  for (uint8_t& b : random) b = static_cast<uint8_t>(rng());
+  ExpectRejected(Run({Write("random.elf", random)}), 122, "bad magic");
+
+  std::ifstream hello(GuestPath("hello"), std::ios::binary);
+  std::vector<uint8_t> truncated(std::istreambuf_iterator<char>(hello), {});
+  ASSERT_GT(truncated.size(), 0x1100u);
+  truncated.resize(0x1100);  // headers intact, text cut short
+  ExpectRejected(Run({Write("truncated.elf", truncated)}), 122, "truncated");
+  ExpectRejected(Run({Write("tiny.elf", {0x7f, 'E', 'L', 'F', 2, 1})}), 122,
+                 "truncated ELF header");
+
+  ElfBuilder elf32 = ElfBuilder::Simple();
+  elf32.header().e_ident[EI_CLASS] = ELFCLASS32;
+  ExpectRejected(Run({Write("elf32.elf", elf32.Build())}), 122, "32-bit");
+
+  ExpectRejected(Run({"/bin/true"}), 122, "ET_DYN");
+
+  ElfBuilder overlap =
+      ElfBuilder::Simple(0x100000, std::vector<uint8_t>(0x2000, 0x90));
+  overlap.Add({.paddr = 0x101000, .vaddr = 0, .data = {1}, .memory_size = 0});
+  ExpectRejected(Run({Write("overlap.elf", overlap.Build())}), 122,
+                 "overlap");
+
+  ExpectRejected(Run({Write("hcpage.elf", ElfBuilder::Simple(0x4000).Build())}),
+                 122, "platform area");
+
+  ExpectRejected(
+      Run({"--mem", "64M", Write("far.elf", ElfBuilder::Simple(1u << 30).Build())}),
+      122, "does not fit");
+  ExpectRejected(Run({"--mem", "2M", Write("big.elf",
+                                           ElfBuilder::Simple(0x100000,
+                                               std::vector<uint8_t>(0x200000,
+                                                                    0x90))
+                                               .Build())}),
+                 122, "does not fit");
+}
+
+}  // namespace
+}  // namespace hvbios

@@ -1,0 +1,73 @@
+// Booting in-tree guests on real KVM from tests.
+#ifndef HVBIOS_TESTS_KVM_KVM_GUEST_H_
+#define HVBIOS_TESTS_KVM_KVM_GUEST_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "hvbios/kvm.h"
+#include "hvbios/vm.h"
+
+namespace hvbios::testing {
+
+// Path of an in-tree guest image, e.g. GuestPath("hello").
+inline std::string GuestPath(const std::string& name) {
+  return std::string(HVBIOS_GUEST_DIR) + "/" + name + ".elf";
+}
+
+// Skips the test, saying why, when this machine has no usable /dev/kvm.
+#define SKIP_WITHOUT_KVM()                                              \
+  do {                                                                  \
+    std::string why;                                                    \
+    if (!::hvbios::kvm::KvmAvailable("/dev/kvm", &why)) {               \
+      GTEST_SKIP() << "KVM integration test needs /dev/kvm: " << why;   \
+    }                                                                   \
+  } while (0)
+
+// A VM on KVM with its console captured.
+class CapturedVm {
+ public:
+  static absl::StatusOr<std::unique_ptr<CapturedVm>> Boot(
+      const std::string& guest, VmOptions options = {},
+      const std::string& console_input = "") {
+    auto captured = std::unique_ptr<CapturedVm>(new CapturedVm());
+    CapturedVm* c = captured.get();
+    options.console_output = [c](absl::string_view bytes) {
+      absl::MutexLock lock(&c->mu_);
+      c->console_.append(bytes.data(), bytes.size());
+    };
+    absl::StatusOr<std::unique_ptr<Vm>> vm = CreateKvmVm(std::move(options));
+    if (!vm.ok()) return vm.status();
+    c->vm_ = *std::move(vm);
+    if (absl::Status s = c->vm_->LoadGuestFile(GuestPath(guest)); !s.ok()) {
+      return s;
+    }
+    c->vm_->PushConsoleInput(console_input);
+    absl::StatusOr<Vcpu*> vcpu = c->vm_->CreateVcpu(0);
+    if (!vcpu.ok()) return vcpu.status();
+    if (absl::Status s = (*vcpu)->Start(); !s.ok()) return s;
+    return captured;
+  }
+
+  Vm& vm() { return *vm_; }
+  std::string console() {
+    absl::MutexLock lock(&mu_);
+    return console_;
+  }
+  // Waits (generously: ring-0 guest code is emulated on our machines).
+  absl::StatusOr<VmExit> Wait(absl::Duration timeout = absl::Seconds(60)) {
+    return vm_->Wait(timeout);
+  }
+
+ private:
+  CapturedVm() = default;
+  absl::Mutex mu_;
+  std::string console_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Vm> vm_;  // destroyed first: no console calls after
+};
+
+}  // namespace hvbios::testing
+
+#endif  // HVBIOS_TESTS_KVM_KVM_GUEST_H_

@@ -1,0 +1,39 @@
+// Helpers shared by hvbios's tests. Abseil 20220623 has no status matchers.
+#ifndef HVBIOS_TESTS_TEST_UTIL_H_
+#define HVBIOS_TESTS_TEST_UTIL_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "gtest/gtest.h"
+
+#define HVB_TEST_CONCAT_INNER_(a, b) a##b
+#define HVB_TEST_CONCAT_(a, b) HVB_TEST_CONCAT_INNER_(a, b)
+
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    const ::absl::Status hvb_test_status_ = (expr);       \
+    ASSERT_TRUE(hvb_test_status_.ok()) << hvb_test_status_; \
+  } while (0)
+#define EXPECT_OK(expr)                                   \
+  do {                                                    \
+    const ::absl::Status hvb_test_status_ = (expr);       \
+    EXPECT_TRUE(hvb_test_status_.ok()) << hvb_test_status_; \
+  } while (0)
+
+#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  ASSERT_OK_AND_ASSIGN_IMPL_(HVB_TEST_CONCAT_(hvb_test_or_, __LINE__), lhs, expr)
+#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expr) \
+  auto statusor = (expr);                               \
+  ASSERT_TRUE(statusor.ok()) << statusor.status();      \
+  lhs = *std::move(statusor)
+
+// Unwraps a StatusOr's status for EXPECT_EQ on codes.
+template <typename T>
+absl::StatusCode CodeOf(const absl::StatusOr<T>& s) {
+  return s.status().code();
+}
+inline absl::StatusCode CodeOf(const absl::Status& s) { return s.code(); }
+
+#endif  // HVBIOS_TESTS_TEST_UTIL_H_

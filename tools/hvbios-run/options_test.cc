@@ -1,0 +1,69 @@
+#include "tools/hvbios-run/options.h"
+
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace hvbios::run {
+namespace {
+
+TEST(ParseMemorySizeTest, UnitsAndErrors) {
+  EXPECT_EQ(*ParseMemorySize("2097152"), 2097152u);
+  EXPECT_EQ(*ParseMemorySize("64M"), 64u << 20);
+  EXPECT_EQ(*ParseMemorySize("64m"), 64u << 20);
+  EXPECT_EQ(*ParseMemorySize("64MiB"), 64u << 20);
+  EXPECT_EQ(*ParseMemorySize("64MB"), 64u << 20);
+  EXPECT_EQ(*ParseMemorySize("2G"), 2ull << 30);
+  EXPECT_EQ(*ParseMemorySize("512K"), 512u << 10);
+  for (const char* bad : {"", "M", "lots", "12X", "-4M", "1.5G", "64 M",
+                          "99999999999999999999", "17179869184G"}) {
+    EXPECT_EQ(CodeOf(ParseMemorySize(bad)), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
+TEST(ParseRunOptionsTest, FlagsInBothForms) {
+  ASSERT_OK_AND_ASSIGN(
+      RunOptions o,
+      ParseRunOptions({"--mem", "64M", "--cmdline=a b", "--timeout", "1.5",
+                       "guest.elf"}));
+  EXPECT_EQ(o.memory_bytes, 64u << 20);
+  EXPECT_EQ(o.cmdline, "a b");
+  EXPECT_EQ(o.timeout, absl::Milliseconds(1500));
+  EXPECT_EQ(o.image, "guest.elf");
+  ASSERT_OK_AND_ASSIGN(o, ParseRunOptions({"-m", "8M", "--timeout=250ms", "g"}));
+  EXPECT_EQ(o.memory_bytes, 8u << 20);
+  EXPECT_EQ(o.timeout, absl::Milliseconds(250));
+  ASSERT_OK_AND_ASSIGN(o, ParseRunOptions({"--help"}));
+  EXPECT_TRUE(o.help);
+}
+
+TEST(ParseRunOptionsTest, Misuse) {
+  const std::vector<std::vector<std::string>> bad = {
+      {},
+      {"--mem"},
+      {"--mem", "lots", "g"},
+      {"--timeout", "0", "g"},
+      {"--timeout", "soon", "g"},
+      {"--frobnicate", "g"},
+      {"a.elf", "b.elf"},
+  };
+  for (const auto& args : bad) {
+    absl::StatusOr<RunOptions> o = ParseRunOptions(args);
+    EXPECT_EQ(CodeOf(o), absl::StatusCode::kInvalidArgument);
+    if (!o.ok()) {
+      EXPECT_EQ(std::string(o.status().message()).find('\n'),
+                std::string::npos);
+    }
+  }
+}
+
+TEST(UsageTextTest, DocumentsEveryFlagAndExitStatus) {
+  const std::string usage = UsageText();
+  for (const char* text : {"--mem", "--cmdline", "--timeout", "--help", "120",
+                           "121", "122", "123", "124", "125"}) {
+    EXPECT_NE(usage.find(text), std::string::npos) << text;
+  }
+}
+
+}  // namespace
+}  // namespace hvbios::run
