@@ -17,8 +17,8 @@ using layout::kPageSize;
 constexpr uint64_t kMemMapOffset = 0x100;
 constexpr uint64_t kMaxMemMapEntries = 100;
 constexpr uint64_t kDevicesOffset = 0xc00;
-constexpr uint64_t kMaxDevices = (kPageSize - kDevicesOffset) /
-                                 sizeof(hvb_device);
+constexpr uint64_t kMaxDevices =
+    (kPageSize - kDevicesOffset) / sizeof(hvb_device);
 static_assert(kMemMapOffset >= sizeof(hvb_boot_info));
 static_assert(kMemMapOffset + kMaxMemMapEntries * sizeof(hvb_mem_region) <=
               kDevicesOffset);
@@ -154,8 +154,8 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(const GuestMemory& memory,
   std::vector<hvb_mem_region> map = BuildMemoryMap(memory, image);
   if (map.size() > kMaxMemMapEntries) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "guest image: memory map needs %d entries, at most %d fit",
-        map.size(), kMaxMemMapEntries));
+        "guest image: memory map needs %d entries, at most %d fit", map.size(),
+        kMaxMemMapEntries));
   }
   const hvb_device devices[] = {{HVB_DEV_CONSOLE, 0, 0, {0, 0}}};
   static_assert(std::size(devices) <= kMaxDevices);

@@ -20,14 +20,12 @@ struct Mapping {
 };
 
 // Walks the 4-level tables at `cr3` like the MMU (SDM Vol. 3A, 4.5).
-std::optional<Mapping> Walk(const GuestMemory& mem, uint64_t cr3,
-                            uint64_t va) {
+std::optional<Mapping> Walk(const GuestMemory& mem, uint64_t cr3, uint64_t va) {
   uint64_t table = cr3;
   bool writable = true;
   for (int level = 3; level >= 0; --level) {
     uint64_t entry;
-    if (!mem.ReadObject(table + ((va >> (12 + 9 * level)) & 511) * 8,
-                        &entry)) {
+    if (!mem.ReadObject(table + ((va >> (12 + 9 * level)) & 511) * 8, &entry)) {
       return std::nullopt;
     }
     if (!(entry & 1)) return std::nullopt;
@@ -51,8 +49,8 @@ class BootSetupTest : public ::testing::Test {
                  .Build();
     ASSERT_OK_AND_ASSIGN(image_, ParseElf(bytes_));
     ASSERT_OK(LoadElf(image_, bytes_, *memory_));
-    ASSERT_OK_AND_ASSIGN(entry_, BuildBootEnvironment(*memory_, image_, params,
-                                                      backend_));
+    ASSERT_OK_AND_ASSIGN(
+        entry_, BuildBootEnvironment(*memory_, image_, params, backend_));
     ASSERT_TRUE(memory_->ReadObject(entry_.rdi, &info_));
   }
   testing::FakeBackendVm backend_;
@@ -64,8 +62,9 @@ class BootSetupTest : public ::testing::Test {
 };
 
 TEST_F(BootSetupTest, EntryStateFollowsTheBootProtocol) {
-  Build(64 << 20, {.vcpu_count = 3, .cmdline = "a b=c",
-                   .tsc_frequency_hz = 2'000'000'000});
+  Build(
+      64 << 20,
+      {.vcpu_count = 3, .cmdline = "a b=c", .tsc_frequency_hz = 2'000'000'000});
   EXPECT_EQ(entry_.rip, 0x100000u);
   EXPECT_EQ(entry_.rsp % 16, 0u);
   EXPECT_EQ(info_.magic, HVB_BOOT_MAGIC);
@@ -74,9 +73,9 @@ TEST_F(BootSetupTest, EntryStateFollowsTheBootProtocol) {
   EXPECT_EQ(info_.vcpu_count, 3u);
   EXPECT_EQ(info_.tsc_frequency_hz, 2'000'000'000u);
   EXPECT_EQ(info_.cmdline_length, 5u);
-  EXPECT_STREQ(reinterpret_cast<const char*>(
-                   memory_->Translate(info_.cmdline, 6)),
-               "a b=c");
+  EXPECT_STREQ(
+      reinterpret_cast<const char*>(memory_->Translate(info_.cmdline, 6)),
+      "a b=c");
   EXPECT_EQ(memory_->Translate(info_.hypercall_page, 1)[0],
             testing::FakeBackendVm::kPageFill);
   EXPECT_EQ(info_.device_count, 1u);
@@ -90,9 +89,9 @@ TEST_F(BootSetupTest, PageTablesIdentityMapRamWithGuards) {
   ASSERT_TRUE(hc.has_value());
   EXPECT_EQ(hc->phys, info_.hypercall_page);
   EXPECT_FALSE(hc->writable) << "the hypercall page is read-only";
-  for (uint64_t va : std::vector<uint64_t>{0x1000, entry_.rdi, entry_.rsp - 8,
-                                           0x100000, 0x1fffff, 0x200000,
-                                           (64ull << 20) - 1}) {
+  for (uint64_t va :
+       std::vector<uint64_t>{0x1000, entry_.rdi, entry_.rsp - 8, 0x100000,
+                             0x1fffff, 0x200000, (64ull << 20) - 1}) {
     auto m = Walk(*memory_, cr3, va);
     ASSERT_TRUE(m.has_value()) << std::hex << va;
     EXPECT_EQ(m->phys, va);
@@ -130,8 +129,8 @@ TEST_F(BootSetupTest, MemoryMapCoversRamExactlyOnce) {
     total += map[i].length;
     image |= map[i].type == HVB_MEM_IMAGE && map[i].base == 0x100000 &&
              map[i].length == 0x2000;
-    platform |= map[i].type == HVB_MEM_PLATFORM &&
-                map[i].base == info_.hypercall_page;
+    platform |=
+        map[i].type == HVB_MEM_PLATFORM && map[i].base == info_.hypercall_page;
   }
   EXPECT_EQ(total, 4 * layout::kGiB);
   EXPECT_TRUE(image);

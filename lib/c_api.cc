@@ -1,13 +1,12 @@
 // The C API (include/hvbios/hvbios.h) over the C++ API. No exception or
 // C++ type crosses it; every failure becomes a code plus a thread-local
 // message.
-#include "hvbios/hvbios.h"
-
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
 
+#include "hvbios/hvbios.h"
 #include "hvbios/kvm.h"
 #include "hvbios/vm.h"
 
@@ -78,11 +77,9 @@ int hyperv_bios_create_vm(const hyperv_bios_vm_config* config,
   options.vcpu_count = config->vcpu_count;
   if (config->cmdline != nullptr) options.cmdline = config->cmdline;
   if (config->console_output != nullptr) {
-    options.console_output = [fn = config->console_output,
-                              ctx = config->console_context](
-                                 absl::string_view bytes) {
-      fn(ctx, bytes.data(), bytes.size());
-    };
+    options.console_output =
+        [fn = config->console_output, ctx = config->console_context](
+            absl::string_view bytes) { fn(ctx, bytes.data(), bytes.size()); };
   }
   absl::StatusOr<std::unique_ptr<hvbios::Vm>> vm =
       hvbios::CreateKvmVm(std::move(options));
@@ -140,9 +137,9 @@ int hyperv_bios_wait_vm(hyperv_bios_vm* vm, int64_t timeout_ms,
     return Fail(absl::StatusCode::kInvalidArgument,
                 "hyperv_bios_wait_vm: vm and exit must not be NULL");
   }
-  absl::StatusOr<hvbios::VmExit> result = vm->vm->Wait(
-      timeout_ms < 0 ? absl::InfiniteDuration()
-                     : absl::Milliseconds(timeout_ms));
+  absl::StatusOr<hvbios::VmExit> result =
+      vm->vm->Wait(timeout_ms < 0 ? absl::InfiniteDuration()
+                                  : absl::Milliseconds(timeout_ms));
   if (!result.ok()) return Fail(result.status());
   *exit = {};
   switch (result->reason) {

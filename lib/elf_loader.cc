@@ -39,8 +39,8 @@ absl::StatusOr<ElfImage> ParseElf(absl::Span<const uint8_t> file) {
     return Invalid("not a little-endian ELF");
   }
   if (ehdr.e_machine != EM_X86_64) {
-    return Invalid(absl::StrFormat("not an x86-64 ELF (e_machine %d)",
-                                   ehdr.e_machine));
+    return Invalid(
+        absl::StrFormat("not an x86-64 ELF (e_machine %d)", ehdr.e_machine));
   }
   if (ehdr.e_type == ET_DYN) {
     return Invalid(
@@ -48,17 +48,17 @@ absl::StatusOr<ElfImage> ParseElf(absl::Span<const uint8_t> file) {
         "executable (-static -no-pie)");
   }
   if (ehdr.e_type != ET_EXEC) {
-    return Invalid(absl::StrFormat("not an executable ELF (e_type %d)",
-                                   ehdr.e_type));
+    return Invalid(
+        absl::StrFormat("not an executable ELF (e_type %d)", ehdr.e_type));
   }
   if (ehdr.e_phnum == 0) return Invalid("no program headers");
   if (ehdr.e_phentsize != sizeof(Elf64_Phdr)) {
-    return Invalid(absl::StrFormat("unexpected program header size %d",
-                                   ehdr.e_phentsize));
+    return Invalid(
+        absl::StrFormat("unexpected program header size %d", ehdr.e_phentsize));
   }
   uint64_t ph_end;
-  if (!AddNoOverflow(ehdr.e_phoff,
-                     uint64_t{ehdr.e_phnum} * sizeof(Elf64_Phdr), &ph_end) ||
+  if (!AddNoOverflow(ehdr.e_phoff, uint64_t{ehdr.e_phnum} * sizeof(Elf64_Phdr),
+                     &ph_end) ||
       ph_end > file.size()) {
     return Invalid("program headers extend past the end of the file");
   }
@@ -82,9 +82,9 @@ absl::StatusOr<ElfImage> ParseElf(absl::Span<const uint8_t> file) {
     if (ph.p_type != PT_LOAD || ph.p_memsz == 0) continue;
     uint64_t file_end, mem_end;
     if (ph.p_filesz > ph.p_memsz) {
-      return Invalid(absl::StrFormat(
-          "segment %d: file size 0x%x exceeds memory size 0x%x", i,
-          ph.p_filesz, ph.p_memsz));
+      return Invalid(
+          absl::StrFormat("segment %d: file size 0x%x exceeds memory size 0x%x",
+                          i, ph.p_filesz, ph.p_memsz));
     }
     if (!AddNoOverflow(ph.p_offset, ph.p_filesz, &file_end) ||
         file_end > file.size()) {
@@ -94,12 +94,12 @@ absl::StatusOr<ElfImage> ParseElf(absl::Span<const uint8_t> file) {
           i, ph.p_offset, ph.p_filesz, file.size()));
     }
     if (!AddNoOverflow(ph.p_paddr, ph.p_memsz, &mem_end)) {
-      return Invalid(absl::StrFormat(
-          "segment %d: physical range 0x%x + 0x%x wraps around", i,
-          ph.p_paddr, ph.p_memsz));
+      return Invalid(
+          absl::StrFormat("segment %d: physical range 0x%x + 0x%x wraps around",
+                          i, ph.p_paddr, ph.p_memsz));
     }
-    image.segments.push_back({ph.p_paddr, ph.p_memsz, ph.p_offset,
-                              ph.p_filesz, (ph.p_flags & PF_X) != 0});
+    image.segments.push_back({ph.p_paddr, ph.p_memsz, ph.p_offset, ph.p_filesz,
+                              (ph.p_flags & PF_X) != 0});
     // The entry point is a virtual address; translate it through the
     // segment that contains it (identity mapping makes them equal for
     // ordinary images, a higher-half kernel's differ).

@@ -25,7 +25,7 @@ struct ElfSegment {
 };
 
 struct ElfImage {
-  uint64_t entry;  // guest-physical entry point
+  uint64_t entry;                    // guest-physical entry point
   std::vector<ElfSegment> segments;  // sorted by paddr, non-overlapping
 };
 

@@ -17,16 +17,18 @@ std::string ParseError(const std::vector<uint8_t>& bytes) {
   absl::StatusOr<ElfImage> image = ParseElf(bytes);
   if (image.ok()) return "";
   EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(std::string(image.status().message()).find('\n'),
-            std::string::npos)
+  EXPECT_EQ(std::string(image.status().message()).find('\n'), std::string::npos)
       << "messages are one line";
   return std::string(image.status().message());
 }
 
 TEST(ParseElfTest, AcceptsAStaticExecutable) {
   ElfBuilder b = ElfBuilder::Simple(0x200000, {0x90, 0xf4});
-  b.Add({.paddr = 0x300000, .vaddr = 0, .data = {1, 2, 3},
-         .memory_size = 0x2000, .flags = PF_R | PF_W});
+  b.Add({.paddr = 0x300000,
+         .vaddr = 0,
+         .data = {1, 2, 3},
+         .memory_size = 0x2000,
+         .flags = PF_R | PF_W});
   ASSERT_OK_AND_ASSIGN(ElfImage image, ParseElf(b.Build()));
   EXPECT_EQ(image.entry, 0x200000u);
   ASSERT_EQ(image.segments.size(), 2u);
@@ -38,8 +40,10 @@ TEST(ParseElfTest, AcceptsAStaticExecutable) {
 TEST(ParseElfTest, TranslatesAHigherHalfEntry) {
   ElfBuilder b;
   b.header().e_entry = 0xffffffff80100010;
-  b.Add({.paddr = 0x100000, .vaddr = 0xffffffff80100000,
-         .data = std::vector<uint8_t>(32, 0x90), .memory_size = 0});
+  b.Add({.paddr = 0x100000,
+         .vaddr = 0xffffffff80100000,
+         .data = std::vector<uint8_t>(32, 0x90),
+         .memory_size = 0});
   ASSERT_OK_AND_ASSIGN(ElfImage image, ParseElf(b.Build()));
   EXPECT_EQ(image.entry, 0x100010u);
 }
@@ -74,7 +78,10 @@ TEST(ParseElfTest, RejectsWhatIsNotAStaticX8664Executable) {
             std::string::npos);
 
   ElfBuilder interp = ElfBuilder::Simple();
-  interp.Add({.paddr = 0, .vaddr = 0, .data = {'/', 0}, .memory_size = 0,
+  interp.Add({.paddr = 0,
+              .vaddr = 0,
+              .data = {'/', 0},
+              .memory_size = 0,
               .type = PT_INTERP});
   EXPECT_NE(ParseError(interp.Build()).find("dynamically linked"),
             std::string::npos);
@@ -100,21 +107,22 @@ TEST(ParseElfTest, RejectsMalformedProgramHeaders) {
 
   ElfBuilder many = ElfBuilder::Simple();
   for (int i = 0; i < kMaxProgramHeaders; ++i) {
-    many.Add({.paddr = 0x200000 + i * 0x1000u, .vaddr = 0, .data = {1},
+    many.Add({.paddr = 0x200000 + i * 0x1000u,
+              .vaddr = 0,
+              .data = {1},
               .memory_size = 0});
   }
   EXPECT_NE(ParseError(many.Build()).find("too many"), std::string::npos);
 }
 
 TEST(ParseElfTest, RejectsBadSegments) {
-  std::vector<uint8_t> truncated = ElfBuilder::Simple(0x100000,
-      std::vector<uint8_t>(0x3000, 0x90)).Build();
+  std::vector<uint8_t> truncated =
+      ElfBuilder::Simple(0x100000, std::vector<uint8_t>(0x3000, 0x90)).Build();
   truncated.resize(0x2000);
   EXPECT_NE(ParseError(truncated).find("truncated"), std::string::npos);
 
   ElfBuilder bss = ElfBuilder::Simple();
-  bss.Add({.paddr = 0x200000, .vaddr = 0, .data = {1, 2, 3},
-           .memory_size = 0});
+  bss.Add({.paddr = 0x200000, .vaddr = 0, .data = {1, 2, 3}, .memory_size = 0});
   std::vector<uint8_t> bytes = bss.Build();
   // Make the second segment's file size exceed its memory size.
   auto* ph = reinterpret_cast<Elf64_Phdr*>(bytes.data() + sizeof(Elf64_Ehdr) +
@@ -123,38 +131,47 @@ TEST(ParseElfTest, RejectsBadSegments) {
   EXPECT_NE(ParseError(bytes).find("exceeds memory size"), std::string::npos);
 
   ElfBuilder wraps = ElfBuilder::Simple();
-  wraps.Add({.paddr = UINT64_MAX - 0x10, .vaddr = 0, .data = {1},
+  wraps.Add({.paddr = UINT64_MAX - 0x10,
+             .vaddr = 0,
+             .data = {1},
              .memory_size = 0x100});
   EXPECT_NE(ParseError(wraps.Build()).find("wraps"), std::string::npos);
 
-  ElfBuilder overlap = ElfBuilder::Simple(0x100000,
-                                          std::vector<uint8_t>(0x2000, 0x90));
+  ElfBuilder overlap =
+      ElfBuilder::Simple(0x100000, std::vector<uint8_t>(0x2000, 0x90));
   overlap.Add({.paddr = 0x101000, .vaddr = 0, .data = {1}, .memory_size = 0});
   EXPECT_NE(ParseError(overlap.Build()).find("overlap"), std::string::npos);
 
   ElfBuilder outside = ElfBuilder::Simple();
   outside.header().e_entry = 0x500000;
-  EXPECT_NE(ParseError(outside.Build()).find("not inside"),
-            std::string::npos);
+  EXPECT_NE(ParseError(outside.Build()).find("not inside"), std::string::npos);
 
   ElfBuilder noexec;
-  noexec.Add({.paddr = 0x100000, .vaddr = 0, .data = {0xf4}, .memory_size = 0,
+  noexec.Add({.paddr = 0x100000,
+              .vaddr = 0,
+              .data = {0xf4},
+              .memory_size = 0,
               .flags = PF_R | PF_W});
   EXPECT_NE(ParseError(noexec.Build()).find("non-executable"),
             std::string::npos);
 
   ElfBuilder notload;
-  notload.Add({.paddr = 0x100000, .vaddr = 0, .data = {1}, .memory_size = 0,
+  notload.Add({.paddr = 0x100000,
+               .vaddr = 0,
+               .data = {1},
+               .memory_size = 0,
                .type = PT_NOTE});
-  EXPECT_NE(ParseError(notload.Build()).find("no loadable"),
-            std::string::npos);
+  EXPECT_NE(ParseError(notload.Build()).find("no loadable"), std::string::npos);
 }
 
 TEST(LoadElfTest, CopiesDataAndZeroesBss) {
   ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(4 << 20));
   std::memset(mem.Translate(0x100000, 0x3000), 0xee, 0x3000);
   ElfBuilder b = ElfBuilder::Simple(0x100000, {0xaa, 0xbb});
-  b.Add({.paddr = 0x101000, .vaddr = 0, .data = {0xcc}, .memory_size = 0x2000,
+  b.Add({.paddr = 0x101000,
+         .vaddr = 0,
+         .data = {0xcc},
+         .memory_size = 0x2000,
          .flags = PF_R | PF_W});
   std::vector<uint8_t> bytes = b.Build();
   ASSERT_OK_AND_ASSIGN(ElfImage image, ParseElf(bytes));

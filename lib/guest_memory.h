@@ -84,9 +84,7 @@ class GuestMemory {
   const std::vector<Region>& regions() const { return regions_; }
   uint64_t ram_bytes() const { return ram_bytes_; }
   // One past the highest guest-physical RAM address.
-  uint64_t top() const {
-    return regions_.back().gpa + regions_.back().size;
-  }
+  uint64_t top() const { return regions_.back().gpa + regions_.back().size; }
 
  private:
   GuestMemory(MappedRegion mapping, std::vector<Region> regions,

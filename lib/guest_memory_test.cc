@@ -29,8 +29,7 @@ TEST(GuestMemoryTest, SmallRamIsOneRegionAtZero) {
 }
 
 TEST(GuestMemoryTest, LargeRamSkipsTheHoleBelow4GiB) {
-  ASSERT_OK_AND_ASSIGN(GuestMemory mem,
-                       GuestMemory::Create(4 * layout::kGiB));
+  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(4 * layout::kGiB));
   ASSERT_EQ(mem.regions().size(), 2u);
   EXPECT_EQ(mem.regions()[0].size, 3 * layout::kGiB);
   EXPECT_EQ(mem.regions()[1].gpa, 4 * layout::kGiB);
@@ -67,7 +66,7 @@ TEST(GuestMemoryTest, ReadWriteRoundTripAndRefuseOutOfRange) {
   EXPECT_FALSE(mem.WriteObject(2 * kMiB - 4, value));
   back = 7;
   EXPECT_FALSE(mem.ReadObject(2 * kMiB - 4, &back));
-  EXPECT_EQ(back, 7u);  // untouched on failure
+  EXPECT_EQ(back, 7u);                          // untouched on failure
   EXPECT_TRUE(mem.Read(UINT64_MAX, &back, 0));  // empty copies succeed
 }
 

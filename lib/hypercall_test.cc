@@ -117,7 +117,8 @@ TEST_F(HypercallTest, ConsoleWriteIsShortAboveTheMaximum) {
 
 TEST_F(HypercallTest, ConsoleWriteRejectsBuffersOutsideRam) {
   const std::vector<std::pair<uint64_t, uint64_t>> bad = {
-      {kRam, 1}, {kRam - 1, 2}, {UINT64_MAX, 1}, {UINT64_MAX - 1, 16},
+      {kRam, 1},       {kRam - 1, 2},
+      {UINT64_MAX, 1}, {UINT64_MAX - 1, 16},
       {1ull << 40, 8}, {kRam - HVB_CONSOLE_MAX_IO + 1, UINT64_MAX}};
   for (auto [gpa, length] : bad) {
     EXPECT_EQ(Call(HVB_FN_CONSOLE_WRITE, {gpa, length}).status, HVB_ERR_FAULT)

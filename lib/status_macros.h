@@ -15,19 +15,18 @@
 #define HVB_STATUS_CONCAT_(a, b) HVB_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                            \
-  do {                                                   \
-    if (::absl::Status hvb_status_ = (expr);             \
-        ABSL_PREDICT_FALSE(!hvb_status_.ok())) {         \
-      return hvb_status_;                                \
-    }                                                    \
+#define RETURN_IF_ERROR(expr)                    \
+  do {                                           \
+    if (::absl::Status hvb_status_ = (expr);     \
+        ABSL_PREDICT_FALSE(!hvb_status_.ok())) { \
+      return hvb_status_;                        \
+    }                                            \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, MakeX());` assigns the value of an
 // absl::StatusOr or returns its status from the enclosing function.
-#define ASSIGN_OR_RETURN(lhs, expr)                                          \
-  ASSIGN_OR_RETURN_IMPL_(HVB_STATUS_CONCAT_(hvb_statusor_, __LINE__), lhs, \
-                         expr)
+#define ASSIGN_OR_RETURN(lhs, expr) \
+  ASSIGN_OR_RETURN_IMPL_(HVB_STATUS_CONCAT_(hvb_statusor_, __LINE__), lhs, expr)
 #define ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
   auto statusor = (expr);                           \
   if (ABSL_PREDICT_FALSE(!statusor.ok())) {         \

@@ -126,8 +126,8 @@ std::string FormatRegisters(const Registers& r) {
       "  r13 %016x  r14 %016x  r15 %016x\n"
       "  cr0 %016x  cr2 %016x  cr3 %016x  cr4 %016x  efer %x",
       r.rip, r.rsp, r.rflags, r.cs, r.ss, r.rax, r.rbx, r.rcx, r.rdx, r.rsi,
-      r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15,
-      r.cr0, r.cr2, r.cr3, r.cr4, r.efer);
+      r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.cr0,
+      r.cr2, r.cr3, r.cr4, r.efer);
 }
 
 // The services' view of a Vm.
@@ -189,9 +189,8 @@ absl::Status Vcpu::Start() {
         absl::StrFormat("vCPU %d was already started", id_));
   }
   if (vm_->exit_.has_value()) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("the VM has stopped (%s)",
-                        VmExitReasonName(vm_->exit_->reason)));
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the VM has stopped (%s)", VmExitReasonName(vm_->exit_->reason)));
   }
   if (!vm_->boot_entry_.has_value()) {
     return absl::FailedPreconditionError(
@@ -272,12 +271,12 @@ Vm::Vm(std::unique_ptr<BackendVm> backend, std::unique_ptr<GuestMemory> memory,
 
 absl::Status ValidateVmOptions(const VmOptions& options) {
   RETURN_IF_ERROR(GuestMemory::ValidateSize(options.memory_bytes));
-  RETURN_IF_ERROR(ValidateBootParams({.vcpu_count = options.vcpu_count,
-                                      .cmdline = options.cmdline}));
+  RETURN_IF_ERROR(ValidateBootParams(
+      {.vcpu_count = options.vcpu_count, .cmdline = options.cmdline}));
   if (options.vcpu_count > kMaxVcpus) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%d vCPUs requested, at most %d supported", options.vcpu_count,
-        kMaxVcpus));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%d vCPUs requested, at most %d supported",
+                        options.vcpu_count, kMaxVcpus));
   }
   return absl::OkStatus();
 }
@@ -295,10 +294,9 @@ absl::StatusOr<std::unique_ptr<Vm>> Vm::Create(
     RETURN_IF_ERROR(
         backend->MapMemory(slot++, region.gpa, region.host, region.size));
   }
-  return std::unique_ptr<Vm>(
-      new Vm(std::move(backend),
-             std::make_unique<GuestMemory>(std::move(memory)),
-             std::move(options)));
+  return std::unique_ptr<Vm>(new Vm(
+      std::move(backend), std::make_unique<GuestMemory>(std::move(memory)),
+      std::move(options)));
 }
 
 Vm::~Vm() {
@@ -381,8 +379,8 @@ void Vm::Stop() { RequestExit({.reason = VmExit::Reason::kStopped}); }
 
 size_t Vm::PushConsoleInput(absl::string_view bytes) {
   absl::MutexLock lock(&console_mu_);
-  const size_t n = std::min(bytes.size(),
-                            kConsoleInputCapacity - console_input_.size());
+  const size_t n =
+      std::min(bytes.size(), kConsoleInputCapacity - console_input_.size());
   console_input_.append(bytes.data(), n);
   return n;
 }

@@ -59,10 +59,10 @@ TEST_F(VmTest, CreateMapsRamIntoTheBackend) {
 TEST_F(VmTest, CreateRejectsBadOptions) {
   EXPECT_EQ(CodeOf(Vm::Create(nullptr, {})),
             absl::StatusCode::kInvalidArgument);
-  for (VmOptions bad : {VmOptions{.memory_bytes = 3 << 20},
-                        VmOptions{.vcpu_count = 0},
-                        VmOptions{.vcpu_count = 257},
-                        VmOptions{.cmdline = std::string(5000, 'x')}}) {
+  for (VmOptions bad :
+       {VmOptions{.memory_bytes = 3 << 20}, VmOptions{.vcpu_count = 0},
+        VmOptions{.vcpu_count = 257},
+        VmOptions{.cmdline = std::string(5000, 'x')}}) {
     EXPECT_EQ(CodeOf(Vm::Create(std::make_unique<FakeBackendVm>(), bad)),
               absl::StatusCode::kInvalidArgument);
   }

@@ -50,7 +50,9 @@ class ElfBuilder {
                            std::vector<uint8_t> code = {0xf4}) {
     ElfBuilder b;
     b.header().e_entry = paddr;
-    b.Add({.paddr = paddr, .vaddr = 0, .data = std::move(code),
+    b.Add({.paddr = paddr,
+           .vaddr = 0,
+           .data = std::move(code),
            .memory_size = 0});
     return b;
   }
@@ -78,8 +80,8 @@ class ElfBuilder {
     out.resize(offset);
     std::memcpy(out.data(), &ehdr, sizeof(ehdr));
     for (size_t i = 0; i < phdrs.size(); ++i) {
-      std::memcpy(out.data() + sizeof(ehdr) + i * sizeof(Elf64_Phdr),
-                  &phdrs[i], sizeof(Elf64_Phdr));
+      std::memcpy(out.data() + sizeof(ehdr) + i * sizeof(Elf64_Phdr), &phdrs[i],
+                  sizeof(Elf64_Phdr));
       std::memcpy(out.data() + phdrs[i].p_offset, segments_[i].data.data(),
                   segments_[i].data.size());
     }

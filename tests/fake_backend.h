@@ -66,8 +66,7 @@ class FakeBackendVm : public BackendVm {
 
   absl::Status MapMemory(uint32_t slot, uint64_t gpa, void* host,
                          uint64_t size) override;
-  absl::StatusOr<std::unique_ptr<BackendVcpu>> CreateVcpu(
-      uint32_t id) override;
+  absl::StatusOr<std::unique_ptr<BackendVcpu>> CreateVcpu(uint32_t id) override;
   void WriteHypercallPage(absl::Span<uint8_t> page) const override;
   uint32_t implementation_id() const override { return 1; }
   uint64_t tsc_frequency_hz() const override { return 1'000'000'000; }

@@ -39,13 +39,14 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   const std::string dir = mkdtemp(dir_template);
   const std::string in = dir + "/in", out = dir + "/out", err = dir + "/err";
   std::ofstream(in, std::ios::binary) << input;
-  std::string command =
-      absl::StrCat("timeout -k 5 ", kill_after_seconds, " ");
-  for (const std::string& a : argv) absl::StrAppend(&command, ShellQuote(a), " ");
+  std::string command = absl::StrCat("timeout -k 5 ", kill_after_seconds, " ");
+  for (const std::string& a : argv)
+    absl::StrAppend(&command, ShellQuote(a), " ");
   absl::StrAppend(&command, "<", in, " >", out, " 2>", err);
   const int status = std::system(command.c_str());
   CommandResult result;
-  if (status != -1 && WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);
+  if (status != -1 && WIFEXITED(status))
+    result.exit_status = WEXITSTATUS(status);
   result.out = Slurp(out);
   result.err = Slurp(err);
   std::system(absl::StrCat("rm -rf ", dir).c_str());

@@ -11,19 +11,20 @@
 #define HVB_TEST_CONCAT_INNER_(a, b) a##b
 #define HVB_TEST_CONCAT_(a, b) HVB_TEST_CONCAT_INNER_(a, b)
 
-#define ASSERT_OK(expr)                                   \
-  do {                                                    \
-    const ::absl::Status hvb_test_status_ = (expr);       \
+#define ASSERT_OK(expr)                                     \
+  do {                                                      \
+    const ::absl::Status hvb_test_status_ = (expr);         \
     ASSERT_TRUE(hvb_test_status_.ok()) << hvb_test_status_; \
   } while (0)
-#define EXPECT_OK(expr)                                   \
-  do {                                                    \
-    const ::absl::Status hvb_test_status_ = (expr);       \
+#define EXPECT_OK(expr)                                     \
+  do {                                                      \
+    const ::absl::Status hvb_test_status_ = (expr);         \
     EXPECT_TRUE(hvb_test_status_.ok()) << hvb_test_status_; \
   } while (0)
 
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  ASSERT_OK_AND_ASSIGN_IMPL_(HVB_TEST_CONCAT_(hvb_test_or_, __LINE__), lhs, expr)
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                     \
+  ASSERT_OK_AND_ASSIGN_IMPL_(HVB_TEST_CONCAT_(hvb_test_or_, __LINE__), lhs, \
+                             expr)
 #define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expr) \
   auto statusor = (expr);                               \
   ASSERT_TRUE(statusor.ok()) << statusor.status();      \

@@ -1,5 +1,3 @@
-#include "hvbios/kvm.h"
-
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <pthread.h>
@@ -17,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/status.h"
+#include "hvbios/kvm.h"
 #include "lib/status_macros.h"
 #include "lib/unique_fd.h"
 
@@ -28,10 +27,10 @@ namespace {
 // ELCR (0x4d0/0x4d1) ports the in-kernel irqchip claims.
 constexpr uint16_t kHypercallPort = 0xe8;
 
-// ---- Structs the C++ build of the KVM header gets wrong ----------------------
-// linux-libc-dev 6.1 declares flexible arrays with __DECLARE_FLEX_ARRAY,
-// which wraps them next to an empty struct: 0 bytes in C, 1 byte in C++. In
-// C++ kvm_cpuid2::entries lands at offset 12 instead of 8 and
+// ---- Structs the C++ build of the KVM header gets wrong
+// ---------------------- linux-libc-dev 6.1 declares flexible arrays with
+// __DECLARE_FLEX_ARRAY, which wraps them next to an empty struct: 0 bytes in C,
+// 1 byte in C++. In C++ kvm_cpuid2::entries lands at offset 12 instead of 8 and
 // sizeof(kvm_cpuid2), which KVM_GET_SUPPORTED_CPUID and KVM_SET_CPUID2
 // encode, is 12 instead of 8: the kernel rejects them with EINVAL. Use the
 // C layout: an 8-byte header followed by the entries.
@@ -50,8 +49,7 @@ static_assert(kKvmSetCpuid2 == 0x4008ae90);
 class CpuidTable {
  public:
   explicit CpuidTable(uint32_t capacity)
-      : bytes_(sizeof(KvmCpuid2Header) +
-               capacity * sizeof(kvm_cpuid_entry2)) {
+      : bytes_(sizeof(KvmCpuid2Header) + capacity * sizeof(kvm_cpuid_entry2)) {
     header()->nent = capacity;
   }
   KvmCpuid2Header* header() {
@@ -78,12 +76,13 @@ class CpuidTable {
 // signal is pending, and one about to start returns EINTR at once. The
 // handler touches only this thread-local (initial-exec: no allocation on
 // first access inside a signal handler).
-__attribute__((tls_model("initial-exec"))) thread_local kvm_run*
-    tls_kick_target = nullptr;
+__attribute__((
+    tls_model("initial-exec"))) thread_local kvm_run* tls_kick_target = nullptr;
 
 void KickHandler(int) {
   kvm_run* run = tls_kick_target;
-  if (run != nullptr) __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+  if (run != nullptr)
+    __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 }
 
 absl::Status InstallKickHandler(int signo) {
@@ -106,7 +105,8 @@ absl::Status InstallKickHandler(int signo) {
   return absl::OkStatus();
 }
 
-// ---- Hypercall page -----------------------------------------------------------
+// ---- Hypercall page
+// -----------------------------------------------------------
 
 void FillHypercallPage(absl::Span<uint8_t> page) {
   // int3 everywhere else: a stray jump into the page faults visibly.
@@ -124,7 +124,8 @@ void FillHypercallPage(absl::Span<uint8_t> page) {
   std::memcpy(page.data() + HVB_HCPAGE_NOTIFY, notify, sizeof(notify));
 }
 
-// ---- vCPU ----------------------------------------------------------------------
+// ---- vCPU
+// ----------------------------------------------------------------------
 
 class KvmVcpu final : public BackendVcpu {
  public:
@@ -286,10 +287,11 @@ class KvmVcpu final : public BackendVcpu {
     if (ioctl(fd_.get(), KVM_GET_SREGS, &s) != 0) {
       return ErrnoStatus(errno, "KVM_GET_SREGS");
     }
-    return Registers{r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rsp, r.rbp,
-                     r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15,
-                     r.rip, r.rflags, s.cr0, s.cr2, s.cr3, s.cr4, s.efer,
-                     s.cs.selector, s.ss.selector};
+    return Registers{r.rax, r.rbx, r.rcx,    r.rdx,         r.rsi,
+                     r.rdi, r.rsp, r.rbp,    r.r8,          r.r9,
+                     r.r10, r.r11, r.r12,    r.r13,         r.r14,
+                     r.r15, r.rip, r.rflags, s.cr0,         s.cr2,
+                     s.cr3, s.cr4, s.efer,   s.cs.selector, s.ss.selector};
   }
 
  private:
@@ -302,7 +304,8 @@ class KvmVcpu final : public BackendVcpu {
   pthread_t thread_{};  // written once before bound_ is set
 };
 
-// ---- VM ------------------------------------------------------------------------
+// ---- VM
+// ------------------------------------------------------------------------
 
 class KvmVm final : public BackendVm {
  public:
@@ -318,8 +321,8 @@ class KvmVm final : public BackendVm {
     }
     const int api = ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
     if (api != KVM_API_VERSION) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "KVM API version %d, need %d", api, KVM_API_VERSION));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("KVM API version %d, need %d", api, KVM_API_VERSION));
     }
     const int sync = ioctl(kvm.get(), KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
     if (sync <= 0 || (sync & KVM_SYNC_X86_REGS) == 0) {
@@ -372,8 +375,8 @@ class KvmVm final : public BackendVm {
     if (run == MAP_FAILED) return ErrnoStatus(errno, "mmap of kvm_run");
     MappedRegion run_mapping(run, vcpu_mmap_size_);
     RETURN_IF_ERROR(SetCpuid(fd.get(), id));
-    return std::make_unique<KvmVcpu>(id, std::move(fd),
-                                     std::move(run_mapping), kick_signal_);
+    return std::make_unique<KvmVcpu>(id, std::move(fd), std::move(run_mapping),
+                                     kick_signal_);
   }
 
   void WriteHypercallPage(absl::Span<uint8_t> page) const override {
@@ -383,8 +386,8 @@ class KvmVm final : public BackendVm {
   uint64_t tsc_frequency_hz() const override { return tsc_hz_; }
 
  private:
-  KvmVm(UniqueFd kvm, UniqueFd vm, int vcpu_mmap_size,
-        CpuidTable cpuid, uint64_t tsc_hz, int kick_signal)
+  KvmVm(UniqueFd kvm, UniqueFd vm, int vcpu_mmap_size, CpuidTable cpuid,
+        uint64_t tsc_hz, int kick_signal)
       : kvm_(std::move(kvm)),
         vm_(std::move(vm)),
         vcpu_mmap_size_(vcpu_mmap_size),
@@ -448,8 +451,6 @@ absl::StatusOr<std::unique_ptr<BackendVm>> CreateKvmBackendVm(
   ASSIGN_OR_RETURN(std::unique_ptr<KvmVm> vm, KvmVm::Create(options));
   return vm;
 }
-
-
 
 }  // namespace hvbios::kvm
 

@@ -41,11 +41,15 @@ int hvb_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
       continue;
     }
     ++p;
-    int left = 0, zero = 0, width = 0, precision = -1, longs = 0, size_t_mod = 0;
+    int left = 0, zero = 0, width = 0, precision = -1, longs = 0,
+        size_t_mod = 0;
     for (;; ++p) {
-      if (*p == '-') left = 1;
-      else if (*p == '0') zero = 1;
-      else break;
+      if (*p == '-')
+        left = 1;
+      else if (*p == '0')
+        zero = 1;
+      else
+        break;
     }
     if (*p == '*') {
       width = va_arg(ap, int);
@@ -60,7 +64,8 @@ int hvb_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
         precision = va_arg(ap, int);
         ++p;
       } else {
-        while (*p >= '0' && *p <= '9') precision = precision * 10 + (*p++ - '0');
+        while (*p >= '0' && *p <= '9')
+          precision = precision * 10 + (*p++ - '0');
       }
     }
     while (*p == 'l') ++longs, ++p;
@@ -68,9 +73,9 @@ int hvb_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
     switch (*p) {
       case 'd':
       case 'i': {
-        int64_t v = longs ? va_arg(ap, int64_t)
-                  : size_t_mod ? (int64_t)va_arg(ap, size_t)
-                               : va_arg(ap, int);
+        int64_t v = longs        ? va_arg(ap, int64_t)
+                    : size_t_mod ? (int64_t)va_arg(ap, size_t)
+                                 : va_arg(ap, int);
         uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
         put_number(&o, mag, v < 0, 10, 0, width, zero, left);
         break;
@@ -78,10 +83,9 @@ int hvb_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) {
       case 'u':
       case 'x':
       case 'X': {
-        uint64_t v = (longs || size_t_mod) ? va_arg(ap, uint64_t)
-                                           : va_arg(ap, unsigned);
-        put_number(&o, v, 0, *p == 'u' ? 10 : 16, *p == 'X', width, zero,
-                   left);
+        uint64_t v =
+            (longs || size_t_mod) ? va_arg(ap, uint64_t) : va_arg(ap, unsigned);
+        put_number(&o, v, 0, *p == 'u' ? 10 : 16, *p == 'X', width, zero, left);
         break;
       }
       case 'p':

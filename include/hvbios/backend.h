@@ -44,7 +44,7 @@ struct LongModeEntry {
 
 // A hypercall as the guest made it through the hypercall page.
 struct HypercallArgs {
-  uint64_t fid;  // rax
+  uint64_t fid;     // rax
   uint64_t arg[6];  // rdi, rsi, rdx, rcx, r8, r9
 };
 

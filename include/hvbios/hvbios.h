@@ -25,16 +25,16 @@ extern "C" {
 #define HYPERV_BIOS_OK 0
 #define HYPERV_BIOS_ECANCELLED (-1)
 #define HYPERV_BIOS_EUNKNOWN (-2)
-#define HYPERV_BIOS_EINVAL (-3)            /* invalid argument */
-#define HYPERV_BIOS_ETIMEDOUT (-4)         /* deadline exceeded */
+#define HYPERV_BIOS_EINVAL (-3)    /* invalid argument */
+#define HYPERV_BIOS_ETIMEDOUT (-4) /* deadline exceeded */
 #define HYPERV_BIOS_ENOTFOUND (-5)
-#define HYPERV_BIOS_EEXIST (-6)            /* already exists */
-#define HYPERV_BIOS_EPERM (-7)             /* permission denied */
-#define HYPERV_BIOS_ENOMEM (-8)            /* resource exhausted */
-#define HYPERV_BIOS_ESTATE (-9)            /* failed precondition */
+#define HYPERV_BIOS_EEXIST (-6) /* already exists */
+#define HYPERV_BIOS_EPERM (-7)  /* permission denied */
+#define HYPERV_BIOS_ENOMEM (-8) /* resource exhausted */
+#define HYPERV_BIOS_ESTATE (-9) /* failed precondition */
 #define HYPERV_BIOS_EABORTED (-10)
-#define HYPERV_BIOS_ERANGE (-11)           /* out of range */
-#define HYPERV_BIOS_ENOTSUP (-12)          /* unimplemented */
+#define HYPERV_BIOS_ERANGE (-11)  /* out of range */
+#define HYPERV_BIOS_ENOTSUP (-12) /* unimplemented */
 #define HYPERV_BIOS_EINTERNAL (-13)
 #define HYPERV_BIOS_EUNAVAILABLE (-14)
 #define HYPERV_BIOS_EDATALOSS (-15)
@@ -48,10 +48,10 @@ typedef void (*hyperv_bios_console_fn)(void *context, const char *bytes,
                                        size_t length);
 
 typedef struct hyperv_bios_vm_config {
-  size_t struct_size;     /* sizeof(hyperv_bios_vm_config): versioning */
-  uint64_t memory_bytes;  /* multiple of 2 MiB, 2 MiB .. 64 GiB */
-  uint32_t vcpu_count;    /* >= 1 */
-  const char *cmdline;    /* may be NULL; copied */
+  size_t struct_size;    /* sizeof(hyperv_bios_vm_config): versioning */
+  uint64_t memory_bytes; /* multiple of 2 MiB, 2 MiB .. 64 GiB */
+  uint32_t vcpu_count;   /* >= 1 */
+  const char *cmdline;   /* may be NULL; copied */
   hyperv_bios_console_fn console_output; /* may be NULL: discarded */
   void *console_context;
 } hyperv_bios_vm_config;
@@ -67,9 +67,9 @@ void hyperv_bios_init_vm_config(hyperv_bios_vm_config *config);
 #define HYPERV_BIOS_EXIT_HOST_ERROR 5  /* see message */
 
 typedef struct hyperv_bios_vm_exit {
-  int reason;        /* HYPERV_BIOS_EXIT_* */
-  int exit_code;     /* SHUTDOWN: 0..255 */
-  uint32_t vcpu_id;  /* GUEST_FAULT, HOST_ERROR */
+  int reason;       /* HYPERV_BIOS_EXIT_* */
+  int exit_code;    /* SHUTDOWN: 0..255 */
+  uint32_t vcpu_id; /* GUEST_FAULT, HOST_ERROR */
   /* GUEST_FAULT, HOST_ERROR: reason and registers, NUL-terminated,
    * truncated to fit. */
   char message[2048];

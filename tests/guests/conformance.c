@@ -11,20 +11,20 @@ uint64_t conformance_clobbered_registers(void);
 
 static int passed, failed;
 
-#define CHECK(name, cond, ...)                       \
-  do {                                               \
-    if (cond) {                                      \
-      ++passed;                                      \
-    } else {                                         \
-      ++failed;                                      \
-      hvb_printf("FAIL %s: ", name);                 \
-      hvb_printf(__VA_ARGS__);                       \
-      hvb_printf("\n");                              \
-    }                                                \
+#define CHECK(name, cond, ...)       \
+  do {                               \
+    if (cond) {                      \
+      ++passed;                      \
+    } else {                         \
+      ++failed;                      \
+      hvb_printf("FAIL %s: ", name); \
+      hvb_printf(__VA_ARGS__);       \
+      hvb_printf("\n");              \
+    }                                \
   } while (0)
 
-#define CHECK_STATUS(name, result, want)                                  \
-  CHECK(name, (result).status == (want), "status %ld, want %ld",          \
+#define CHECK_STATUS(name, result, want)                         \
+  CHECK(name, (result).status == (want), "status %ld, want %ld", \
         (long)(result).status, (long)(want))
 
 static uint64_t ram_top; /* one past the highest RAM byte */
@@ -46,8 +46,9 @@ static void test_boot_info(const struct hvb_boot_info *boot) {
   CHECK("boot.size", boot->size >= sizeof(struct hvb_boot_info), "%u",
         boot->size);
   CHECK("boot.vcpu_count", boot->vcpu_count >= 1, "%u", boot->vcpu_count);
-  CHECK("boot.hypercall_page", boot->hypercall_page != 0 &&
-        boot->hypercall_page % 4096 == 0, "%lx", boot->hypercall_page);
+  CHECK("boot.hypercall_page",
+        boot->hypercall_page != 0 && boot->hypercall_page % 4096 == 0, "%lx",
+        boot->hypercall_page);
   const struct hvb_mem_region *map =
       (const struct hvb_mem_region *)(uintptr_t)boot->mem_map;
   int sorted = 1, platform_found = 0, image_found = 0;
@@ -74,8 +75,9 @@ static void test_boot_info(const struct hvb_boot_info *boot) {
         boot->device_count >= 1 && devices[0].type == HVB_DEV_CONSOLE,
         "count %u", boot->device_count);
   const char *cmdline = (const char *)(uintptr_t)boot->cmdline;
-  CHECK("boot.cmdline", boot->cmdline == 0 ||
-        strlen(cmdline) == boot->cmdline_length, "length mismatch");
+  CHECK("boot.cmdline",
+        boot->cmdline == 0 || strlen(cmdline) == boot->cmdline_length,
+        "length mismatch");
 }
 
 static void test_base(void) {
@@ -83,19 +85,25 @@ static void test_base(void) {
   CHECK_STATUS("base.get_abi_version.status", r, HVB_OK);
   CHECK("base.get_abi_version", r.value == HVB_ABI_VERSION, "%lx", r.value);
   r = hvb_call0(HVB_FN_BASE_GET_IMPL_ID);
-  CHECK("base.get_impl_id", r.status == HVB_OK &&
-        (r.value == HVB_IMPL_HVBIOS_KVM || r.value == HVB_IMPL_HVBIOS_BAREMETAL),
+  CHECK("base.get_impl_id",
+        r.status == HVB_OK && (r.value == HVB_IMPL_HVBIOS_KVM ||
+                               r.value == HVB_IMPL_HVBIOS_BAREMETAL),
         "%lu", r.value);
   r = hvb_call0(HVB_FN_BASE_GET_IMPL_VERSION);
   CHECK_STATUS("base.get_impl_version", r, HVB_OK);
 
-  static const uint32_t implemented[] = {
-      HVB_FN_BASE_GET_ABI_VERSION, HVB_FN_BASE_GET_IMPL_ID,
-      HVB_FN_BASE_GET_IMPL_VERSION, HVB_FN_BASE_PROBE,
-      HVB_FN_CONSOLE_WRITE, HVB_FN_CONSOLE_READ,
-      HVB_FN_CLOCK_MONOTONIC, HVB_FN_CLOCK_WALLCLOCK,
-      HVB_FN_POWER_SHUTDOWN, HVB_FN_POWER_REBOOT,
-      HVB_FN_DEBUG_NULL, HVB_FN_DEBUG_ECHO};
+  static const uint32_t implemented[] = {HVB_FN_BASE_GET_ABI_VERSION,
+                                         HVB_FN_BASE_GET_IMPL_ID,
+                                         HVB_FN_BASE_GET_IMPL_VERSION,
+                                         HVB_FN_BASE_PROBE,
+                                         HVB_FN_CONSOLE_WRITE,
+                                         HVB_FN_CONSOLE_READ,
+                                         HVB_FN_CLOCK_MONOTONIC,
+                                         HVB_FN_CLOCK_WALLCLOCK,
+                                         HVB_FN_POWER_SHUTDOWN,
+                                         HVB_FN_POWER_REBOOT,
+                                         HVB_FN_DEBUG_NULL,
+                                         HVB_FN_DEBUG_ECHO};
   int all = 1;
   for (unsigned i = 0; i < sizeof(implemented) / sizeof(implemented[0]); ++i) {
     if (!hvb_base_probe(implemented[i])) {
@@ -161,7 +169,8 @@ static void test_preserved(void) {
   uint64_t mask = conformance_clobbered_registers();
   CHECK("call.preserves_registers", mask == 0,
         "clobbered mask %lx (bit 0 rbx, 1 rcx, 2 rsi, 3 rdi, 4 rbp, 5 r8 .. "
-        "12 r15, 13 DF)", mask);
+        "12 r15, 13 DF)",
+        mask);
 }
 
 static void test_console(void) {
@@ -210,8 +219,8 @@ static void test_console_input(const char *want) {
     if (st != HVB_OK) break;
     have += n;
   }
-  CHECK("console.read.input", have == want_length &&
-        memcmp(scratch, want, want_length) == 0,
+  CHECK("console.read.input",
+        have == want_length && memcmp(scratch, want, want_length) == 0,
         "got %lu of %lu bytes", (unsigned long)have,
         (unsigned long)want_length);
 }
@@ -220,14 +229,15 @@ static void test_clock(void) {
   uint64_t a = hvb_clock_monotonic_ns();
   uint64_t b = hvb_clock_monotonic_ns();
   uint64_t c = hvb_clock_monotonic_ns();
-  CHECK("clock.monotonic.nondecreasing", a <= b && b <= c, "%lu %lu %lu", a,
-        b, c);
+  CHECK("clock.monotonic.nondecreasing", a <= b && b <= c, "%lu %lu %lu", a, b,
+        c);
   CHECK("clock.monotonic.advances", c > a, "%lu then %lu", a, c);
   struct hvb_result r = hvb_call0(HVB_FN_CLOCK_WALLCLOCK);
   const uint64_t y2020 = 1577836800ull * 1000000000ull;
   const uint64_t y2200 = 7258118400ull * 1000000000ull;
-  CHECK("clock.wallclock", r.status == HVB_OK && r.value > y2020 &&
-        r.value < y2200, "status %ld value %lu", (long)r.status, r.value);
+  CHECK("clock.wallclock",
+        r.status == HVB_OK && r.value > y2020 && r.value < y2200,
+        "status %ld value %lu", (long)r.status, r.value);
 }
 
 static void test_debug(void) {

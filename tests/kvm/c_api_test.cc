@@ -1,10 +1,9 @@
 // The C API on real KVM: the whole life of a VM, and misuse.
-#include "hvbios/hvbios.h"
-
 #include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "hvbios/hvbios.h"
 #include "tests/kvm/kvm_guest.h"
 
 namespace {

@@ -62,8 +62,8 @@ TEST_F(HvbiosRunTest, HelloPrintsAndExitsZero) {
 TEST_F(HvbiosRunTest, HelpDocumentsFlagsAndStatuses) {
   CommandResult r = Run({"--help"});
   EXPECT_EQ(r.exit_status, 0);
-  for (const char* text : {"--mem", "--cmdline", "--timeout", "Exit status",
-                           "123", "124"}) {
+  for (const char* text :
+       {"--mem", "--cmdline", "--timeout", "Exit status", "123", "124"}) {
     EXPECT_NE(r.out.find(text), std::string::npos) << text;
   }
 }
@@ -80,9 +80,9 @@ TEST_F(HvbiosRunTest, GuestExitCodesPassThrough) {
 }
 
 TEST_F(HvbiosRunTest, GuestDeathsHaveAStatusAReasonAndRegisters) {
-  for (auto [cmd, text] : {std::pair{"triple-fault", "triple fault"},
-                           std::pair{"halt", "halted"},
-                           std::pair{"port", "I/O port 0x80"}}) {
+  for (auto [cmd, text] :
+       {std::pair{"triple-fault", "triple fault"}, std::pair{"halt", "halted"},
+        std::pair{"port", "I/O port 0x80"}}) {
     CommandResult r = Run({"--cmdline", cmd, GuestPath("behave")});
     EXPECT_EQ(r.exit_status, 123) << cmd;
     EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
@@ -157,21 +157,20 @@ TEST_F(HvbiosRunTest, BadImages) {
   ElfBuilder overlap =
       ElfBuilder::Simple(0x100000, std::vector<uint8_t>(0x2000, 0x90));
   overlap.Add({.paddr = 0x101000, .vaddr = 0, .data = {1}, .memory_size = 0});
-  ExpectRejected(Run({Write("overlap.elf", overlap.Build())}), 122,
-                 "overlap");
+  ExpectRejected(Run({Write("overlap.elf", overlap.Build())}), 122, "overlap");
 
   ExpectRejected(Run({Write("hcpage.elf", ElfBuilder::Simple(0x4000).Build())}),
                  122, "platform area");
 
-  ExpectRejected(
-      Run({"--mem", "64M", Write("far.elf", ElfBuilder::Simple(1u << 30).Build())}),
-      122, "does not fit");
-  ExpectRejected(Run({"--mem", "2M", Write("big.elf",
-                                           ElfBuilder::Simple(0x100000,
-                                               std::vector<uint8_t>(0x200000,
-                                                                    0x90))
-                                               .Build())}),
+  ExpectRejected(Run({"--mem", "64M",
+                      Write("far.elf", ElfBuilder::Simple(1u << 30).Build())}),
                  122, "does not fit");
+  ExpectRejected(
+      Run({"--mem", "2M",
+           Write("big.elf", ElfBuilder::Simple(
+                                0x100000, std::vector<uint8_t>(0x200000, 0x90))
+                                .Build())}),
+      122, "does not fit");
 }
 
 }  // namespace

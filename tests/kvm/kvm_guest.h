@@ -18,12 +18,12 @@ inline std::string GuestPath(const std::string& name) {
 }
 
 // Skips the test, saying why, when this machine has no usable /dev/kvm.
-#define SKIP_WITHOUT_KVM()                                              \
-  do {                                                                  \
-    std::string why;                                                    \
-    if (!::hvbios::kvm::KvmAvailable("/dev/kvm", &why)) {               \
-      GTEST_SKIP() << "KVM integration test needs /dev/kvm: " << why;   \
-    }                                                                   \
+#define SKIP_WITHOUT_KVM()                                            \
+  do {                                                                \
+    std::string why;                                                  \
+    if (!::hvbios::kvm::KvmAvailable("/dev/kvm", &why)) {             \
+      GTEST_SKIP() << "KVM integration test needs /dev/kvm: " << why; \
+    }                                                                 \
   } while (0)
 
 // A VM on KVM with its console captured.

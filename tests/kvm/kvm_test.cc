@@ -56,8 +56,8 @@ TEST_F(KvmTest, HelloBootsAndPrints) {
 
 TEST_F(KvmTest, ConformanceGuestPassesEveryCheck) {
   std::string console;
-  VmExit exit = BootAndWait("conformance", {.cmdline = "input=ping"},
-                            &console, "ping");
+  VmExit exit =
+      BootAndWait("conformance", {.cmdline = "input=ping"}, &console, "ping");
   std::cout << console;
   EXPECT_EQ(exit.reason, VmExit::Reason::kShutdown) << exit.message;
   EXPECT_EQ(exit.exit_code, 0);
@@ -67,7 +67,8 @@ TEST_F(KvmTest, ConformanceGuestPassesEveryCheck) {
 
 TEST_F(KvmTest, ShutdownCodesPropagate) {
   for (int code : {0, 1, 7, 119, 255}) {
-    VmExit exit = BootAndWait("behave", {.cmdline = absl::StrCat("exit=", code)});
+    VmExit exit =
+        BootAndWait("behave", {.cmdline = absl::StrCat("exit=", code)});
     EXPECT_EQ(exit.reason, VmExit::Reason::kShutdown) << exit.message;
     EXPECT_EQ(exit.exit_code, code);
   }
@@ -119,8 +120,8 @@ TEST_F(KvmTest, DestroyingARunningVmReturns) {
 
 TEST_F(KvmTest, ConsoleInputIsEchoed) {
   std::string console;
-  VmExit exit = BootAndWait("behave", {.cmdline = "echo"}, &console,
-                            "abc\ndef\nq");
+  VmExit exit =
+      BootAndWait("behave", {.cmdline = "echo"}, &console, "abc\ndef\nq");
   EXPECT_EQ(exit.exit_code, 0) << exit.message;
   EXPECT_NE(console.find("abc\ndef\n"), std::string::npos) << console;
 }
@@ -130,9 +131,9 @@ TEST_F(KvmTest, ManyVmsRunConcurrentlyInOneProcess) {
   std::vector<std::unique_ptr<CapturedVm>> vms;
   for (int i = 0; i < kVms; ++i) {
     ASSERT_OK_AND_ASSIGN(
-        auto c, CapturedVm::Boot("behave", {.memory_bytes = 16 << 20,
-                                            .cmdline = absl::StrCat("exit=",
-                                                                    10 + i)}));
+        auto c,
+        CapturedVm::Boot("behave", {.memory_bytes = 16 << 20,
+                                    .cmdline = absl::StrCat("exit=", 10 + i)}));
     vms.push_back(std::move(c));
   }
   for (int i = 0; i < kVms; ++i) {

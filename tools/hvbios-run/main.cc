@@ -121,9 +121,9 @@ int Run(const RunOptions& options) {
     if (absl::IsDeadlineExceeded(exit.status())) {
       (*vm)->Stop();
       (void)(*vm)->Wait();
-      std::string report = absl::StrFormat(
-          "guest still running after --timeout %s; stopped it",
-          absl::FormatDuration(*options.timeout));
+      std::string report =
+          absl::StrFormat("guest still running after --timeout %s; stopped it",
+                          absl::FormatDuration(*options.timeout));
       for (uint32_t id = 0; id < vm_options.vcpu_count; ++id) {
         Vcpu* vcpu = (*vm)->vcpu(id);
         if (vcpu == nullptr) continue;
@@ -139,14 +139,14 @@ int Run(const RunOptions& options) {
     switch (exit->reason) {
       case VmExit::Reason::kShutdown:
         if (exit->exit_code >= kExitGuestCodeTooLarge) {
-          return Error(kExitGuestCodeTooLarge,
-                       absl::StrFormat("guest shut down with code %d",
-                                       exit->exit_code));
+          return Error(
+              kExitGuestCodeTooLarge,
+              absl::StrFormat("guest shut down with code %d", exit->exit_code));
         }
         return exit->exit_code;
       case VmExit::Reason::kReboot:
-        std::fprintf(stderr,
-                     "hvbios-run: guest requested a reboot; booting it again\n");
+        std::fprintf(
+            stderr, "hvbios-run: guest requested a reboot; booting it again\n");
         continue;
       case VmExit::Reason::kGuestFault:
         return Error(kExitGuestFault, "guest died: " + exit->message);

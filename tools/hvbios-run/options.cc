@@ -18,21 +18,25 @@ absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text) {
   std::string suffix = absl::AsciiStrToUpper(text.substr(i));
   uint64_t value;
   if (digits.empty() || !absl::SimpleAtoi(digits, &value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed memory size '", text,
-                     "' (expected e.g. 64M, 1G, 512KiB)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed memory size '", text, "' (expected e.g. 64M, 1G, 512KiB)"));
   }
-  if (absl::EndsWith(suffix, "IB")) suffix.resize(suffix.size() - 2);
-  else if (absl::EndsWith(suffix, "B") && suffix.size() > 1) suffix.pop_back();
+  if (absl::EndsWith(suffix, "IB"))
+    suffix.resize(suffix.size() - 2);
+  else if (absl::EndsWith(suffix, "B") && suffix.size() > 1)
+    suffix.pop_back();
   int shift;
-  if (suffix.empty() || suffix == "B") shift = 0;
-  else if (suffix == "K") shift = 10;
-  else if (suffix == "M") shift = 20;
-  else if (suffix == "G") shift = 30;
+  if (suffix.empty() || suffix == "B")
+    shift = 0;
+  else if (suffix == "K")
+    shift = 10;
+  else if (suffix == "M")
+    shift = 20;
+  else if (suffix == "G")
+    shift = 30;
   else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed memory size '", text,
-                     "': unknown unit (use K, M or G)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed memory size '", text, "': unknown unit (use K, M or G)"));
   }
   if (value > (UINT64_MAX >> shift)) {
     return absl::InvalidArgumentError(

@@ -22,15 +22,15 @@ TEST(ParseMemorySizeTest, UnitsAndErrors) {
 }
 
 TEST(ParseRunOptionsTest, FlagsInBothForms) {
-  ASSERT_OK_AND_ASSIGN(
-      RunOptions o,
-      ParseRunOptions({"--mem", "64M", "--cmdline=a b", "--timeout", "1.5",
-                       "guest.elf"}));
+  ASSERT_OK_AND_ASSIGN(RunOptions o,
+                       ParseRunOptions({"--mem", "64M", "--cmdline=a b",
+                                        "--timeout", "1.5", "guest.elf"}));
   EXPECT_EQ(o.memory_bytes, 64u << 20);
   EXPECT_EQ(o.cmdline, "a b");
   EXPECT_EQ(o.timeout, absl::Milliseconds(1500));
   EXPECT_EQ(o.image, "guest.elf");
-  ASSERT_OK_AND_ASSIGN(o, ParseRunOptions({"-m", "8M", "--timeout=250ms", "g"}));
+  ASSERT_OK_AND_ASSIGN(o,
+                       ParseRunOptions({"-m", "8M", "--timeout=250ms", "g"}));
   EXPECT_EQ(o.memory_bytes, 8u << 20);
   EXPECT_EQ(o.timeout, absl::Milliseconds(250));
   ASSERT_OK_AND_ASSIGN(o, ParseRunOptions({"--help"}));

@@ -6,9 +6,10 @@
 int hvb_main(const struct hvb_boot_info *boot) {
   const uint32_t abi = hvb_base_abi_version();
   const uint64_t now = hvb_clock_monotonic_ns();
-  hvb_printf("Hello from an hvbios guest! ABI %u.%u, implementation %u, "
-             "%u vCPU(s)\n",
-             abi >> 16, abi & 0xffff, hvb_base_impl_id(), boot->vcpu_count);
+  hvb_printf(
+      "Hello from an hvbios guest! ABI %u.%u, implementation %u, "
+      "%u vCPU(s)\n",
+      abi >> 16, abi & 0xffff, hvb_base_impl_id(), boot->vcpu_count);
   hvb_printf("monotonic clock: %lu.%09lu s since the platform started\n",
              now / 1000000000ul, now % 1000000000ul);
 
@@ -18,8 +19,8 @@ int hvb_main(const struct hvb_boot_info *boot) {
   for (uint32_t i = 0; i < boot->mem_map_count; ++i) {
     if (map[i].type == HVB_MEM_USABLE) usable += map[i].length;
   }
-  hvb_printf("usable memory: %lu KiB in a %u-entry memory map\n",
-             usable >> 10, boot->mem_map_count);
+  hvb_printf("usable memory: %lu KiB in a %u-entry memory map\n", usable >> 10,
+             boot->mem_map_count);
   if (boot->cmdline_length > 0) {
     hvb_printf("command line: %s\n", (const char *)(uintptr_t)boot->cmdline);
   }

@@ -17,9 +17,9 @@ extern "C" {
 #endif
 
 /* "HVBIOSBI" read as a little-endian uint64_t. */
-#define HVB_BOOT_MAGIC                                                        \
-  ((uint64_t)'H' | (uint64_t)'V' << 8 | (uint64_t)'B' << 16 |                 \
-   (uint64_t)'I' << 24 | (uint64_t)'O' << 32 | (uint64_t)'S' << 40 |          \
+#define HVB_BOOT_MAGIC                                               \
+  ((uint64_t)'H' | (uint64_t)'V' << 8 | (uint64_t)'B' << 16 |        \
+   (uint64_t)'I' << 24 | (uint64_t)'O' << 32 | (uint64_t)'S' << 40 | \
    (uint64_t)'B' << 48 | (uint64_t)'I' << 56)
 
 /* Guest images are loaded at or above this physical address; everything
@@ -27,14 +27,16 @@ extern "C" {
 #define HVB_GUEST_LOAD_MIN 0x100000ull
 
 /* Memory map entry types. */
-#define HVB_MEM_USABLE 1u      /* free RAM */
-#define HVB_MEM_RESERVED 2u    /* not RAM or not to be touched */
-#define HVB_MEM_PLATFORM 3u    /* hypercall page, clock page: keep mapped,
-                                  never write */
-#define HVB_MEM_BOOT 4u        /* boot info, command line, boot page tables,
-                                  boot stack, GDT: RAM the guest may reuse
-                                  once it no longer needs them */
-#define HVB_MEM_IMAGE 5u       /* the loaded guest image's PT_LOAD segments */
+#define HVB_MEM_USABLE 1u   /* free RAM */
+#define HVB_MEM_RESERVED 2u /* not RAM or not to be touched */
+#define HVB_MEM_PLATFORM                         \
+  3u /* hypercall page, clock page: keep mapped, \
+        never write */
+#define HVB_MEM_BOOT                                                   \
+  4u                     /* boot info, command line, boot page tables, \
+                            boot stack, GDT: RAM the guest may reuse   \
+                            once it no longer needs them */
+#define HVB_MEM_IMAGE 5u /* the loaded guest image's PT_LOAD segments */
 
 struct hvb_mem_region {
   uint64_t base;   /* guest-physical, 4 KiB aligned */
@@ -59,13 +61,13 @@ struct hvb_device {
  * is a guest-physical address, identity mapped at entry. Arrays and the
  * command line live in HVB_MEM_BOOT memory. */
 struct hvb_boot_info {
-  uint64_t magic;       /* HVB_BOOT_MAGIC */
-  uint32_t abi_version; /* HVB_ABI_VERSION of the platform */
-  uint32_t size;        /* sizeof(struct hvb_boot_info) as the platform
-                           wrote it; fields past what a guest knows are
-                           for newer minors */
-  uint64_t hypercall_page; /* HVB_HCPAGE_SIZE bytes, read-only, executable */
-  uint64_t clock_page;     /* 0 in ABI 0.1 (reserved: exit-free clock) */
+  uint64_t magic;            /* HVB_BOOT_MAGIC */
+  uint32_t abi_version;      /* HVB_ABI_VERSION of the platform */
+  uint32_t size;             /* sizeof(struct hvb_boot_info) as the platform
+                                wrote it; fields past what a guest knows are
+                                for newer minors */
+  uint64_t hypercall_page;   /* HVB_HCPAGE_SIZE bytes, read-only, executable */
+  uint64_t clock_page;       /* 0 in ABI 0.1 (reserved: exit-free clock) */
   uint64_t tsc_frequency_hz; /* 0 if unknown */
   uint64_t cmdline;          /* NUL-terminated UTF-8; 0 if none */
   uint32_t cmdline_length;   /* bytes, without the NUL */

@@ -24,9 +24,9 @@ extern "C" {
 /* ---- Function ids --------------------------------------------------------
  * rax = (service << 16) | function. Bits 63..32 of rax must be zero. */
 #define HVB_FID(service, function) \
-  ((uint32_t)(((uint32_t)(service) << 16) | ((uint32_t)(function) & 0xffffu)))
+  ((uint32_t)(((uint32_t)(service) << 16) | ((uint32_t)(function)&0xffffu)))
 #define HVB_FID_SERVICE(fid) ((uint32_t)(fid) >> 16)
-#define HVB_FID_FUNCTION(fid) ((uint32_t)(fid) & 0xffffu)
+#define HVB_FID_FUNCTION(fid) ((uint32_t)(fid)&0xffffu)
 
 /* Services. Ids marked "reserved" are allocated for later minor versions and
  * answer HVB_ERR_NOSYS until an implementation provides them. */

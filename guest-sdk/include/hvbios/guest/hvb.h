@@ -53,9 +53,8 @@ uint64_t hvb_virt_to_phys(const void *p);
  * rax = status, rdx = value. Every other register is preserved by the
  * platform (docs/abi.md, "Calling convention"). */
 static inline struct hvb_result hvb_call6(uint32_t fid, uint64_t a0,
-                                          uint64_t a1, uint64_t a2,
-                                          uint64_t a3, uint64_t a4,
-                                          uint64_t a5) {
+                                          uint64_t a1, uint64_t a2, uint64_t a3,
+                                          uint64_t a4, uint64_t a5) {
   register uint64_t rax __asm__("rax") = fid;
   register uint64_t rdi __asm__("rdi") = a0;
   register uint64_t rsi __asm__("rsi") = a1;
@@ -71,15 +70,42 @@ static inline struct hvb_result hvb_call6(uint32_t fid, uint64_t a0,
   struct hvb_result result = {(hvb_status)rax, rdx};
   return result;
 }
+/* Fewer arguments, fewer instructions: the platform ignores argument
+ * registers a function does not take, so these leave them as they are.
+ * (Every guest instruction counts where ring-0 code is emulated.) */
 static inline struct hvb_result hvb_call0(uint32_t fid) {
-  return hvb_call6(fid, 0, 0, 0, 0, 0, 0);
+  register uint64_t rax __asm__("rax") = fid;
+  register uint64_t rdx __asm__("rdx");
+  __asm__ volatile("call *%[entry]"
+                   : "+r"(rax), "=r"(rdx)
+                   : [entry] "m"(hvb_hypercall_entry)
+                   : "memory", "cc");
+  struct hvb_result result = {(hvb_status)rax, rdx};
+  return result;
 }
 static inline struct hvb_result hvb_call1(uint32_t fid, uint64_t a0) {
-  return hvb_call6(fid, a0, 0, 0, 0, 0, 0);
+  register uint64_t rax __asm__("rax") = fid;
+  register uint64_t rdi __asm__("rdi") = a0;
+  register uint64_t rdx __asm__("rdx");
+  __asm__ volatile("call *%[entry]"
+                   : "+r"(rax), "=r"(rdx)
+                   : [entry] "m"(hvb_hypercall_entry), "r"(rdi)
+                   : "memory", "cc");
+  struct hvb_result result = {(hvb_status)rax, rdx};
+  return result;
 }
 static inline struct hvb_result hvb_call2(uint32_t fid, uint64_t a0,
                                           uint64_t a1) {
-  return hvb_call6(fid, a0, a1, 0, 0, 0, 0);
+  register uint64_t rax __asm__("rax") = fid;
+  register uint64_t rdi __asm__("rdi") = a0;
+  register uint64_t rsi __asm__("rsi") = a1;
+  register uint64_t rdx __asm__("rdx");
+  __asm__ volatile("call *%[entry]"
+                   : "+r"(rax), "=r"(rdx)
+                   : [entry] "m"(hvb_hypercall_entry), "r"(rdi), "r"(rsi)
+                   : "memory", "cc");
+  struct hvb_result result = {(hvb_status)rax, rdx};
+  return result;
 }
 
 /* ---- base ---------------------------------------------------------------- */

@@ -1,0 +1,24 @@
+#!/bin/bash
+# Installs what building and testing hvbios needs on Debian 12, all from
+# Debian's packages. Does nothing (and needs no network) when everything is
+# already installed.
+set -euo pipefail
+packages=(
+  cmake ninja-build g++ make
+  libabsl-dev          # Status, StrFormat, Mutex, time
+  libgtest-dev         # tests
+  libbenchmark-dev     # bench/hvbios-bench
+  linux-libc-dev       # <linux/kvm.h>
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}"
+fi
