@@ -261,8 +261,8 @@ void Vcpu::ThreadMain(LongModeEntry entry) {
 
 Vm::Vm(std::unique_ptr<BackendVm> backend, std::unique_ptr<GuestMemory> memory,
        VmOptions options)
-    : backend_(std::move(backend)),
-      memory_(std::move(memory)),
+    : memory_(std::move(memory)),
+      backend_(std::move(backend)),
       options_(std::move(options)),
       created_monotonic_ns_(ClockNs(CLOCK_MONOTONIC)),
       services_(std::make_unique<VmServices>(this)),

@@ -186,8 +186,10 @@ class Vm {
   void StopAllVcpusLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnVcpuThreadExit(uint32_t id) ABSL_LOCKS_EXCLUDED(mu_);
 
-  const std::unique_ptr<BackendVm> backend_;
+  // Guest RAM is declared first so it is unmapped last: the backend maps it
+  // and must be gone before it (BackendVm::MapMemory contract).
   const std::unique_ptr<GuestMemory> memory_;
+  const std::unique_ptr<BackendVm> backend_;
   const VmOptions options_;
   const uint64_t created_monotonic_ns_;  // clock.monotonic counts from here
   std::unique_ptr<VmServices> services_;
