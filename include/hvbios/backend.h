@@ -114,7 +114,7 @@ class BackendVm {
       uint32_t id) = 0;
 
   // Fills the hypercall page (HVB_HCPAGE_SIZE bytes) with this backend's
-  // entry stubs at the offsets docs/abi.md fixes.
+  // entry code at the offsets docs/abi.md fixes.
   virtual void WriteHypercallPage(absl::Span<uint8_t> page) const = 0;
 
   // HVB_IMPL_* reported by base.get_impl_id.
