@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "benchmark/benchmark.h"
+#include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/status.h"
 #include "hvbios/kvm.h"
 #include "lib/boot_setup.h"
@@ -81,6 +82,17 @@ class BenchHost : public ServiceHost {
   uint64_t WallclockNs() const override { return 0; }
   void RequestShutdown(uint8_t) override {}
   void RequestReboot() override {}
+  uint32_t vcpu_count() const override { return 1; }
+  int64_t StartVcpu(uint32_t, const LongModeEntry&) override {
+    return HVB_ERR_STATE;
+  }
+  void StopVcpu(uint32_t) override {}
+  int64_t VcpuStatusOf(uint32_t) override { return HVB_VCPU_RUNNING; }
+  void SetTimer(uint32_t, uint64_t, uint8_t) override {}
+  void CancelTimer(uint32_t) override {}
+  int64_t RouteEvent(uint32_t, uint32_t, uint8_t) override { return HVB_OK; }
+  void MaskEvent(uint32_t, bool) override {}
+  int64_t RaiseEvent(uint32_t, uint8_t) override { return HVB_OK; }
 
  private:
   const GuestMemory* memory_;
@@ -119,7 +131,7 @@ void BM_NullHypercall(benchmark::State& state) {
       state.SkipWithError("unexpected exit");
       break;
     }
-    const HypercallResult r = DispatchHypercall(host, exit->hypercall);
+    const HypercallResult r = DispatchHypercall(host, 0, exit->hypercall);
     (*vcpu)->CompleteHypercall(r.status, r.value);
   }
 }

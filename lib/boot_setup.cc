@@ -84,6 +84,20 @@ uint64_t PageAlignUp(uint64_t v) { return PageAlignDown(v + kPageSize - 1); }
 
 }  // namespace
 
+LongModeEntry MakeApEntry(uint64_t rip, uint64_t rsp, uint64_t arg,
+                          uint64_t cr3) {
+  return LongModeEntry{
+      .cr3 = cr3 != 0 ? cr3 : kPml4,
+      .gdt_base = layout::kGdt,
+      .gdt_limit = sizeof(kGdtEntries) - 1,
+      .code_selector = layout::kCodeSelector,
+      .data_selector = layout::kDataSelector,
+      .rip = rip,
+      .rsp = rsp,
+      .rdi = arg,
+  };
+}
+
 absl::Status ValidateBootParams(const BootParams& params) {
   if (params.cmdline.size() > layout::kCmdlineMax) {
     return absl::InvalidArgumentError(
@@ -184,16 +198,8 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(const GuestMemory& memory,
   info.devices = layout::kBootInfo + kDevicesOffset;
   memory.WriteObject(layout::kBootInfo, info);
 
-  return LongModeEntry{
-      .cr3 = kPml4,
-      .gdt_base = layout::kGdt,
-      .gdt_limit = sizeof(kGdtEntries) - 1,
-      .code_selector = layout::kCodeSelector,
-      .data_selector = layout::kDataSelector,
-      .rip = image.entry,
-      .rsp = layout::kBootStackTop,
-      .rdi = layout::kBootInfo,
-  };
+  return MakeApEntry(image.entry, layout::kBootStackTop, layout::kBootInfo,
+                     /*cr3=*/0);
 }
 
 }  // namespace hvbios

@@ -22,6 +22,12 @@ struct BootParams {
   uint64_t tsc_frequency_hz = 0;
 };
 
+// Entry state for a vCPU started at `rip` (vcpu.start, Vcpu::StartAt): the
+// platform's GDT, rsp = `rsp`, rdi = `arg`, page tables at `cr3` or, for 0,
+// the platform's boot identity map.
+LongModeEntry MakeApEntry(uint64_t rip, uint64_t rsp, uint64_t arg,
+                          uint64_t cr3);
+
 // Checks what BuildBootEnvironment() would reject, before any VM exists.
 absl::Status ValidateBootParams(const BootParams& params);
 

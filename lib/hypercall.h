@@ -36,11 +36,41 @@ class ServiceHost {
   // Ends the VM; the calling vCPU does not re-enter the guest.
   virtual void RequestShutdown(uint8_t code) = 0;
   virtual void RequestReboot() = 0;
+
+  // vcpu service. Arguments arrive checked (id < vcpu_count(), entry in
+  // RAM); these answer for the vCPUs' states.
+  virtual uint32_t vcpu_count() const = 0;
+  // HVB_OK, HVB_ERR_STATE (running or paused), HVB_ERR_NODEV (destroyed),
+  // HVB_ERR_NOMEM (the hypervisor could not create it).
+  virtual int64_t StartVcpu(uint32_t id, const LongModeEntry& entry) = 0;
+  // The caller stops after this hypercall.
+  virtual void StopVcpu(uint32_t caller) = 0;
+  // HVB_VCPU_* of vCPU `id`, or HVB_ERR_NODEV (destroyed).
+  virtual int64_t VcpuStatusOf(uint32_t id) = 0;
+
+  // timer service: `vector` checked, deadline on the clock.monotonic scale.
+  virtual void SetTimer(uint32_t vcpu, uint64_t deadline_ns,
+                        uint8_t vector) = 0;
+  virtual void CancelTimer(uint32_t vcpu) = 0;
+
+  // event service: source, vCPU id and vector checked. HVB_OK or
+  // HVB_ERR_NODEV when the target vCPU does not exist (yet).
+  virtual int64_t RouteEvent(uint32_t source, uint32_t vcpu,
+                             uint8_t vector) = 0;
+  virtual void MaskEvent(uint32_t source, bool masked) = 0;
+  virtual int64_t RaiseEvent(uint32_t vcpu, uint8_t vector) = 0;
 };
 
-// Validates and serves one hypercall. Never fails the host: every guest
-// mistake becomes an HVB_ERR_* status. Allocates nothing.
-HypercallResult DispatchHypercall(ServiceHost& host, const HypercallArgs& args);
+// Validates and serves one hypercall made by vCPU `caller`. Never fails the
+// host: every guest mistake becomes an HVB_ERR_* status. Allocates nothing.
+HypercallResult DispatchHypercall(ServiceHost& host, uint32_t caller,
+                                  const HypercallArgs& args);
+
+// Checks a vCPU start address set against guest RAM: HVB_OK, HVB_ERR_FAULT
+// (entry or stack not in RAM) or HVB_ERR_INVAL (stack not 16-byte aligned;
+// cr3 neither 0 nor a page of RAM). Shared by vcpu.start and the host API.
+int64_t CheckVcpuEntry(const GuestMemory& memory, uint64_t rip, uint64_t rsp,
+                       uint64_t cr3);
 
 // Whether `fid` names a function this implementation serves.
 bool IsHypercallImplemented(uint64_t fid);

@@ -1,6 +1,7 @@
 #include "lib/hypercall.h"
 
 #include <cstring>
+#include <tuple>
 #include <optional>
 #include <string>
 
@@ -34,11 +35,44 @@ class RecordingHost : public ServiceHost {
   uint64_t WallclockNs() const override { return 5678; }
   void RequestShutdown(uint8_t code) override { shutdown_ = code; }
   void RequestReboot() override { reboot_ = true; }
+  uint32_t vcpu_count() const override { return 4; }
+  int64_t StartVcpu(uint32_t id, const LongModeEntry& entry) override {
+    started_.push_back({id, entry});
+    return start_status_;
+  }
+  void StopVcpu(uint32_t caller) override { stopped_.push_back(caller); }
+  int64_t VcpuStatusOf(uint32_t id) override {
+    if (id == 3) return HVB_ERR_NODEV;
+    return HVB_VCPU_RUNNING;
+  }
+  void SetTimer(uint32_t vcpu, uint64_t deadline, uint8_t vector) override {
+    timer_ = {vcpu, deadline, vector};
+  }
+  void CancelTimer(uint32_t vcpu) override { cancelled_.push_back(vcpu); }
+  int64_t RouteEvent(uint32_t source, uint32_t vcpu, uint8_t vector) override {
+    routes_.push_back({source, vcpu, vector});
+    return HVB_OK;
+  }
+  void MaskEvent(uint32_t source, bool masked) override {
+    masks_.push_back({source, masked});
+  }
+  int64_t RaiseEvent(uint32_t vcpu, uint8_t vector) override {
+    events_.push_back({vcpu, vector});
+    return vcpu == 2 ? HVB_ERR_NODEV : HVB_OK;
+  }
 
   std::string output_;
   std::string input_;
   std::optional<int> shutdown_;
   bool reboot_ = false;
+  int64_t start_status_ = HVB_OK;
+  std::vector<std::pair<uint32_t, LongModeEntry>> started_;
+  std::vector<uint32_t> stopped_;
+  std::optional<std::tuple<uint32_t, uint64_t, uint8_t>> timer_;
+  std::vector<uint32_t> cancelled_;
+  std::vector<std::tuple<uint32_t, uint32_t, uint8_t>> routes_;
+  std::vector<std::pair<uint32_t, bool>> masks_;
+  std::vector<std::pair<uint32_t, uint8_t>> events_;
 
  private:
   GuestMemory memory_;
@@ -54,19 +88,20 @@ class HypercallTest : public ::testing::Test {
     HypercallArgs a = {};
     a.fid = fid;
     for (size_t i = 0; i < args.size(); ++i) a.arg[i] = args[i];
-    return DispatchHypercall(*host_, a);
+    return DispatchHypercall(*host_, caller_, a);
   }
   void Poke(uint64_t gpa, absl::string_view bytes) {
     ASSERT_TRUE(host_->memory().Write(gpa, bytes.data(), bytes.size()));
   }
   std::unique_ptr<RecordingHost> host_;
+  uint32_t caller_ = 1;
 };
 
 TEST_F(HypercallTest, UnknownFunctionsAreNosys) {
   EXPECT_EQ(Call(HVB_FID(0xffff, 0)).status, HVB_ERR_NOSYS);
   EXPECT_EQ(Call(HVB_FID(HVB_SVC_BASE, 0xffff)).status, HVB_ERR_NOSYS);
   EXPECT_EQ(Call(HVB_FID(HVB_SVC_DEBUG, 2)).status, HVB_ERR_NOSYS);
-  for (uint32_t svc = HVB_SVC_VCPU; svc <= HVB_SVC_MEM; ++svc) {
+  for (uint32_t svc = HVB_SVC_BLOCK; svc <= HVB_SVC_MEM; ++svc) {
     EXPECT_EQ(Call(HVB_FID(svc, 0)).status, HVB_ERR_NOSYS) << svc;
   }
   EXPECT_EQ(Call((1ull << 32) | HVB_FN_DEBUG_NULL).status, HVB_ERR_NOSYS);
@@ -89,9 +124,12 @@ TEST_F(HypercallTest, ProbeAgreesWithDispatch) {
   for (uint32_t svc = 0; svc < 16; ++svc) {
     for (uint32_t fn = 0; fn < 8; ++fn) {
       const uint32_t fid = HVB_FID(svc, fn);
-      if (fid == HVB_FN_POWER_SHUTDOWN || fid == HVB_FN_POWER_REBOOT) continue;
+      if (fid == HVB_FN_POWER_SHUTDOWN || fid == HVB_FN_POWER_REBOOT ||
+          fid == HVB_FN_VCPU_STOP) {
+        continue;
+      }
       EXPECT_EQ(IsHypercallImplemented(fid),
-                Call(fid, {0, 0}).status != HVB_ERR_NOSYS)
+                Call(fid, {0, 0, 0, 0, 0, 0}).status != HVB_ERR_NOSYS)
           << std::hex << fid;
     }
   }
@@ -171,6 +209,90 @@ TEST_F(HypercallTest, Debug) {
   EXPECT_EQ(r.value, 0u);
   r = Call(HVB_FN_DEBUG_ECHO, {1, 2, 4, 8, 16, 1ull << 63});
   EXPECT_EQ(r.value, 31u | (1ull << 63));
+}
+
+TEST_F(HypercallTest, VcpuCountSelfAndStatus) {
+  EXPECT_EQ(Call(HVB_FN_VCPU_COUNT).value, 4u);
+  EXPECT_EQ(Call(HVB_FN_VCPU_SELF).value, 1u);
+  EXPECT_EQ(Call(HVB_FN_VCPU_STATUS, {0}).value, HVB_VCPU_RUNNING);
+  EXPECT_EQ(Call(HVB_FN_VCPU_STATUS, {3}).status, HVB_ERR_NODEV);
+  EXPECT_EQ(Call(HVB_FN_VCPU_STATUS, {4}).status, HVB_ERR_NODEV);
+  EXPECT_EQ(Call(HVB_FN_VCPU_STATUS, {UINT64_MAX}).status, HVB_ERR_NODEV);
+}
+
+TEST_F(HypercallTest, VcpuStartChecksEverythingBeforeStarting) {
+  const uint64_t rip = 0x100000, rsp = 0x180000;
+  struct Case {
+    std::vector<uint64_t> args;
+    int64_t status;
+  };
+  const Case cases[] = {
+      {{4, rip, rsp, 0, 0}, HVB_ERR_NODEV},
+      {{1ull << 32, rip, rsp, 0, 0}, HVB_ERR_NODEV},
+      {{2, kRam, rsp, 0, 0}, HVB_ERR_FAULT},
+      {{2, UINT64_MAX, rsp, 0, 0}, HVB_ERR_FAULT},
+      {{2, rip, rsp + 8, 0, 0}, HVB_ERR_INVAL},
+      {{2, rip, 0, 0, 0}, HVB_ERR_FAULT},
+      {{2, rip, kRam + 16, 0, 0}, HVB_ERR_FAULT},
+      {{2, rip, rsp, 0, 0x1234}, HVB_ERR_INVAL},
+      {{2, rip, rsp, 0, kRam}, HVB_ERR_INVAL},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(Call(HVB_FN_VCPU_START, c.args).status, c.status)
+        << c.args[0] << " " << c.args[1] << " " << c.args[2] << " "
+        << c.args[4];
+  }
+  EXPECT_TRUE(host_->started_.empty()) << "nothing started on bad input";
+  EXPECT_EQ(Call(HVB_FN_VCPU_START, {2, rip, kRam, 7, 0x10000}).status,
+            HVB_OK) << "a stack may end exactly at the top of RAM";
+  ASSERT_EQ(host_->started_.size(), 1u);
+  EXPECT_EQ(host_->started_[0].first, 2u);
+  EXPECT_EQ(host_->started_[0].second.rip, rip);
+  EXPECT_EQ(host_->started_[0].second.rsp, kRam);
+  EXPECT_EQ(host_->started_[0].second.rdi, 7u);
+  EXPECT_EQ(host_->started_[0].second.cr3, 0x10000u);
+  host_->start_status_ = HVB_ERR_STATE;
+  EXPECT_EQ(Call(HVB_FN_VCPU_START, {2, rip, rsp, 0, 0}).status,
+            HVB_ERR_STATE);
+}
+
+TEST_F(HypercallTest, VcpuStopStopsTheCaller) {
+  EXPECT_EQ(Call(HVB_FN_VCPU_STOP).status, HVB_OK);
+  EXPECT_EQ(host_->stopped_, std::vector<uint32_t>{1});
+}
+
+TEST_F(HypercallTest, Timer) {
+  EXPECT_EQ(Call(HVB_FN_TIMER_SET, {1000, 31}).status, HVB_ERR_INVAL);
+  EXPECT_EQ(Call(HVB_FN_TIMER_SET, {1000, 255}).status, HVB_ERR_INVAL);
+  EXPECT_EQ(Call(HVB_FN_TIMER_SET, {1000, 1ull << 40}).status, HVB_ERR_INVAL);
+  EXPECT_FALSE(host_->timer_.has_value());
+  EXPECT_EQ(Call(HVB_FN_TIMER_SET, {UINT64_MAX, 32}).status, HVB_OK);
+  EXPECT_EQ(host_->timer_, std::make_tuple(1u, UINT64_MAX, uint8_t{32}));
+  EXPECT_EQ(Call(HVB_FN_TIMER_CANCEL).status, HVB_OK);
+  EXPECT_EQ(host_->cancelled_, std::vector<uint32_t>{1});
+}
+
+TEST_F(HypercallTest, EventRouting) {
+  EXPECT_EQ(Call(HVB_FN_EVENT_ROUTE, {HVB_EVENT_SRC_COUNT, 0, 40}).status,
+            HVB_ERR_NODEV);
+  EXPECT_EQ(Call(HVB_FN_EVENT_ROUTE, {0, 4, 40}).status, HVB_ERR_NODEV);
+  EXPECT_EQ(Call(HVB_FN_EVENT_ROUTE, {0, 0, 7}).status, HVB_ERR_INVAL);
+  EXPECT_TRUE(host_->routes_.empty());
+  EXPECT_EQ(Call(HVB_FN_EVENT_ROUTE, {0, 3, 40}).status, HVB_OK);
+  EXPECT_EQ(host_->routes_.size(), 1u);
+  EXPECT_EQ(Call(HVB_FN_EVENT_MASK, {1}).status, HVB_ERR_NODEV);
+  EXPECT_EQ(Call(HVB_FN_EVENT_MASK, {0}).status, HVB_OK);
+  EXPECT_EQ(Call(HVB_FN_EVENT_UNMASK, {0}).status, HVB_OK);
+  EXPECT_EQ(host_->masks_,
+            (std::vector<std::pair<uint32_t, bool>>{{0, true}, {0, false}}));
+}
+
+TEST_F(HypercallTest, SendIpi) {
+  EXPECT_EQ(Call(HVB_FN_EVENT_SEND_IPI, {4, 40}).status, HVB_ERR_NODEV);
+  EXPECT_EQ(Call(HVB_FN_EVENT_SEND_IPI, {0, 0}).status, HVB_ERR_INVAL);
+  EXPECT_EQ(Call(HVB_FN_EVENT_SEND_IPI, {0, 40}).status, HVB_OK);
+  EXPECT_EQ(Call(HVB_FN_EVENT_SEND_IPI, {2, 40}).status, HVB_ERR_NODEV)
+      << "the host's answer passes through";
 }
 
 }  // namespace

@@ -10,18 +10,22 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "hvbios/abi/hypercall.h"
+#include "hvbios/abi/status.h"
 #include "lib/boot_setup.h"
 #include "lib/elf_loader.h"
 #include "lib/guest_memory.h"
 #include "lib/hypercall.h"
 #include "lib/status_macros.h"
+#include "lib/timer_service.h"
 #include "lib/unique_fd.h"
 
 namespace hvbios {
 namespace {
 
 constexpr size_t kConsoleInputCapacity = 64 * 1024;
-constexpr uint32_t kMaxVcpus = 256;
+// MSI destinations are 8-bit xAPIC ids and 255 is broadcast.
+constexpr uint32_t kMaxVcpus = 254;
 // Largest image file read at all; larger ones cannot fit any VM anyway.
 constexpr uint64_t kMaxImageFileBytes = 1ull << 30;
 
@@ -35,7 +39,8 @@ uint64_t ClockNs(clockid_t clock) {
 std::string DescribeExit(const VcpuExit& exit) {
   switch (exit.kind) {
     case VcpuExit::Kind::kHalt:
-      return "halted (hlt) with no event source that could wake it";
+      return "halted (hlt) and the hypervisor has no interrupt controller "
+             "to wake it";
     case VcpuExit::Kind::kShutdown:
       return "triple fault (an exception with no usable handler)";
     case VcpuExit::Kind::kIo:
@@ -101,6 +106,22 @@ absl::StatusOr<std::vector<uint8_t>> ReadGuestImage(const std::string& path) {
   return bytes;
 }
 
+absl::string_view VcpuStateName(VcpuState state) {
+  switch (state) {
+    case VcpuState::kCreated:
+      return "created";
+    case VcpuState::kRunning:
+      return "running";
+    case VcpuState::kPaused:
+      return "paused";
+    case VcpuState::kStopped:
+      return "stopped";
+    case VcpuState::kDestroyed:
+      return "destroyed";
+  }
+  return "unknown";
+}
+
 absl::string_view VmExitReasonName(VmExit::Reason reason) {
   switch (reason) {
     case VmExit::Reason::kShutdown:
@@ -130,10 +151,17 @@ std::string FormatRegisters(const Registers& r) {
       r.cr2, r.cr3, r.cr4, r.efer);
 }
 
-// The services' view of a Vm.
+// The services' view of a Vm: console, clocks, power, vCPUs, timers and
+// event routing.
 class VmServices final : public ServiceHost {
  public:
-  explicit VmServices(Vm* vm) : vm_(vm) {}
+  explicit VmServices(Vm* vm)
+      : vm_(vm),
+        timers_(std::chrono::steady_clock::time_point(
+                    std::chrono::nanoseconds(vm->created_monotonic_ns_)),
+                [this](uint32_t vcpu, uint8_t vector) {
+                  (void)RaiseEvent(vcpu, vector);
+                }) {}
 
   const GuestMemory& memory() const override { return *vm_->memory_; }
   uint32_t implementation_id() const override {
@@ -143,10 +171,20 @@ class VmServices final : public ServiceHost {
     if (vm_->options_.console_output) vm_->options_.console_output(bytes);
   }
   size_t ConsoleRead(uint8_t* dst, size_t capacity) override {
-    absl::MutexLock lock(&vm_->console_mu_);
-    const size_t n = std::min(capacity, vm_->console_input_.size());
-    std::copy_n(vm_->console_input_.data(), n, dst);
-    vm_->console_input_.erase(0, n);
+    MutexLock lock(&console_mu_);
+    const size_t n = std::min(capacity, console_input_.size());
+    std::copy_n(console_input_.data(), n, dst);
+    console_input_.erase(0, n);
+    return n;
+  }
+  size_t PushConsoleInput(absl::string_view bytes) {
+    size_t n;
+    {
+      MutexLock lock(&console_mu_);
+      n = std::min(bytes.size(), kConsoleInputCapacity - console_input_.size());
+      console_input_.append(bytes.data(), n);
+    }
+    if (n > 0) TriggerSource(HVB_EVENT_SRC_CONSOLE_INPUT);
     return n;
   }
   uint64_t MonotonicNs() const override {
@@ -160,8 +198,120 @@ class VmServices final : public ServiceHost {
     vm_->RequestExit({.reason = VmExit::Reason::kReboot});
   }
 
+  uint32_t vcpu_count() const override { return vm_->options_.vcpu_count; }
+
+  int64_t StartVcpu(uint32_t id, const LongModeEntry& entry) override {
+    MutexLock lock(&vm_->mu_);
+    absl::StatusOr<Vcpu*> vcpu = vm_->GetOrCreateVcpuLocked(id);
+    if (!vcpu.ok()) return HVB_ERR_NOMEM;
+    if ((*vcpu)->state_ == VcpuState::kDestroyed) return HVB_ERR_NODEV;
+    return (*vcpu)->StartLocked(entry).ok() ? HVB_OK : HVB_ERR_STATE;
+  }
+
+  void StopVcpu(uint32_t caller) override {
+    MutexLock lock(&vm_->mu_);
+    Vcpu* vcpu = vm_->vcpus_[caller].get();
+    vcpu->state_ = VcpuState::kStopped;
+    vcpu->attention_.store(true, std::memory_order_release);
+    if (!vm_->AnyVcpuActiveLocked()) {
+      vm_->RequestExitLocked(
+          {.reason = VmExit::Reason::kGuestFault,
+           .vcpu_id = caller,
+           .message = absl::StrFormat(
+               "vCPU %d stopped itself (vcpu.stop) and no vCPU is left "
+               "running",
+               caller)});
+    }
+  }
+
+  int64_t VcpuStatusOf(uint32_t id) override {
+    MutexLock lock(&vm_->mu_);
+    const Vcpu* vcpu = vm_->vcpus_[id].get();
+    if (vcpu == nullptr) return HVB_VCPU_STOPPED;
+    switch (vcpu->state_) {
+      case VcpuState::kCreated:
+      case VcpuState::kStopped:
+        return HVB_VCPU_STOPPED;
+      case VcpuState::kRunning:
+        return HVB_VCPU_RUNNING;
+      case VcpuState::kPaused:
+        return HVB_VCPU_PAUSED;
+      case VcpuState::kDestroyed:
+        break;
+    }
+    return HVB_ERR_NODEV;
+  }
+
+  void SetTimer(uint32_t vcpu, uint64_t deadline_ns, uint8_t vector) override {
+    timers_.Set(vcpu, deadline_ns, vector);
+  }
+  void CancelTimer(uint32_t vcpu) override { timers_.Cancel(vcpu); }
+
+  int64_t RouteEvent(uint32_t source, uint32_t vcpu, uint8_t vector) override {
+    MutexLock lock(&events_mu_);
+    routes_[source].routed = true;
+    routes_[source].vcpu = vcpu;
+    routes_[source].vector = vector;
+    return HVB_OK;
+  }
+
+  void MaskEvent(uint32_t source, bool masked) override {
+    std::optional<Route> deliver;
+    {
+      MutexLock lock(&events_mu_);
+      Route& route = routes_[source];
+      route.masked = masked;
+      if (!masked && route.pending) {
+        route.pending = false;
+        if (route.routed) deliver = route;
+      }
+    }
+    if (deliver) (void)RaiseEvent(deliver->vcpu, deliver->vector);
+  }
+
+  int64_t RaiseEvent(uint32_t vcpu, uint8_t vector) override {
+    {
+      MutexLock lock(&vm_->mu_);
+      const Vcpu* target = vm_->vcpus_[vcpu].get();
+      if (target == nullptr || target->state_ == VcpuState::kDestroyed) {
+        return HVB_ERR_NODEV;
+      }
+    }
+    return vm_->backend_->RaiseInterrupt(vcpu, vector).ok() ? HVB_OK
+                                                            : HVB_ERR_IO;
+  }
+
+  // An event from `source`: delivered, held while masked, dropped while
+  // unrouted (the guest can still poll).
+  void TriggerSource(uint32_t source) {
+    std::optional<Route> deliver;
+    {
+      MutexLock lock(&events_mu_);
+      Route& route = routes_[source];
+      if (route.masked) {
+        route.pending = true;
+      } else if (route.routed) {
+        deliver = route;
+      }
+    }
+    if (deliver) (void)RaiseEvent(deliver->vcpu, deliver->vector);
+  }
+
  private:
+  struct Route {
+    bool routed = false;
+    bool masked = false;
+    bool pending = false;
+    uint32_t vcpu = 0;
+    uint8_t vector = 0;
+  };
+
   Vm* const vm_;
+  Mutex console_mu_;
+  std::string console_input_ ABSL_GUARDED_BY(console_mu_);
+  Mutex events_mu_;
+  Route routes_[HVB_EVENT_SRC_COUNT] ABSL_GUARDED_BY(events_mu_);
+  TimerService timers_;  // last: its thread calls into the above
 };
 
 // ---- Vcpu ------------------------------------------------------------------
@@ -172,73 +322,195 @@ Vcpu::Vcpu(Vm* vm, uint32_t id, std::unique_ptr<BackendVcpu> backend)
 Vcpu::~Vcpu() = default;
 
 VcpuState Vcpu::state() const {
-  absl::MutexLock lock(&vm_->mu_);
-  return vm_->vcpu_states_[id_];
+  MutexLock lock(&vm_->mu_);
+  return state_;
+}
+
+VcpuStatus Vcpu::status() const {
+  MutexLock lock(&vm_->mu_);
+  return {state_, last_exit_.load(std::memory_order_relaxed),
+          exits_.load(std::memory_order_relaxed)};
 }
 
 absl::Status Vcpu::Start() {
-  absl::MutexLock lock(&vm_->mu_);
+  MutexLock lock(&vm_->mu_);
   if (id_ != 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "vCPU %d: only the boot vCPU (0) starts at the guest's entry; the "
-        "guest brings up the others",
+        "vCPU %d: only the boot vCPU (0) starts at the guest's entry; start "
+        "others with StartAt() or let the guest start them",
         id_));
   }
-  if (vm_->vcpu_states_[id_] != VcpuState::kCreated) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("vCPU %d was already started", id_));
-  }
-  if (vm_->exit_.has_value()) {
+  if (state_ != VcpuState::kCreated) {
     return absl::FailedPreconditionError(absl::StrFormat(
-        "the VM has stopped (%s)", VmExitReasonName(vm_->exit_->reason)));
+        "vCPU %d is %s: it was already started", id_, VcpuStateName(state_)));
   }
   if (!vm_->boot_entry_.has_value()) {
     return absl::FailedPreconditionError(
         "no guest loaded: call LoadGuest() before starting the boot vCPU");
   }
-  vm_->vcpu_states_[id_] = VcpuState::kRunning;
-  ++vm_->running_vcpus_;
-  thread_ = std::thread(&Vcpu::ThreadMain, this, *vm_->boot_entry_);
+  return StartLocked(*vm_->boot_entry_);
+}
+
+absl::Status Vcpu::StartAt(const VcpuEntry& entry) {
+  ASSIGN_OR_RETURN(LongModeEntry mode_entry, vm_->EntryFor(entry));
+  MutexLock lock(&vm_->mu_);
+  return StartLocked(mode_entry);
+}
+
+absl::Status Vcpu::StartLocked(const LongModeEntry& entry) {
+  if (state_ != VcpuState::kCreated && state_ != VcpuState::kStopped) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "vCPU %d is %s: only a created or stopped vCPU can start", id_,
+        VcpuStateName(state_)));
+  }
+  if (vm_->exit_.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("the VM has stopped (%s)",
+                        VmExitReasonName(vm_->exit_->reason)));
+  }
+  pending_start_ = entry;
+  state_ = VcpuState::kRunning;
+  vm_->ever_started_ = true;
+  if (thread_running_) {
+    NotifyLocked();  // parked after vcpu.stop: wake it
+  } else {
+    attention_.store(true, std::memory_order_release);
+    thread_running_ = true;
+    ++vm_->live_threads_;
+    thread_ = std::thread(&Vcpu::ThreadMain, this);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Vcpu::Pause() {
+  MutexLock lock(&vm_->mu_);
+  if (state_ != VcpuState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "vCPU %d is %s, not running", id_, VcpuStateName(state_)));
+  }
+  pause_requested_ = true;
+  NotifyLocked();
+  vm_->mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return state_ != VcpuState::kRunning;
+  });
+  if (state_ != VcpuState::kPaused) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "vCPU %d became %s before it could pause", id_,
+        VcpuStateName(state_)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Vcpu::Resume() {
+  MutexLock lock(&vm_->mu_);
+  if (state_ != VcpuState::kPaused) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "vCPU %d is %s, not paused", id_, VcpuStateName(state_)));
+  }
+  pause_requested_ = false;
+  vm_->mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return state_ != VcpuState::kPaused;
+  });
+  return absl::OkStatus();
+}
+
+absl::Status Vcpu::Destroy() {
+  std::thread thread;
+  {
+    MutexLock lock(&vm_->mu_);
+    if (state_ == VcpuState::kDestroyed) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("vCPU %d is already destroyed", id_));
+    }
+    if (thread_.get_id() == std::this_thread::get_id()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "vCPU %d cannot be destroyed from its own thread", id_));
+    }
+    state_ = VcpuState::kDestroyed;
+    pending_start_.reset();
+    pause_requested_ = false;
+    exit_requested_ = true;
+    NotifyLocked();
+    thread = std::move(thread_);
+  }
+  if (thread.joinable()) thread.join();
   return absl::OkStatus();
 }
 
 absl::StatusOr<Registers> Vcpu::GetRegisters() const {
-  if (state() == VcpuState::kRunning) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("vCPU %d is running; stop the VM first", id_));
+  MutexLock lock(&vm_->mu_);
+  if (state_ == VcpuState::kRunning || state_ == VcpuState::kDestroyed) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "vCPU %d is %s; pause it or stop the VM first", id_,
+        VcpuStateName(state_)));
   }
+  // Its thread is parked or gone: the backend is ours to query.
   return backend_->GetRegisters();
 }
 
-void Vcpu::RequestStop() {
-  stop_requested_.store(true, std::memory_order_release);
-  backend_->Kick();
+void Vcpu::NotifyLocked() {
+  attention_.store(true, std::memory_order_release);
+  if (thread_running_) backend_->Kick();
 }
 
-void Vcpu::ThreadMain(LongModeEntry entry) {
+bool Vcpu::ServeRequests() {
+  // The fast path of every entry: one load.
+  if (!attention_.load(std::memory_order_acquire)) return true;
+  MutexLock lock(&vm_->mu_);
+  for (;;) {
+    // Requests are made under the lock, so clearing here loses none.
+    attention_.store(false, std::memory_order_relaxed);
+    if (exit_requested_) return false;
+    if (pending_start_.has_value()) {
+      absl::Status s = backend_->SetEntryState(*pending_start_);
+      pending_start_.reset();
+      if (!s.ok()) {
+        vm_->RequestExitLocked({.reason = VmExit::Reason::kHostError,
+                                .vcpu_id = id_,
+                                .message = std::string(s.message())});
+        return false;
+      }
+    }
+    if (pause_requested_) {
+      state_ = VcpuState::kPaused;
+      vm_->mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return !pause_requested_ || exit_requested_;
+      });
+      if (state_ == VcpuState::kPaused) state_ = VcpuState::kRunning;
+      continue;
+    }
+    if (state_ == VcpuState::kStopped) {
+      // Stopped itself (vcpu.stop): park until started again.
+      vm_->mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return pending_start_.has_value() || exit_requested_;
+      });
+      continue;
+    }
+    return true;
+  }
+}
+
+void Vcpu::ThreadMain() {
   pthread_setname_np(pthread_self(),
                      absl::StrFormat("hvbios-vcpu%d", id_).c_str());
-  absl::Status setup = backend_->BindToCurrentThread();
-  if (setup.ok()) setup = backend_->SetEntryState(entry);
-  if (!setup.ok()) {
+  if (absl::Status s = backend_->BindToCurrentThread(); !s.ok()) {
     vm_->RequestExit({.reason = VmExit::Reason::kHostError,
                       .vcpu_id = id_,
-                      .message = std::string(setup.message())});
+                      .message = std::string(s.message())});
   }
-  // The flag is read before every entry; a stop request sets it before
-  // kicking, so a kick that lands between this check and KVM_RUN still
-  // makes the entry return at once (backend contract).
-  while (setup.ok() && !stop_requested_.load(std::memory_order_acquire)) {
+  while (ServeRequests()) {
     absl::StatusOr<VcpuExit> exit = backend_->Run();
     if (!exit.ok()) {
       vm_->RequestExit({.reason = VmExit::Reason::kHostError,
                         .vcpu_id = id_,
                         .message = std::string(exit.status().message())});
-      break;
+      continue;  // ServeRequests() ends the thread
     }
+    exits_.fetch_add(1, std::memory_order_relaxed);
+    last_exit_.store(exit->kind, std::memory_order_relaxed);
     if (exit->kind == VcpuExit::Kind::kHypercall) {
       const HypercallResult result =
-          DispatchHypercall(*vm_->services_, exit->hypercall);
+          DispatchHypercall(*vm_->services_, id_, exit->hypercall);
       backend_->CompleteHypercall(result.status, result.value);
       continue;
     }
@@ -252,9 +524,11 @@ void Vcpu::ThreadMain(LongModeEntry entry) {
     vm_->RequestExit({.reason = VmExit::Reason::kGuestFault,
                       .vcpu_id = id_,
                       .message = std::move(message)});
-    break;
   }
-  vm_->OnVcpuThreadExit(id_);
+  MutexLock lock(&vm_->mu_);
+  thread_running_ = false;
+  --vm_->live_threads_;
+  if (state_ != VcpuState::kDestroyed) state_ = VcpuState::kStopped;
 }
 
 // ---- Vm --------------------------------------------------------------------
@@ -266,17 +540,16 @@ Vm::Vm(std::unique_ptr<BackendVm> backend, std::unique_ptr<GuestMemory> memory,
       options_(std::move(options)),
       created_monotonic_ns_(ClockNs(CLOCK_MONOTONIC)),
       services_(std::make_unique<VmServices>(this)),
-      vcpus_(options_.vcpu_count),
-      vcpu_states_(options_.vcpu_count, VcpuState::kCreated) {}
+      vcpus_(options_.vcpu_count) {}
 
 absl::Status ValidateVmOptions(const VmOptions& options) {
   RETURN_IF_ERROR(GuestMemory::ValidateSize(options.memory_bytes));
-  RETURN_IF_ERROR(ValidateBootParams(
-      {.vcpu_count = options.vcpu_count, .cmdline = options.cmdline}));
+  RETURN_IF_ERROR(ValidateBootParams({.vcpu_count = options.vcpu_count,
+                                      .cmdline = options.cmdline}));
   if (options.vcpu_count > kMaxVcpus) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%d vCPUs requested, at most %d supported",
-                        options.vcpu_count, kMaxVcpus));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%d vCPUs requested, at most %d supported", options.vcpu_count,
+        kMaxVcpus));
   }
   return absl::OkStatus();
 }
@@ -294,28 +567,30 @@ absl::StatusOr<std::unique_ptr<Vm>> Vm::Create(
     RETURN_IF_ERROR(
         backend->MapMemory(slot++, region.gpa, region.host, region.size));
   }
-  return std::unique_ptr<Vm>(new Vm(
-      std::move(backend), std::make_unique<GuestMemory>(std::move(memory)),
-      std::move(options)));
+  return std::unique_ptr<Vm>(
+      new Vm(std::move(backend),
+             std::make_unique<GuestMemory>(std::move(memory)),
+             std::move(options)));
 }
 
 Vm::~Vm() {
-  RequestExit({.reason = VmExit::Reason::kStopped});
-  std::vector<Vcpu*> vcpus;
+  std::vector<std::thread> threads;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
+    RequestExitLocked({.reason = VmExit::Reason::kStopped});
     for (auto& v : vcpus_) {
-      if (v != nullptr) vcpus.push_back(v.get());
+      if (v != nullptr && v->thread_.joinable()) {
+        threads.push_back(std::move(v->thread_));
+      }
     }
   }
-  for (Vcpu* v : vcpus) {
-    if (v->thread_.joinable()) v->thread_.join();
-  }
+  for (std::thread& t : threads) t.join();
+  services_.reset();  // stops the timer thread before the vCPUs go
 }
 
 absl::Status Vm::LoadGuest(absl::Span<const uint8_t> elf) {
   ASSIGN_OR_RETURN(ElfImage image, ParseElf(elf));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (boot_entry_.has_value()) {
     return absl::FailedPreconditionError(
         "a guest is already loaded in this VM; create a new VM");
@@ -337,8 +612,17 @@ absl::Status Vm::LoadGuestFile(const std::string& path) {
   return LoadGuest(bytes);
 }
 
+absl::StatusOr<Vcpu*> Vm::GetOrCreateVcpuLocked(uint32_t id) {
+  if (vcpus_[id] == nullptr) {
+    ASSIGN_OR_RETURN(std::unique_ptr<BackendVcpu> backend,
+                     backend_->CreateVcpu(id));
+    vcpus_[id] = std::unique_ptr<Vcpu>(new Vcpu(this, id, std::move(backend)));
+  }
+  return vcpus_[id].get();
+}
+
 absl::StatusOr<Vcpu*> Vm::CreateVcpu(uint32_t id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (id >= options_.vcpu_count) {
     return absl::OutOfRangeError(
         absl::StrFormat("vCPU id %d out of range: this VM has %d vCPU(s)", id,
@@ -348,27 +632,114 @@ absl::StatusOr<Vcpu*> Vm::CreateVcpu(uint32_t id) {
     return absl::AlreadyExistsError(
         absl::StrFormat("vCPU %d already exists", id));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<BackendVcpu> backend,
-                   backend_->CreateVcpu(id));
-  vcpus_[id] = std::unique_ptr<Vcpu>(new Vcpu(this, id, std::move(backend)));
-  return vcpus_[id].get();
+  return GetOrCreateVcpuLocked(id);
 }
 
 Vcpu* Vm::vcpu(uint32_t id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return id < vcpus_.size() ? vcpus_[id].get() : nullptr;
 }
 
-absl::StatusOr<VmExit> Vm::Wait(absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  if (running_vcpus_ == 0 && !exit_.has_value()) {
-    return absl::FailedPreconditionError(
-        "no vCPU is running: start the boot vCPU before waiting");
+absl::StatusOr<LongModeEntry> Vm::EntryFor(const VcpuEntry& entry) const {
+  switch (CheckVcpuEntry(*memory_, entry.rip, entry.rsp, entry.cr3)) {
+    case HVB_OK:
+      return MakeApEntry(entry.rip, entry.rsp, entry.arg, entry.cr3);
+    case HVB_ERR_FAULT:
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "entry 0x%x or stack 0x%x is not in guest RAM", entry.rip,
+          entry.rsp));
+    default:
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "stack 0x%x must be 16-byte aligned and cr3 0x%x 0 or a page of "
+          "guest RAM",
+          entry.rsp, entry.cr3));
   }
-  auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return exit_.has_value() && running_vcpus_ == 0;
-  };
-  if (!mu_.AwaitWithTimeout(absl::Condition(&stopped), timeout)) {
+}
+
+bool Vm::AnyVcpuActiveLocked() const {
+  for (const auto& v : vcpus_) {
+    if (v != nullptr && (v->state_ == VcpuState::kRunning ||
+                         v->state_ == VcpuState::kPaused)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::Status Vm::Pause() {
+  MutexLock lock(&mu_);
+  if (exit_.has_value()) {
+    return absl::FailedPreconditionError("the VM has stopped");
+  }
+  // Ask them all first, then wait: the pauses overlap.
+  std::vector<Vcpu*> pausing;
+  for (auto& v : vcpus_) {
+    if (v != nullptr && v->state_ == VcpuState::kRunning) {
+      v->pause_requested_ = true;
+      v->NotifyLocked();
+      pausing.push_back(v.get());
+    }
+  }
+  mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return std::none_of(pausing.begin(), pausing.end(), [](Vcpu* v) {
+      return v->state_ == VcpuState::kRunning;
+    });
+  });
+  return absl::OkStatus();
+}
+
+absl::Status Vm::Resume() {
+  MutexLock lock(&mu_);
+  if (exit_.has_value()) {
+    return absl::FailedPreconditionError("the VM has stopped");
+  }
+  std::vector<Vcpu*> resuming;
+  for (auto& v : vcpus_) {
+    if (v != nullptr && v->state_ == VcpuState::kPaused) {
+      v->pause_requested_ = false;
+      resuming.push_back(v.get());
+    }
+  }
+  mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return std::none_of(resuming.begin(), resuming.end(), [](Vcpu* v) {
+      return v->state_ == VcpuState::kPaused;
+    });
+  });
+  return absl::OkStatus();
+}
+
+absl::Status Vm::RaiseEvent(uint32_t vcpu_id, uint8_t vector) {
+  if (vcpu_id >= options_.vcpu_count) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "vCPU id %d out of range: this VM has %d vCPU(s)", vcpu_id,
+        options_.vcpu_count));
+  }
+  if (vector < HVB_VECTOR_MIN || vector > HVB_VECTOR_MAX) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "vector %d outside %d..%d", vector, HVB_VECTOR_MIN, HVB_VECTOR_MAX));
+  }
+  switch (services_->RaiseEvent(vcpu_id, vector)) {
+    case HVB_OK:
+      return absl::OkStatus();
+    case HVB_ERR_NODEV:
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "vCPU %d does not exist (not created, or destroyed)", vcpu_id));
+    default:
+      return absl::InternalError("the hypervisor failed to raise the event");
+  }
+}
+
+absl::StatusOr<VmExit> Vm::Wait(absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  if (!ever_started_ && !exit_.has_value()) {
+    return absl::FailedPreconditionError(
+        "no vCPU was started: start the boot vCPU before waiting");
+  }
+  if (!mu_.AwaitWithTimeout(
+          [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return exit_.has_value() && live_threads_ == 0;
+          },
+          timeout)) {
     return absl::DeadlineExceededError(absl::StrFormat(
         "the VM is still running after %s", absl::FormatDuration(timeout)));
   }
@@ -378,31 +749,22 @@ absl::StatusOr<VmExit> Vm::Wait(absl::Duration timeout) {
 void Vm::Stop() { RequestExit({.reason = VmExit::Reason::kStopped}); }
 
 size_t Vm::PushConsoleInput(absl::string_view bytes) {
-  absl::MutexLock lock(&console_mu_);
-  const size_t n =
-      std::min(bytes.size(), kConsoleInputCapacity - console_input_.size());
-  console_input_.append(bytes.data(), n);
-  return n;
+  return services_->PushConsoleInput(bytes);
 }
 
 void Vm::RequestExit(VmExit exit) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
+  RequestExitLocked(std::move(exit));
+}
+
+void Vm::RequestExitLocked(VmExit exit) {
   if (!exit_.has_value()) exit_ = std::move(exit);
-  StopAllVcpusLocked();
-}
-
-void Vm::StopAllVcpusLocked() {
-  for (size_t id = 0; id < vcpus_.size(); ++id) {
-    if (vcpu_states_[id] == VcpuState::kRunning) vcpus_[id]->RequestStop();
+  for (auto& v : vcpus_) {
+    if (v != nullptr && v->thread_running_) {
+      v->exit_requested_ = true;
+      v->NotifyLocked();
+    }
   }
-}
-
-void Vm::OnVcpuThreadExit(uint32_t id) {
-  absl::MutexLock lock(&mu_);
-  vcpu_states_[id] = VcpuState::kStopped;
-  --running_vcpus_;
-  // A vCPU thread ends only when the VM stops (ABI 0.1 has no vcpu.stop).
-  if (!exit_.has_value()) exit_ = VmExit{.reason = VmExit::Reason::kStopped};
 }
 
 }  // namespace hvbios

@@ -1,5 +1,6 @@
 // The core's Vm/Vcpu on the scripted fake backend: lifecycle rules,
 // hypercall plumbing, exit reporting. No KVM needed.
+#include "hvbios/internal/mutex.h"
 #include "hvbios/vm.h"
 
 #include <cstring>
@@ -24,7 +25,7 @@ class VmTest : public ::testing::Test {
  protected:
   void Create(VmOptions options = {}) {
     options.console_output = [this](absl::string_view bytes) {
-      absl::MutexLock lock(&mu_);
+      hvbios::MutexLock lock(&mu_);
       absl::StrAppend(&console_, bytes);
     };
     auto backend = std::make_unique<FakeBackendVm>();
@@ -37,13 +38,13 @@ class VmTest : public ::testing::Test {
     ASSERT_OK(vcpu->Start());
   }
   std::string console() {
-    absl::MutexLock lock(&mu_);
+    hvbios::MutexLock lock(&mu_);
     return console_;
   }
 
   FakeBackendVm* backend_ = nullptr;
   std::unique_ptr<Vm> vm_;
-  absl::Mutex mu_;
+  hvbios::Mutex mu_;
   std::string console_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -103,7 +104,7 @@ TEST_F(VmTest, BootVcpuStartsAtTheEntryWithTheBootInfo) {
   script->AddHypercall(HVB_FN_POWER_SHUTDOWN, {0});
   LoadAndStart();
   ASSERT_OK(vm_->Wait().status());
-  absl::MutexLock lock(&script->mu);
+  hvbios::MutexLock lock(&script->mu);
   ASSERT_TRUE(script->entry.has_value());
   EXPECT_EQ(script->entry->rip, 0x100000u);
   hvb_boot_info info;
@@ -134,7 +135,7 @@ TEST_F(VmTest, ServesHypercallsUntilShutdown) {
   EXPECT_EQ(done[1].status, HVB_ERR_FAULT);
   EXPECT_EQ(done[2].status, HVB_ERR_NOSYS);
   EXPECT_EQ(done[3].status, HVB_ERR_INVAL);
-  absl::MutexLock lock(&script->mu);
+  hvbios::MutexLock lock(&script->mu);
   EXPECT_EQ(script->exits.size(), 1u) << "the vCPU stopped at shutdown";
 }
 
@@ -202,14 +203,14 @@ TEST_F(VmTest, DestroyingARunningVmStopsItsVcpus) {
   std::shared_ptr<FakeVcpuScript> script = backend_->Script(0);
   LoadAndStart();
   {
-    absl::MutexLock lock(&script->mu);
+    hvbios::MutexLock lock(&script->mu);
     auto running = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(script->mu) {
       return script->runs > 0;
     };
-    script->mu.Await(absl::Condition(&running));  // inside the "guest" now
+    script->mu.Await(running);  // inside the "guest" now
   }
   vm_.reset();  // must kick and join the spinning vCPU thread, not hang
-  absl::MutexLock lock(&script->mu);
+  hvbios::MutexLock lock(&script->mu);
   EXPECT_GE(script->runs, 1);
   EXPECT_FALSE(script->kicked) << "the kick ended the run it interrupted";
 }

@@ -1,3 +1,4 @@
+#include "hvbios/internal/mutex.h"
 #include "tests/fake_backend.h"
 
 #include <cstring>
@@ -13,7 +14,7 @@ class FakeBackendVcpu : public BackendVcpu {
   absl::Status BindToCurrentThread() override { return absl::OkStatus(); }
 
   absl::Status SetEntryState(const LongModeEntry& entry) override {
-    absl::MutexLock lock(&script_->mu);
+    hvbios::MutexLock lock(&script_->mu);
     script_->entry = entry;
     script_->registers.rip = entry.rip;
     script_->registers.rsp = entry.rsp;
@@ -22,12 +23,12 @@ class FakeBackendVcpu : public BackendVcpu {
   }
 
   absl::StatusOr<VcpuExit> Run() override {
-    absl::MutexLock lock(&script_->mu);
+    hvbios::MutexLock lock(&script_->mu);
     ++script_->runs;
     auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(script_->mu) {
       return script_->kicked || !script_->exits.empty();
     };
-    script_->mu.Await(absl::Condition(&ready));
+    script_->mu.Await(ready);
     if (script_->kicked) {
       script_->kicked = false;
       VcpuExit exit = {};
@@ -40,17 +41,17 @@ class FakeBackendVcpu : public BackendVcpu {
   }
 
   void CompleteHypercall(int64_t status, uint64_t value) override {
-    absl::MutexLock lock(&script_->mu);
+    hvbios::MutexLock lock(&script_->mu);
     script_->completions.push_back({status, value});
   }
 
   void Kick() override {
-    absl::MutexLock lock(&script_->mu);
+    hvbios::MutexLock lock(&script_->mu);
     script_->kicked = true;
   }
 
   absl::StatusOr<Registers> GetRegisters() override {
-    absl::MutexLock lock(&script_->mu);
+    hvbios::MutexLock lock(&script_->mu);
     return script_->registers;
   }
 
@@ -61,20 +62,20 @@ class FakeBackendVcpu : public BackendVcpu {
 }  // namespace
 
 std::shared_ptr<FakeVcpuScript> FakeBackendVm::Script(uint32_t id) {
-  absl::MutexLock lock(&mu_);
+  hvbios::MutexLock lock(&mu_);
   auto& script = scripts_[id];
   if (script == nullptr) script = std::make_shared<FakeVcpuScript>();
   return script;
 }
 
 std::vector<FakeBackendVm::Mapping> FakeBackendVm::mappings() const {
-  absl::MutexLock lock(&mu_);
+  hvbios::MutexLock lock(&mu_);
   return mappings_;
 }
 
 absl::Status FakeBackendVm::MapMemory(uint32_t slot, uint64_t gpa, void* host,
                                       uint64_t size) {
-  absl::MutexLock lock(&mu_);
+  hvbios::MutexLock lock(&mu_);
   mappings_.push_back({slot, gpa, host, size});
   return absl::OkStatus();
 }
@@ -82,6 +83,17 @@ absl::Status FakeBackendVm::MapMemory(uint32_t slot, uint64_t gpa, void* host,
 absl::StatusOr<std::unique_ptr<BackendVcpu>> FakeBackendVm::CreateVcpu(
     uint32_t id) {
   return std::make_unique<FakeBackendVcpu>(Script(id));
+}
+
+absl::Status FakeBackendVm::RaiseInterrupt(uint32_t vcpu_id, uint8_t vector) {
+  hvbios::MutexLock lock(&mu_);
+  interrupts_.push_back({vcpu_id, vector});
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<uint32_t, uint8_t>> FakeBackendVm::interrupts() const {
+  hvbios::MutexLock lock(&mu_);
+  return interrupts_;
 }
 
 void FakeBackendVm::WriteHypercallPage(absl::Span<uint8_t> page) const {

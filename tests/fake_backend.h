@@ -10,7 +10,7 @@
 #include <optional>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "hvbios/internal/mutex.h"
 #include "hvbios/backend.h"
 #include "lib/hypercall.h"
 
@@ -18,7 +18,7 @@ namespace hvbios::testing {
 
 // Shared between a test and one fake vCPU.
 struct FakeVcpuScript {
-  absl::Mutex mu;
+  hvbios::Mutex mu;
   // Exits Run() returns in order. Once empty, Run() blocks (like a guest
   // spinning) until kicked, then returns kCanceled.
   std::deque<VcpuExit> exits ABSL_GUARDED_BY(mu);
@@ -36,17 +36,17 @@ struct FakeVcpuScript {
     for (size_t i = 0; i < args.size() && i < 6; ++i) {
       exit.hypercall.arg[i] = args[i];
     }
-    absl::MutexLock lock(&mu);
+    hvbios::MutexLock lock(&mu);
     exits.push_back(exit);
   }
   void AddExit(VcpuExit::Kind kind) {
     VcpuExit exit = {};
     exit.kind = kind;
-    absl::MutexLock lock(&mu);
+    hvbios::MutexLock lock(&mu);
     exits.push_back(exit);
   }
   std::vector<HypercallResult> Completions() {
-    absl::MutexLock lock(&mu);
+    hvbios::MutexLock lock(&mu);
     return completions;
   }
 };
@@ -68,6 +68,9 @@ class FakeBackendVm : public BackendVm {
                          uint64_t size) override;
   absl::StatusOr<std::unique_ptr<BackendVcpu>> CreateVcpu(uint32_t id) override;
   void WriteHypercallPage(absl::Span<uint8_t> page) const override;
+  absl::Status RaiseInterrupt(uint32_t vcpu_id, uint8_t vector) override;
+  // What RaiseInterrupt() received, in order.
+  std::vector<std::pair<uint32_t, uint8_t>> interrupts() const;
   uint32_t implementation_id() const override { return 1; }
   uint64_t tsc_frequency_hz() const override { return 1'000'000'000; }
 
@@ -75,10 +78,11 @@ class FakeBackendVm : public BackendVm {
   static constexpr uint8_t kPageFill = 0x5a;
 
  private:
-  mutable absl::Mutex mu_;
+  mutable hvbios::Mutex mu_;
   std::map<uint32_t, std::shared_ptr<FakeVcpuScript>> scripts_
       ABSL_GUARDED_BY(mu_);
   std::vector<Mapping> mappings_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<uint32_t, uint8_t>> interrupts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hvbios::testing

@@ -8,11 +8,11 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "absl/base/call_once.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/status.h"
 #include "hvbios/kvm.h"
@@ -44,6 +44,15 @@ constexpr unsigned long kKvmGetSupportedCpuid =
 constexpr unsigned long kKvmSetCpuid2 = _IOW(KVMIO, 0x90, KvmCpuid2Header);
 static_assert(kKvmGetSupportedCpuid == 0xc008ae05);
 static_assert(kKvmSetCpuid2 == 0x4008ae90);
+
+// KVM_SET_MSRS takes a kvm_msrs (flexible array too): same treatment.
+struct KvmMsrsHeader {
+  uint32_t nmsrs;
+  uint32_t pad;
+};
+static_assert(sizeof(KvmMsrsHeader) == 8);
+constexpr unsigned long kKvmSetMsrs = _IOW(KVMIO, 0x89, KvmMsrsHeader);
+static_assert(kKvmSetMsrs == 0x4008ae89);
 
 // A kvm_cpuid2 in the C layout.
 class CpuidTable {
@@ -86,13 +95,13 @@ void KickHandler(int) {
 }
 
 absl::Status InstallKickHandler(int signo) {
-  static absl::Mutex mu(absl::kConstInit);
-  static bool installed[_NSIG] ABSL_GUARDED_BY(mu) = {};
+  static std::mutex mu;
+  static bool installed[_NSIG] = {};  // guarded by mu
   if (signo <= 0 || signo >= _NSIG) {
     return absl::InvalidArgumentError(
         absl::StrFormat("invalid kick signal %d", signo));
   }
-  absl::MutexLock lock(&mu);
+  std::lock_guard<std::mutex> lock(mu);
   if (installed[signo]) return absl::OkStatus();
   struct sigaction action = {};
   action.sa_handler = KickHandler;
@@ -115,8 +124,23 @@ void FillHypercallPage(absl::Span<uint8_t> page) {
   // through the sync regs; it writes rax and rdx back before re-entry.
   const uint8_t call[] = {0xe6, static_cast<uint8_t>(kHypercallPort), 0xc3};
   std::memcpy(page.data() + HVB_HCPAGE_CALL, call, sizeof(call));
-  // eoi: ret (no event source exists in ABI 0.1).
-  page[HVB_HCPAGE_EOI] = 0xc3;
+  // eoi: write 0 to the x2APIC EOI MSR (0x80b), which the in-kernel APIC
+  // handles without an exit. mov (not xor) keeps rflags intact.
+  const uint8_t eoi[] = {
+      0x50, 0x51, 0x52,              // push rax; push rcx; push rdx
+      0xb9, 0x0b, 0x08, 0x00, 0x00,  // mov ecx, 0x80b
+      0xb8, 0x00, 0x00, 0x00, 0x00,  // mov eax, 0
+      0xba, 0x00, 0x00, 0x00, 0x00,  // mov edx, 0
+      0x0f, 0x30,                    // wrmsr
+      0x5a, 0x59, 0x58,              // pop rdx; pop rcx; pop rax
+      0xc3,                          // ret
+  };
+  std::memcpy(page.data() + HVB_HCPAGE_EOI, eoi, sizeof(eoi));
+  // halt: sti; hlt; ret. The STI shadow covers the hlt, so an event that
+  // is already pending wakes it at once: no lost wake-up. With the
+  // in-kernel irqchip the halt blocks inside KVM_RUN, no exit.
+  const uint8_t halt[] = {0xfb, 0xf4, 0xc3};
+  std::memcpy(page.data() + HVB_HCPAGE_HALT, halt, sizeof(halt));
   // notify: mov rax, HVB_ERR_NOSYS (sign-extended imm32); ret.
   const int32_t nosys = HVB_ERR_NOSYS;
   uint8_t notify[] = {0x48, 0xc7, 0xc0, 0, 0, 0, 0, 0xc3};
@@ -154,6 +178,15 @@ class KvmVcpu final : public BackendVcpu {
   }
 
   absl::Status SetEntryState(const LongModeEntry& e) override {
+    // Drop register writes of an answered hypercall: a stopped vCPU that
+    // restarts must begin at its new entry, not resume the old call.
+    run_->kvm_dirty_regs = 0;
+    // With the in-kernel irqchip every vCPU but the BSP waits for
+    // INIT-SIPI (api.rst, KVM_SET_MP_STATE); we start it directly.
+    kvm_mp_state mp_state = {KVM_MP_STATE_RUNNABLE};
+    if (ioctl(fd_.get(), KVM_SET_MP_STATE, &mp_state) != 0) {
+      return ErrnoStatus(errno, "KVM_SET_MP_STATE");
+    }
     kvm_sregs sregs;
     if (ioctl(fd_.get(), KVM_GET_SREGS, &sregs) != 0) {
       return ErrnoStatus(errno, "KVM_GET_SREGS");
@@ -284,6 +317,9 @@ class KvmVcpu final : public BackendVcpu {
     if (ioctl(fd_.get(), KVM_GET_REGS, &r) != 0) {
       return ErrnoStatus(errno, "KVM_GET_REGS");
     }
+    // Results written into the sync regs but not yet loaded by a KVM_RUN
+    // are part of the vCPU's state as the guest will see it.
+    if (run_->kvm_dirty_regs & KVM_SYNC_X86_REGS) r = run_->s.regs.regs;
     if (ioctl(fd_.get(), KVM_GET_SREGS, &s) != 0) {
       return ErrnoStatus(errno, "KVM_GET_SREGS");
     }
@@ -340,6 +376,11 @@ class KvmVm final : public BackendVm {
 
     UniqueFd vm(ioctl(kvm.get(), KVM_CREATE_VM, 0));
     if (!vm.valid()) return ErrnoStatus(errno, "KVM_CREATE_VM");
+    // The in-kernel local APICs deliver events; it must exist before any
+    // vCPU (api.rst, KVM_CREATE_IRQCHIP). It also claims the PIC ports.
+    if (ioctl(vm.get(), KVM_CREATE_IRQCHIP, 0) != 0) {
+      return ErrnoStatus(errno, "KVM_CREATE_IRQCHIP");
+    }
     // Intel VMX needs a TSS area for real-mode emulation (api.rst,
     // KVM_SET_TSS_ADDR); put it in the hole below 4 GiB where no RAM is.
     // Other implementations may not need it, so a failure is not fatal.
@@ -375,8 +416,22 @@ class KvmVm final : public BackendVm {
     if (run == MAP_FAILED) return ErrnoStatus(errno, "mmap of kvm_run");
     MappedRegion run_mapping(run, vcpu_mmap_size_);
     RETURN_IF_ERROR(SetCpuid(fd.get(), id));
+    RETURN_IF_ERROR(EnableX2Apic(fd.get(), id));
     return std::make_unique<KvmVcpu>(id, std::move(fd), std::move(run_mapping),
                                      kick_signal_);
+  }
+
+  absl::Status RaiseInterrupt(uint32_t vcpu_id, uint8_t vector) override {
+    // A fixed, edge-triggered MSI in physical destination mode to the APIC
+    // whose id is the vCPU id (SDM Vol. 3A, 11.11 "Message Signalled
+    // Interrupts").
+    kvm_msi msi = {};
+    msi.address_lo = 0xfee00000u | (vcpu_id << 12);
+    msi.data = vector;
+    if (ioctl(vm_.get(), KVM_SIGNAL_MSI, &msi) < 0) {
+      return ErrnoStatus(errno, "KVM_SIGNAL_MSI");
+    }
+    return absl::OkStatus();
   }
 
   void WriteHypercallPage(absl::Span<uint8_t> page) const override {
@@ -421,6 +476,39 @@ class KvmVm final : public BackendVm {
     }
     if (ioctl(vcpu_fd, kKvmSetCpuid2, table.data()) != 0) {
       return ErrnoStatus(errno, "KVM_SET_CPUID2");
+    }
+    return absl::OkStatus();
+  }
+
+  // Puts the vCPU's local APIC in x2APIC mode, software-enabled, so that
+  // the EOI entry (an x2APIC MSR write) works and events are accepted
+  // without the guest ever touching the APIC (docs/abi.md, section 3).
+  static absl::Status EnableX2Apic(int vcpu_fd, uint32_t id) {
+    constexpr uint32_t kApicBaseMsr = 0x1b;
+    constexpr uint64_t kApicBase = 0xfee00000;
+    constexpr uint64_t kApicBaseBsp = 1 << 8, kApicBaseExtd = 1 << 10,
+                       kApicBaseEnable = 1 << 11;
+    struct {
+      KvmMsrsHeader header;
+      kvm_msr_entry entries[1];
+    } msrs = {};
+    msrs.header.nmsrs = 1;
+    msrs.entries[0].index = kApicBaseMsr;
+    msrs.entries[0].data = kApicBase | kApicBaseEnable | kApicBaseExtd |
+                           (id == 0 ? kApicBaseBsp : 0);
+    if (ioctl(vcpu_fd, kKvmSetMsrs, &msrs) != 1) {
+      return ErrnoStatus(errno, "KVM_SET_MSRS (IA32_APIC_BASE, x2APIC)");
+    }
+    // Spurious-interrupt vector register (offset 0xf0): bit 8 enables the
+    // APIC, vector 0xff is the spurious vector (SDM Vol. 3A, 11.9).
+    kvm_lapic_state lapic;
+    if (ioctl(vcpu_fd, KVM_GET_LAPIC, &lapic) != 0) {
+      return ErrnoStatus(errno, "KVM_GET_LAPIC");
+    }
+    const uint32_t svr = 0x1ff;
+    std::memcpy(&lapic.regs[0xf0], &svr, sizeof(svr));
+    if (ioctl(vcpu_fd, KVM_SET_LAPIC, &lapic) != 0) {
+      return ErrnoStatus(errno, "KVM_SET_LAPIC");
     }
     return absl::OkStatus();
   }

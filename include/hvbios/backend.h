@@ -78,7 +78,9 @@ class BackendVcpu {
   // it. Call once, on the thread that will call Run().
   virtual absl::Status BindToCurrentThread() = 0;
 
-  // Sets the registers for the first entry. Bound thread, before Run().
+  // Puts the vCPU into `entry`'s state, runnable, dropping whatever it was
+  // doing (a pending hypercall completion included). Bound thread, between
+  // runs: used for the first start and for restarts after vcpu.stop.
   virtual absl::Status SetEntryState(const LongModeEntry& entry) = 0;
 
   // Runs the guest until the next exit. Bound thread only. Returns an error
@@ -116,6 +118,10 @@ class BackendVm {
   // Fills the hypercall page (HVB_HCPAGE_SIZE bytes) with this backend's
   // entry code at the offsets docs/abi.md fixes.
   virtual void WriteHypercallPage(absl::Span<uint8_t> page) const = 0;
+
+  // Raises interrupt `vector` (32..255) on vCPU `vcpu_id`'s local APIC as
+  // an edge-triggered fixed MSI. Any thread. The vCPU must exist.
+  virtual absl::Status RaiseInterrupt(uint32_t vcpu_id, uint8_t vector) = 0;
 
   // HVB_IMPL_* reported by base.get_impl_id.
   virtual uint32_t implementation_id() const = 0;

@@ -29,10 +29,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "hvbios/backend.h"
+#include "hvbios/internal/mutex.h"
 
 namespace hvbios {
 
@@ -56,9 +56,30 @@ struct VmOptions {
 absl::Status ValidateVmOptions(const VmOptions& options);
 
 enum class VcpuState {
-  kCreated,  // exists, never started
-  kRunning,  // its thread is running (in the guest or serving an exit)
-  kStopped,  // its thread has ended; the vCPU will not run again
+  kCreated,    // exists, never started
+  kRunning,    // started: in the guest, serving an exit, or halted in hlt
+  kPaused,     // held by Pause(); Resume() continues exactly where it was
+  kStopped,    // stopped itself (vcpu.stop) or the VM stopped; the guest's
+               // vcpu.start or StartAt() may start it again
+  kDestroyed,  // Destroy()ed: every call on it fails from now on
+};
+
+absl::string_view VcpuStateName(VcpuState state);
+
+// A vCPU's state and what made it leave the guest last.
+struct VcpuStatus {
+  VcpuState state = VcpuState::kCreated;
+  VcpuExit::Kind last_exit = VcpuExit::Kind::kCanceled;
+  uint64_t exits = 0;  // exits served since creation
+};
+
+// Where StartAt() starts a vCPU: 64-bit mode, interrupts off, the
+// platform's GDT; rdi = `arg`.
+struct VcpuEntry {
+  uint64_t rip = 0;
+  uint64_t rsp = 0;  // 16-byte aligned
+  uint64_t arg = 0;
+  uint64_t cr3 = 0;  // 0: the platform's boot identity map
 };
 
 // Why a VM stopped.
@@ -68,8 +89,8 @@ struct VmExit {
     kReboot,      // the guest called power.reboot
     kGuestFault,  // the guest did something the platform cannot serve
                   // (triple fault, unemulatable instruction, unknown port,
-                  // halt with nothing to wake it); see vcpu_id, message
-    kStopped,     // the host called Vm::Stop()
+                  // every vCPU stopped); see vcpu_id, message
+    kStopped,     // the host called Vm::Stop() or destroyed the Vm
     kHostError,   // the hypervisor failed; see message
   };
   Reason reason = Reason::kStopped;
@@ -91,7 +112,13 @@ std::string FormatRegisters(const Registers& regs);
 
 class Vm;
 
-// One virtual CPU. Owned by its Vm.
+// One virtual CPU, run by a library-owned thread named "hvbios-vcpu<N>"
+// from its first start until it is destroyed or the VM stops. Owned by its
+// Vm; the pointer stays valid until the Vm is destroyed.
+//
+// Every method may be called from any thread, concurrently. Misuse (a call
+// in the wrong state, on a destroyed vCPU, after the VM stopped) returns
+// FailedPrecondition naming the state; nothing is undefined.
 class Vcpu {
  public:
   Vcpu(const Vcpu&) = delete;
@@ -100,34 +127,67 @@ class Vcpu {
 
   uint32_t id() const { return id_; }
 
-  // Starts the boot vCPU (id 0) on a new thread named "hvbios-vcpu0", at
-  // the loaded guest's entry with the boot protocol's register state.
-  // Errors: FailedPrecondition if no guest is loaded, the vCPU was already
-  // started, or the VM has stopped; InvalidArgument for another id (other
-  // vCPUs are brought up by the guest, docs/abi.md).
+  // Starts the boot vCPU (id 0) at the loaded guest's entry in the boot
+  // protocol's state. FailedPrecondition if no guest is loaded or the vCPU
+  // is not kCreated; InvalidArgument for another id.
   absl::Status Start();
 
-  VcpuState state() const;
+  // Starts a kCreated or kStopped vCPU at `entry`. InvalidArgument if rip,
+  // the stack or cr3 are not in guest RAM or misaligned.
+  absl::Status StartAt(const VcpuEntry& entry);
 
-  // The vCPU's registers. FailedPrecondition while it runs.
+  // Takes a running vCPU out of the guest and parks it. Returns once it is
+  // out of guest mode (also from hlt). FailedPrecondition unless kRunning.
+  absl::Status Pause();
+
+  // Lets a paused vCPU continue exactly where it was. Returns once its
+  // thread runs again. FailedPrecondition unless kPaused.
+  absl::Status Resume();
+
+  // Stops the vCPU for good (pausing it first if it runs) and ends its
+  // thread. KVM cannot free one vCPU: its kernel state goes with the VM.
+  absl::Status Destroy();
+
+  VcpuState state() const;
+  VcpuStatus status() const;
+
+  // The vCPU's registers, while it is not running (kCreated, kPaused,
+  // kStopped). FailedPrecondition while it runs or once destroyed.
   absl::StatusOr<Registers> GetRegisters() const;
 
  private:
   friend class Vm;
+  friend class VmServices;
   Vcpu(Vm* vm, uint32_t id, std::unique_ptr<BackendVcpu> backend);
 
-  // Body of the vCPU thread: enter the guest, serve exits, until asked to
-  // stop or the guest faults.
-  void ThreadMain(LongModeEntry entry);
-  // Makes the thread leave the guest and end. Vm::mu_ held.
-  void RequestStop();
+  // Starts (or restarts) the vCPU at `entry`. vm_->mu_ held.
+  absl::Status StartLocked(const LongModeEntry& entry);
+  // Body of the vCPU thread.
+  void ThreadMain();
+  // Serves the mailbox (start, pause, stop, exit requests). Returns false
+  // when the thread must end.
+  bool ServeRequests();
+  // Sets a request flag's companion `attention_` and kicks. mu_ held.
+  void NotifyLocked();
 
   Vm* const vm_;
   const uint32_t id_;
   const std::unique_ptr<BackendVcpu> backend_;
-  // Checked by the vCPU thread before every guest entry; set before kicking.
-  std::atomic<bool> stop_requested_{false};
-  std::thread thread_;  // started once, joined by ~Vm
+
+  // Set (under vm_->mu_) whenever the mailbox below changes, cleared by the
+  // vCPU thread before it reads the mailbox; checked before every entry.
+  std::atomic<bool> attention_{false};
+  std::atomic<VcpuExit::Kind> last_exit_{VcpuExit::Kind::kCanceled};
+  std::atomic<uint64_t> exits_{0};
+
+  // Mailbox and state, guarded by the VM's mutex (one lock for all of the
+  // VM's lifecycle state: no lock ordering to get wrong).
+  VcpuState state_ = VcpuState::kCreated;
+  std::optional<LongModeEntry> pending_start_;
+  bool pause_requested_ = false;
+  bool exit_requested_ = false;
+  bool thread_running_ = false;  // ThreadMain has not returned
+  std::thread thread_;           // joined by Destroy() or ~Vm
 };
 
 class Vm {
@@ -140,7 +200,8 @@ class Vm {
 
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
-  // Stops every vCPU and joins its thread.
+  // Stops every vCPU and joins its thread. Must not run on a vCPU thread
+  // (e.g. inside the console callback).
   ~Vm();
 
   // Loads a guest image (boot protocol, docs/abi.md) and builds the boot
@@ -151,15 +212,26 @@ class Vm {
   // Same, reading the image from a file (NotFound etc. if unreadable).
   absl::Status LoadGuestFile(const std::string& path);
 
-  // Creates vCPU `id` (0 .. vcpu_count - 1), once per id.
+  // Creates vCPU `id` (0 .. vcpu_count - 1), once per id. The guest's
+  // vcpu.start creates the vCPUs the host did not.
   absl::StatusOr<Vcpu*> CreateVcpu(uint32_t id);
   // The vCPU with this id, or nullptr if not created.
   Vcpu* vcpu(uint32_t id) const;
 
+  // Pauses / resumes every running / paused vCPU; same guarantees as
+  // Vcpu::Pause / Resume. FailedPrecondition once the VM has stopped.
+  absl::Status Pause();
+  absl::Status Resume();
+
+  // Raises interrupt `vector` (32..254) on vCPU `vcpu_id`, for a VMM's own
+  // devices. OutOfRange / InvalidArgument / FailedPrecondition (vCPU not
+  // created) on misuse.
+  absl::Status RaiseEvent(uint32_t vcpu_id, uint8_t vector);
+
   // Blocks until the VM has stopped and all its vCPU threads have left the
   // guest, then says why. DeadlineExceeded if still running after
-  // `timeout` (the VM keeps running); FailedPrecondition if no vCPU runs
-  // and the VM never stopped (nothing to wait for).
+  // `timeout` (the VM keeps running); FailedPrecondition if no vCPU was
+  // ever started and the VM never stopped (nothing to wait for).
   absl::StatusOr<VmExit> Wait(
       absl::Duration timeout = absl::InfiniteDuration());
 
@@ -167,8 +239,9 @@ class Vm {
   // once; Wait() tells when every vCPU is out.
   void Stop();
 
-  // Queues bytes for the guest's console.read. Returns how many were
-  // accepted (the queue holds at most 64 KiB).
+  // Queues bytes for the guest's console.read and raises the console-input
+  // event if the guest routed it. Returns how many bytes were accepted (the
+  // queue holds at most 64 KiB).
   size_t PushConsoleInput(absl::string_view bytes);
 
   const GuestMemory& memory() const { return *memory_; }
@@ -181,10 +254,17 @@ class Vm {
   Vm(std::unique_ptr<BackendVm> backend, std::unique_ptr<GuestMemory> memory,
      VmOptions options);
 
-  // Records why the VM stops (the first reason wins) and stops all vCPUs.
+  // Records why the VM stops (the first reason wins) and ends every vCPU
+  // thread.
   void RequestExit(VmExit exit) ABSL_LOCKS_EXCLUDED(mu_);
-  void StopAllVcpusLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnVcpuThreadExit(uint32_t id) ABSL_LOCKS_EXCLUDED(mu_);
+  void RequestExitLocked(VmExit exit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The vCPU, created on demand for a guest's vcpu.start.
+  absl::StatusOr<Vcpu*> GetOrCreateVcpuLocked(uint32_t id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The long-mode entry for a VcpuEntry, checked against guest RAM.
+  absl::StatusOr<LongModeEntry> EntryFor(const VcpuEntry& entry) const;
+  // Whether any vCPU is running or paused.
+  bool AnyVcpuActiveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Guest RAM is declared first so it is unmapped last: the backend maps it
   // and must be gone before it (BackendVm::MapMemory contract).
@@ -194,15 +274,14 @@ class Vm {
   const uint64_t created_monotonic_ns_;  // clock.monotonic counts from here
   std::unique_ptr<VmServices> services_;
 
-  mutable absl::Mutex mu_;
+  // Guards the VM's lifecycle: these fields and every Vcpu's mailbox.
+  mutable Mutex mu_;
   std::optional<LongModeEntry> boot_entry_ ABSL_GUARDED_BY(mu_);
+  // Indexed by id; slots fill as vCPUs are created, never shrink.
   std::vector<std::unique_ptr<Vcpu>> vcpus_ ABSL_GUARDED_BY(mu_);
-  std::vector<VcpuState> vcpu_states_ ABSL_GUARDED_BY(mu_);
-  int running_vcpus_ ABSL_GUARDED_BY(mu_) = 0;
+  int live_threads_ ABSL_GUARDED_BY(mu_) = 0;
+  bool ever_started_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<VmExit> exit_ ABSL_GUARDED_BY(mu_);
-
-  absl::Mutex console_mu_;
-  std::string console_input_ ABSL_GUARDED_BY(console_mu_);
 };
 
 }  // namespace hvbios

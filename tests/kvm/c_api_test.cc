@@ -1,7 +1,7 @@
 // The C API on real KVM: the whole life of a VM, and misuse.
 #include <string>
 
-#include "absl/synchronization/mutex.h"
+#include "hvbios/internal/mutex.h"
 #include "gtest/gtest.h"
 #include "hvbios/hvbios.h"
 #include "tests/kvm/kvm_guest.h"
@@ -11,13 +11,13 @@ namespace {
 using hvbios::testing::GuestPath;
 
 struct Console {
-  absl::Mutex mu;
+  hvbios::Mutex mu;
   std::string text ABSL_GUARDED_BY(mu);
 };
 
 void CaptureConsole(void* context, const char* bytes, size_t length) {
   auto* console = static_cast<Console*>(context);
-  absl::MutexLock lock(&console->mu);
+  hvbios::MutexLock lock(&console->mu);
   console->text.append(bytes, length);
 }
 
@@ -53,7 +53,7 @@ TEST_F(CApiTest, BootsHello) {
   EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_SHUTDOWN);
   EXPECT_EQ(exit.exit_code, 0);
   EXPECT_STREQ(hyperv_bios_last_error(), "");
-  absl::MutexLock lock(&console_.mu);
+  hvbios::MutexLock lock(&console_.mu);
   EXPECT_NE(console_.text.find("command line: from C"), std::string::npos)
       << console_.text;
 }

@@ -81,7 +81,7 @@ TEST_F(HvbiosRunTest, GuestExitCodesPassThrough) {
 
 TEST_F(HvbiosRunTest, GuestDeathsHaveAStatusAReasonAndRegisters) {
   for (auto [cmd, text] :
-       {std::pair{"triple-fault", "triple fault"}, std::pair{"halt", "halted"},
+       {std::pair{"triple-fault", "triple fault"},
         std::pair{"port", "I/O port 0x80"}}) {
     CommandResult r = Run({"--cmdline", cmd, GuestPath("behave")});
     EXPECT_EQ(r.exit_status, 123) << cmd;
@@ -96,6 +96,13 @@ TEST_F(HvbiosRunTest, TimeoutStopsAHungGuest) {
   EXPECT_EQ(r.exit_status, 124) << r.err;
   EXPECT_NE(r.err.find("--timeout"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("vCPU 0:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rip "), std::string::npos) << r.err;
+}
+
+TEST_F(HvbiosRunTest, TimeoutEndsAGuestHaltedWithInterruptsOff) {
+  CommandResult r =
+      Run({"--timeout", "300ms", "--cmdline", "halt", GuestPath("behave")});
+  EXPECT_EQ(r.exit_status, 124) << r.err;
   EXPECT_NE(r.err.find("rip "), std::string::npos) << r.err;
 }
 

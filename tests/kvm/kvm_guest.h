@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "absl/synchronization/mutex.h"
+#include "hvbios/internal/mutex.h"
 #include "gtest/gtest.h"
 #include "hvbios/kvm.h"
 #include "hvbios/vm.h"
@@ -35,7 +35,7 @@ class CapturedVm {
     auto captured = std::unique_ptr<CapturedVm>(new CapturedVm());
     CapturedVm* c = captured.get();
     options.console_output = [c](absl::string_view bytes) {
-      absl::MutexLock lock(&c->mu_);
+      hvbios::MutexLock lock(&c->mu_);
       c->console_.append(bytes.data(), bytes.size());
     };
     absl::StatusOr<std::unique_ptr<Vm>> vm = CreateKvmVm(std::move(options));
@@ -53,7 +53,7 @@ class CapturedVm {
 
   Vm& vm() { return *vm_; }
   std::string console() {
-    absl::MutexLock lock(&mu_);
+    hvbios::MutexLock lock(&mu_);
     return console_;
   }
   // Waits (generously: ring-0 guest code is emulated on our machines).
@@ -63,7 +63,7 @@ class CapturedVm {
 
  private:
   CapturedVm() = default;
-  absl::Mutex mu_;
+  hvbios::Mutex mu_;
   std::string console_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Vm> vm_;  // destroyed first: no console calls after
 };

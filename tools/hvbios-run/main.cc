@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
+#include "hvbios/internal/mutex.h"
 #include "hvbios/kvm.h"
 #include "hvbios/vm.h"
 #include "tools/hvbios-run/options.h"
@@ -45,7 +45,7 @@ class StdinForwarder {
     thread_.join();
   }
   void Attach(Vm* vm) {
-    absl::MutexLock lock(&mu_);
+    hvbios::MutexLock lock(&mu_);
     vm_ = vm;
   }
 
@@ -70,7 +70,7 @@ class StdinForwarder {
         pending.assign(buf, static_cast<size_t>(n));
       }
       if (!pending.empty()) {
-        absl::MutexLock lock(&mu_);
+        hvbios::MutexLock lock(&mu_);
         if (vm_ != nullptr) pending.erase(0, vm_->PushConsoleInput(pending));
       }
       if (!pending.empty() || eof) {
@@ -80,7 +80,7 @@ class StdinForwarder {
   }
 
   std::atomic<bool> stop_{false};
-  absl::Mutex mu_;
+  hvbios::Mutex mu_;
   Vm* vm_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread thread_;
 };

@@ -18,7 +18,7 @@ extern "C" {
  * major M runs on any implementation reporting major M and a minor at least
  * the one it needs (probe individual functions with HVB_FN_BASE_PROBE). */
 #define HVB_ABI_VERSION_MAJOR 0u
-#define HVB_ABI_VERSION_MINOR 1u
+#define HVB_ABI_VERSION_MINOR 2u
 #define HVB_ABI_VERSION ((HVB_ABI_VERSION_MAJOR << 16) | HVB_ABI_VERSION_MINOR)
 
 /* ---- Function ids --------------------------------------------------------
@@ -35,9 +35,9 @@ extern "C" {
 #define HVB_SVC_CLOCK 0x02u
 #define HVB_SVC_POWER 0x03u
 #define HVB_SVC_DEBUG 0x04u
-#define HVB_SVC_VCPU 0x05u  /* reserved */
-#define HVB_SVC_TIMER 0x06u /* reserved */
-#define HVB_SVC_EVENT 0x07u /* reserved */
+#define HVB_SVC_VCPU 0x05u  /* since 0.2 */
+#define HVB_SVC_TIMER 0x06u /* since 0.2 */
+#define HVB_SVC_EVENT 0x07u /* since 0.2 */
 #define HVB_SVC_BLOCK 0x08u /* reserved */
 #define HVB_SVC_NET 0x09u   /* reserved */
 #define HVB_SVC_RNG 0x0au   /* reserved */
@@ -84,6 +84,54 @@ extern "C" {
  * that all six argument registers arrive. */
 #define HVB_FN_DEBUG_ECHO HVB_FID(HVB_SVC_DEBUG, 1)
 
+/* vcpu: bringing virtual CPUs up and down (after RISC-V SBI HSM and ARM
+ * PSCI CPU_ON/CPU_OFF). Since 0.2. */
+/* () -> value = number of vCPUs (ids 0 .. count - 1). */
+#define HVB_FN_VCPU_COUNT HVB_FID(HVB_SVC_VCPU, 0)
+/* () -> value = the calling vCPU's id. */
+#define HVB_FN_VCPU_SELF HVB_FID(HVB_SVC_VCPU, 1)
+/* (id, entry, stack, arg, cr3) -> 0. Starts stopped vCPU `id` in long mode
+ * at `entry` with rsp = `stack` (16-byte aligned), rdi = `arg`, interrupts
+ * off, the platform's GDT, and page tables at `cr3` (0: the platform's boot
+ * identity map). Returns once the start is under way. */
+#define HVB_FN_VCPU_START HVB_FID(HVB_SVC_VCPU, 2)
+/* () -> does not return: the calling vCPU stops until started again. */
+#define HVB_FN_VCPU_STOP HVB_FID(HVB_SVC_VCPU, 3)
+/* (id) -> value = HVB_VCPU_STOPPED / _RUNNING / _PAUSED. */
+#define HVB_FN_VCPU_STATUS HVB_FID(HVB_SVC_VCPU, 4)
+
+#define HVB_VCPU_STOPPED 0u /* never started, or stopped itself */
+#define HVB_VCPU_RUNNING 1u /* started (possibly halted in `hlt`) */
+#define HVB_VCPU_PAUSED 2u  /* held by the host; resumes where it was */
+
+/* Interrupt vectors events may use: 0..31 are exceptions, 255 is the
+ * platform's spurious vector. */
+#define HVB_VECTOR_MIN 32u
+#define HVB_VECTOR_MAX 254u
+
+/* timer: one one-shot deadline per vCPU. Since 0.2. */
+/* (deadline_ns, vector) -> 0. When clock.monotonic reaches deadline_ns,
+ * raises `vector` on the calling vCPU (at once if it already has).
+ * Replaces the vCPU's armed deadline, if any. */
+#define HVB_FN_TIMER_SET HVB_FID(HVB_SVC_TIMER, 0)
+/* () -> 0. Disarms the calling vCPU's deadline (no-op if none). */
+#define HVB_FN_TIMER_CANCEL HVB_FID(HVB_SVC_TIMER, 1)
+
+/* event: routing event sources to vCPUs and vectors; IPIs. Since 0.2. */
+/* (source, vcpu, vector) -> 0. Delivers `source`'s events as `vector` on
+ * `vcpu`. A source starts unrouted and unmasked. */
+#define HVB_FN_EVENT_ROUTE HVB_FID(HVB_SVC_EVENT, 0)
+/* (source) -> 0. Holds the source's events; one is kept pending. */
+#define HVB_FN_EVENT_MASK HVB_FID(HVB_SVC_EVENT, 1)
+/* (source) -> 0. Releases the source; a pending event is delivered now. */
+#define HVB_FN_EVENT_UNMASK HVB_FID(HVB_SVC_EVENT, 2)
+/* (vcpu, vector) -> 0. Raises `vector` on `vcpu` (may be the caller). */
+#define HVB_FN_EVENT_SEND_IPI HVB_FID(HVB_SVC_EVENT, 3)
+
+/* Event sources. */
+#define HVB_EVENT_SRC_CONSOLE_INPUT 0u /* console input became readable */
+#define HVB_EVENT_SRC_COUNT 1u
+
 /* ---- The hypercall page --------------------------------------------------
  * One 4 KiB page, read-only and executable, at boot_info.hypercall_page.
  * It is a table of entry points at fixed offsets; each is entered with
@@ -94,13 +142,16 @@ extern "C" {
  * rax = status, rdx = value. All other registers (including the argument
  * registers and rflags.DF) are preserved. Needs 64 bytes of stack. */
 #define HVB_HCPAGE_CALL 0x000u
-/* Acknowledge the event being handled (end of interrupt). Preserves every
- * register. In ABI 0.1 no event source exists yet and the entry only
- * returns. */
+/* Acknowledge the event being handled (end of interrupt), from its
+ * handler. Preserves every register. */
 #define HVB_HCPAGE_EOI 0x040u
 /* Ring doorbell: edi = queue id. Reserved in ABI 0.1: returns
  * rax = HVB_ERR_NOSYS. */
 #define HVB_HCPAGE_NOTIFY 0x080u
+/* Enable interrupts and wait until at least one event has been delivered
+ * (its handler has run), then return with interrupts enabled. Preserves
+ * every register. Since 0.2. */
+#define HVB_HCPAGE_HALT 0x0c0u
 
 #ifdef __cplusplus
 } /* extern "C" */
