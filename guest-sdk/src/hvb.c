@@ -77,6 +77,67 @@ uint64_t hvb_debug_echo(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
   return hvb_call6(HVB_FN_DEBUG_ECHO, a0, a1, a2, a3, a4, a5).value;
 }
 
+uint32_t hvb_vcpu_count(void) {
+  return (uint32_t)hvb_call0(HVB_FN_VCPU_COUNT).value;
+}
+uint32_t hvb_vcpu_self(void) {
+  return (uint32_t)hvb_call0(HVB_FN_VCPU_SELF).value;
+}
+hvb_status hvb_vcpu_start(uint32_t id, uint64_t entry, uint64_t stack,
+                          uint64_t arg, uint64_t cr3) {
+  return hvb_call6(HVB_FN_VCPU_START, id, entry, stack, arg, cr3, 0).status;
+}
+
+/* start.S: pops fn from the new stack and calls fn(rdi), then vcpu.stop. */
+extern char hvb_vcpu_trampoline[];
+
+hvb_status hvb_vcpu_start_c(uint32_t id, void (*fn)(uint64_t arg),
+                            void *stack, size_t stack_size, uint64_t arg) {
+  uint64_t top = ((uint64_t)(uintptr_t)stack + stack_size) & ~(uint64_t)15;
+  if (stack_size < 64 || top < 16) return HVB_ERR_INVAL;
+  *(uint64_t *)(uintptr_t)(top - 16) = (uint64_t)(uintptr_t)fn;
+  uint64_t cr3;
+  __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+  return hvb_vcpu_start(id, hvb_virt_to_phys(hvb_vcpu_trampoline),
+                        hvb_virt_to_phys((void *)(uintptr_t)(top - 16)), arg,
+                        cr3 & ~(uint64_t)0xfff);
+}
+hvb_status hvb_vcpu_stop(void) { return hvb_call0(HVB_FN_VCPU_STOP).status; }
+hvb_status hvb_vcpu_status(uint32_t id, uint32_t *state) {
+  struct hvb_result r = hvb_call1(HVB_FN_VCPU_STATUS, id);
+  if (state != 0) *state = (uint32_t)r.value;
+  return r.status;
+}
+
+hvb_status hvb_timer_set(uint64_t deadline_ns, uint8_t vector) {
+  return hvb_call2(HVB_FN_TIMER_SET, deadline_ns, vector).status;
+}
+hvb_status hvb_timer_cancel(void) {
+  return hvb_call0(HVB_FN_TIMER_CANCEL).status;
+}
+
+hvb_status hvb_event_route(uint32_t source, uint32_t vcpu, uint8_t vector) {
+  return hvb_call6(HVB_FN_EVENT_ROUTE, source, vcpu, vector, 0, 0, 0).status;
+}
+hvb_status hvb_event_mask(uint32_t source) {
+  return hvb_call1(HVB_FN_EVENT_MASK, source).status;
+}
+hvb_status hvb_event_unmask(uint32_t source) {
+  return hvb_call1(HVB_FN_EVENT_UNMASK, source).status;
+}
+hvb_status hvb_event_send_ipi(uint32_t vcpu, uint8_t vector) {
+  return hvb_call2(HVB_FN_EVENT_SEND_IPI, vcpu, vector).status;
+}
+
+void hvb_wait_for_event(void) {
+  uint64_t entry = g_boot_info->hypercall_page + HVB_HCPAGE_HALT;
+  __asm__ volatile("call *%0" : : "r"(entry) : "memory");
+}
+void hvb_eoi(void) {
+  uint64_t entry = g_boot_info->hypercall_page + HVB_HCPAGE_EOI;
+  __asm__ volatile("call *%0" : : "r"(entry) : "memory");
+}
+
 void hvb_halt_forever(void) {
   for (;;) __asm__ volatile("cli; hlt");
 }

@@ -88,6 +88,7 @@ class StdinForwarder {
 int Run(const RunOptions& options) {
   VmOptions vm_options;
   vm_options.memory_bytes = options.memory_bytes;
+  vm_options.vcpu_count = options.cpus;
   vm_options.cmdline = options.cmdline;
   vm_options.console_output = [](absl::string_view bytes) {
     WriteAll(STDOUT_FILENO, bytes);

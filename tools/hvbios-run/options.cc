@@ -76,6 +76,14 @@ absl::StatusOr<RunOptions> ParseRunOptions(
       absl::StatusOr<uint64_t> bytes = ParseMemorySize(*v);
       if (!bytes.ok()) return bytes.status();
       options.memory_bytes = *bytes;
+    } else if (name == "--cpus" || name == "-c") {
+      absl::StatusOr<std::string> v = take_value();
+      if (!v.ok()) return v.status();
+      if (!absl::SimpleAtoi(*v, &options.cpus) || options.cpus == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("malformed vCPU count '", *v,
+                         "' (expected a number from 1)"));
+      }
     } else if (name == "--cmdline") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
@@ -124,6 +132,8 @@ power.reboot boots the same image again in a fresh VM.
 Options:
   -m, --mem SIZE      guest RAM: a multiple of 2 MiB from 2M to 64G,
                       with unit K, M or G (default 128M)
+  -c, --cpus N        vCPUs (default 1, at most 254); the guest starts all
+                      but vCPU 0 itself (vcpu.start)
       --cmdline STR   the guest's command line (at most 4095 bytes)
       --timeout T     stop the guest after T (seconds, or e.g. 500ms, 2m);
                       default: no limit

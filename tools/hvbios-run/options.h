@@ -24,6 +24,7 @@ inline constexpr int kExitHostError = 125;
 
 struct RunOptions {
   uint64_t memory_bytes = 128ull << 20;
+  uint32_t cpus = 1;
   std::string cmdline;
   std::optional<absl::Duration> timeout;  // unset: no limit
   std::string image;

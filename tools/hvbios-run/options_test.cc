@@ -29,6 +29,7 @@ TEST(ParseRunOptionsTest, FlagsInBothForms) {
   EXPECT_EQ(o.cmdline, "a b");
   EXPECT_EQ(o.timeout, absl::Milliseconds(1500));
   EXPECT_EQ(o.image, "guest.elf");
+  EXPECT_EQ(o.cpus, 4u);
   ASSERT_OK_AND_ASSIGN(o,
                        ParseRunOptions({"-m", "8M", "--timeout=250ms", "g"}));
   EXPECT_EQ(o.memory_bytes, 8u << 20);
@@ -44,6 +45,8 @@ TEST(ParseRunOptionsTest, Misuse) {
       {"--mem", "lots", "g"},
       {"--timeout", "0", "g"},
       {"--timeout", "soon", "g"},
+      {"--cpus", "0", "g"},
+      {"--cpus", "many", "g"},
       {"--frobnicate", "g"},
       {"a.elf", "b.elf"},
   };
@@ -59,7 +62,8 @@ TEST(ParseRunOptionsTest, Misuse) {
 
 TEST(UsageTextTest, DocumentsEveryFlagAndExitStatus) {
   const std::string usage = UsageText();
-  for (const char* text : {"--mem", "--cmdline", "--timeout", "--help", "120",
+  for (const char* text : {"--mem", "--cpus", "--cmdline", "--timeout",
+                           "--help", "120",
                            "121", "122", "123", "124", "125"}) {
     EXPECT_NE(usage.find(text), std::string::npos) << text;
   }

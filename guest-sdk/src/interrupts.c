@@ -1,0 +1,63 @@
+/* hvbios guest SDK: the IDT and C-level interrupt dispatch. */
+#include "hvbios/guest/hvb.h"
+
+struct idt_gate {
+  uint16_t offset_low;
+  uint16_t selector;
+  uint8_t ist;
+  uint8_t type_attr;
+  uint16_t offset_mid;
+  uint32_t offset_high;
+  uint32_t reserved;
+};
+_Static_assert(sizeof(struct idt_gate) == 16, "64-bit IDT gate");
+
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+static hvb_interrupt_handler handlers[256];
+extern char hvb_isr_stubs[];
+
+void hvb_interrupts_load(void) {
+  struct __attribute__((packed)) {
+    uint16_t limit;
+    uint64_t base;
+  } idtr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
+  __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
+}
+
+void hvb_interrupts_init(void) {
+  for (int v = 0; v < 256; ++v) {
+    uint64_t stub = (uint64_t)(uintptr_t)(hvb_isr_stubs + 16 * v);
+    idt[v].offset_low = (uint16_t)stub;
+    idt[v].selector = 0x08; /* the platform GDT's 64-bit code segment */
+    idt[v].ist = 0;
+    idt[v].type_attr = 0x8e; /* present, DPL 0, 64-bit interrupt gate */
+    idt[v].offset_mid = (uint16_t)(stub >> 16);
+    idt[v].offset_high = (uint32_t)(stub >> 32);
+    idt[v].reserved = 0;
+  }
+  hvb_interrupts_load();
+}
+
+void hvb_interrupt_set_handler(uint8_t vector, hvb_interrupt_handler handler) {
+  __atomic_store_n(&handlers[vector], handler, __ATOMIC_RELEASE);
+}
+
+/* Called by interrupts.S with interrupts off. */
+void hvb_interrupt_dispatch(struct hvb_interrupt_frame *frame);
+void hvb_interrupt_dispatch(struct hvb_interrupt_frame *frame) {
+  const uint64_t vector = frame->vector & 0xff;
+  hvb_interrupt_handler handler =
+      __atomic_load_n(&handlers[vector], __ATOMIC_ACQUIRE);
+  if (handler != 0) {
+    handler(frame);
+  } else if (vector < 32) {
+    uint64_t cr2;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    hvb_printf("unhandled exception %lu (error code 0x%lx) at rip 0x%lx, "
+               "rsp 0x%lx, cr2 0x%lx\n",
+               vector, frame->error_code, frame->rip, frame->rsp, cr2);
+    hvb_power_shutdown(HVB_EXIT_EXCEPTION);
+    hvb_halt_forever();
+  }
+  if (vector >= 32) hvb_eoi();
+}
