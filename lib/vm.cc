@@ -334,6 +334,10 @@ VcpuStatus Vcpu::status() const {
 
 absl::Status Vcpu::Start() {
   MutexLock lock(&vm_->mu_);
+  if (state_ == VcpuState::kDestroyed) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("vCPU %d is destroyed", id_));
+  }
   if (id_ != 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "vCPU %d: only the boot vCPU (0) starts at the guest's entry; start "
@@ -388,17 +392,19 @@ absl::Status Vcpu::Pause() {
     return absl::FailedPreconditionError(absl::StrFormat(
         "vCPU %d is %s, not running", id_, VcpuStateName(state_)));
   }
+  const uint64_t parks = parks_;
   pause_requested_ = true;
   NotifyLocked();
-  vm_->mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return state_ != VcpuState::kRunning;
+  vm_->mu_.Await([this, parks]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return parks_ != parks || !thread_running_ ||
+           state_ == VcpuState::kStopped || state_ == VcpuState::kDestroyed;
   });
-  if (state_ != VcpuState::kPaused) {
+  if (parks_ == parks) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "vCPU %d became %s before it could pause", id_,
         VcpuStateName(state_)));
   }
-  return absl::OkStatus();
+  return absl::OkStatus();  // it paused (another thread may resume it)
 }
 
 absl::Status Vcpu::Resume() {
@@ -407,9 +413,11 @@ absl::Status Vcpu::Resume() {
     return absl::FailedPreconditionError(absl::StrFormat(
         "vCPU %d is %s, not paused", id_, VcpuStateName(state_)));
   }
+  const uint64_t unparks = unparks_;
   pause_requested_ = false;
-  vm_->mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return state_ != VcpuState::kPaused;
+  ++resume_gen_;
+  vm_->mu_.Await([this, unparks]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return unparks_ != unparks || !thread_running_;
   });
   return absl::OkStatus();
 }
@@ -471,20 +479,25 @@ bool Vcpu::ServeRequests() {
         return false;
       }
     }
-    if (pause_requested_) {
-      state_ = VcpuState::kPaused;
-      vm_->mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return !pause_requested_ || exit_requested_;
-      });
-      if (state_ == VcpuState::kPaused) state_ = VcpuState::kRunning;
-      continue;
-    }
     if (state_ == VcpuState::kStopped) {
-      // Stopped itself (vcpu.stop): park until started again.
+      // Stopped itself (vcpu.stop): nothing to pause; park until started
+      // again.
+      pause_requested_ = false;
       vm_->mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return pending_start_.has_value() || exit_requested_;
       });
       continue;
+    }
+    if (pause_requested_) {
+      state_ = VcpuState::kPaused;
+      ++parks_;
+      const uint64_t generation = resume_gen_;
+      vm_->mu_.Await([this, generation]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return resume_gen_ != generation || exit_requested_;
+      });
+      if (state_ == VcpuState::kPaused) state_ = VcpuState::kRunning;
+      ++unparks_;
+      continue;  // a pause requested meanwhile parks it again
     }
     return true;
   }
@@ -672,17 +685,20 @@ absl::Status Vm::Pause() {
     return absl::FailedPreconditionError("the VM has stopped");
   }
   // Ask them all first, then wait: the pauses overlap.
-  std::vector<Vcpu*> pausing;
+  std::vector<std::pair<Vcpu*, uint64_t>> pausing;
   for (auto& v : vcpus_) {
     if (v != nullptr && v->state_ == VcpuState::kRunning) {
+      pausing.push_back({v.get(), v->parks_});
       v->pause_requested_ = true;
       v->NotifyLocked();
-      pausing.push_back(v.get());
     }
   }
   mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return std::none_of(pausing.begin(), pausing.end(), [](Vcpu* v) {
-      return v->state_ == VcpuState::kRunning;
+    return std::all_of(pausing.begin(), pausing.end(), [](const auto& p) {
+      const Vcpu* v = p.first;
+      return v->parks_ != p.second || !v->thread_running_ ||
+             v->state_ == VcpuState::kStopped ||
+             v->state_ == VcpuState::kDestroyed;
     });
   });
   return absl::OkStatus();
@@ -693,16 +709,17 @@ absl::Status Vm::Resume() {
   if (exit_.has_value()) {
     return absl::FailedPreconditionError("the VM has stopped");
   }
-  std::vector<Vcpu*> resuming;
+  std::vector<std::pair<Vcpu*, uint64_t>> resuming;
   for (auto& v : vcpus_) {
     if (v != nullptr && v->state_ == VcpuState::kPaused) {
+      resuming.push_back({v.get(), v->unparks_});
       v->pause_requested_ = false;
-      resuming.push_back(v.get());
+      ++v->resume_gen_;
     }
   }
   mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return std::none_of(resuming.begin(), resuming.end(), [](Vcpu* v) {
-      return v->state_ == VcpuState::kPaused;
+    return std::all_of(resuming.begin(), resuming.end(), [](const auto& p) {
+      return p.first->unparks_ != p.second || !p.first->thread_running_;
     });
   });
   return absl::OkStatus();

@@ -185,6 +185,12 @@ class Vcpu {
   VcpuState state_ = VcpuState::kCreated;
   std::optional<LongModeEntry> pending_start_;
   bool pause_requested_ = false;
+  // Counters, not states, tell Pause/Resume their request was served, so
+  // that racing Pause/Resume calls from other threads cannot strand them.
+  uint64_t parks_ = 0;       // times the thread entered the paused state
+  uint64_t unparks_ = 0;     // times it left it
+  uint64_t resume_gen_ = 0;  // bumped by every resume; a parked thread
+                             // leaves when it changes
   bool exit_requested_ = false;
   bool thread_running_ = false;  // ThreadMain has not returned
   std::thread thread_;           // joined by Destroy() or ~Vm

@@ -130,6 +130,8 @@ static void test_nosys(void) {
   CHECK_STATUS("nosys.unknown_function", r, HVB_ERR_NOSYS);
   r = hvb_call0(HVB_FID(HVB_SVC_CONSOLE, 2));
   CHECK_STATUS("nosys.one_past_last_function", r, HVB_ERR_NOSYS);
+  r = hvb_call0(HVB_FID(HVB_SVC_VCPU, 5));
+  CHECK_STATUS("nosys.past_last_vcpu_function", r, HVB_ERR_NOSYS);
   r = hvb_call0(HVB_FID(HVB_SVC_MEM, 0));
   CHECK_STATUS("nosys.reserved_service", r, HVB_ERR_NOSYS);
   /* Bits 63..32 of rax must be zero: a valid fid with them set is not it. */
@@ -157,12 +159,7 @@ static void test_nosys(void) {
     CHECK("hcpage.notify_reserved", (int64_t)rax == HVB_ERR_NOSYS, "%ld",
           (long)rax);
   }
-  /* The EOI entry exists and returns. */
-  {
-    uint64_t entry = hvb_boot_info()->hypercall_page + HVB_HCPAGE_EOI;
-    __asm__ volatile("call *%[entry]" : : [entry] "r"(entry) : "memory");
-    CHECK("hcpage.eoi_returns", 1, "unreachable");
-  }
+
 }
 
 static void test_preserved(void) {
@@ -261,10 +258,204 @@ static void test_power_errors(void) {
   CHECK_STATUS("power.shutdown.code_high_bits", r, HVB_ERR_INVAL);
 }
 
+/* ---- vcpu, timer, event (ABI 0.2) --------------------------------------- */
+
+enum { kTestVector = 0x60, kIpiVector = 0x61 };
+static volatile uint64_t test_vector_hits, ipi_hits;
+static void on_test_vector(struct hvb_interrupt_frame *f) {
+  (void)f;
+  test_vector_hits = test_vector_hits + 1;
+}
+static void on_ipi(struct hvb_interrupt_frame *f) {
+  (void)f;
+  ipi_hits = ipi_hits + 1;
+}
+
+/* Busy-waits (interrupts on) until *v == want or `ms` pass on the
+ * platform clock: a broken platform fails a check instead of hanging. */
+static int poll_until(volatile uint64_t *v, uint64_t want, uint64_t ms) {
+  const uint64_t limit = hvb_clock_monotonic_ns() + ms * 1000000;
+  while (*v != want) {
+    if (hvb_clock_monotonic_ns() > limit) return 0;
+  }
+  return 1;
+}
+static void spin_ms(uint64_t ms) {
+  const uint64_t limit = hvb_clock_monotonic_ns() + ms * 1000000;
+  while (hvb_clock_monotonic_ns() < limit) {
+  }
+}
+static int wait_vcpu_state(uint32_t id, uint32_t want, uint64_t ms) {
+  const uint64_t limit = hvb_clock_monotonic_ns() + ms * 1000000;
+  uint32_t state = 0xffffffff;
+  while (hvb_vcpu_status(id, &state) == HVB_OK && state != want) {
+    if (hvb_clock_monotonic_ns() > limit) return 0;
+  }
+  return state == want;
+}
+
+static uint8_t ap_stack[16384] __attribute__((aligned(16)));
+static volatile uint64_t ap_flag, ap_release, ap_self;
+static void ap_set_flag(uint64_t arg) {
+  ap_self = hvb_vcpu_self();
+  ap_flag = arg;
+}
+static void ap_spin(uint64_t arg) {
+  ap_flag = arg;
+  while (!ap_release) {
+  }
+}
+
+static void test_vcpu(const struct hvb_boot_info *boot) {
+  const uint32_t count = hvb_vcpu_count();
+  CHECK("vcpu.count", count == boot->vcpu_count, "%u vs %u", count,
+        boot->vcpu_count);
+  CHECK("vcpu.self", hvb_vcpu_self() == 0, "%u", hvb_vcpu_self());
+  uint32_t state = 0xff;
+  CHECK("vcpu.status.self", hvb_vcpu_status(0, &state) == HVB_OK &&
+        state == HVB_VCPU_RUNNING, "state %u", state);
+  struct hvb_result r = hvb_call1(HVB_FN_VCPU_STATUS, count);
+  CHECK_STATUS("vcpu.status.no_such_vcpu", r, HVB_ERR_NODEV);
+  r = hvb_call1(HVB_FN_VCPU_STATUS, ~0ull);
+  CHECK_STATUS("vcpu.status.huge_id", r, HVB_ERR_NODEV);
+
+  const uint64_t entry = (uint64_t)(uintptr_t)&ap_set_flag;
+  const uint64_t stack = (uint64_t)(uintptr_t)(ap_stack + sizeof(ap_stack));
+  r = hvb_call6(HVB_FN_VCPU_START, count, entry, stack, 0, 0, 0);
+  CHECK_STATUS("vcpu.start.no_such_vcpu", r, HVB_ERR_NODEV);
+  r = hvb_call6(HVB_FN_VCPU_START, 0, entry, stack, 0, 0, 0);
+  CHECK_STATUS("vcpu.start.running_self", r, HVB_ERR_STATE);
+  r = hvb_call6(HVB_FN_VCPU_START, 0, ram_top, stack, 0, 0, 0);
+  CHECK_STATUS("vcpu.start.entry_outside_ram", r, HVB_ERR_FAULT);
+  r = hvb_call6(HVB_FN_VCPU_START, 0, entry, stack - 8, 0, 0, 0);
+  CHECK_STATUS("vcpu.start.misaligned_stack", r, HVB_ERR_INVAL);
+  r = hvb_call6(HVB_FN_VCPU_START, 0, entry, ram_top + 4096, 0, 0, 0);
+  CHECK_STATUS("vcpu.start.stack_outside_ram", r, HVB_ERR_FAULT);
+  r = hvb_call6(HVB_FN_VCPU_START, 0, entry, stack, 0, 0x1234, 0);
+  CHECK_STATUS("vcpu.start.unaligned_cr3", r, HVB_ERR_INVAL);
+  r = hvb_call6(HVB_FN_VCPU_START, 0, entry, stack, 0, ram_top, 0);
+  CHECK_STATUS("vcpu.start.cr3_outside_ram", r, HVB_ERR_INVAL);
+
+  if (count < 2) {
+    hvb_printf("conformance: 1 vCPU, skipping the checks that start others\n");
+    return;
+  }
+  hvb_printf("conformance: starting vCPU 1 of %u\n", count);
+  hvb_status st = hvb_vcpu_start_c(1, ap_set_flag, ap_stack, sizeof(ap_stack),
+                                   0x1111);
+  CHECK("vcpu.start", st == HVB_OK && poll_until(&ap_flag, 0x1111, 5000),
+        "status %ld, flag %lx", (long)st, ap_flag);
+  CHECK("vcpu.start.runs_as_itself", ap_self == 1, "self %lu", ap_self);
+  CHECK("vcpu.stop", wait_vcpu_state(1, HVB_VCPU_STOPPED, 5000),
+        "vCPU 1 did not stop after its function returned");
+  st = hvb_vcpu_start_c(1, ap_set_flag, ap_stack, sizeof(ap_stack), 0x2222);
+  CHECK("vcpu.start.again_after_stop",
+        st == HVB_OK && poll_until(&ap_flag, 0x2222, 5000), "status %ld",
+        (long)st);
+  CHECK("vcpu.stop.again", wait_vcpu_state(1, HVB_VCPU_STOPPED, 5000),
+        "vCPU 1 did not stop the second time");
+  ap_release = 0;
+  st = hvb_vcpu_start_c(1, ap_spin, ap_stack, sizeof(ap_stack), 0x3333);
+  CHECK("vcpu.start.spinner", st == HVB_OK && poll_until(&ap_flag, 0x3333,
+        5000), "status %ld", (long)st);
+  CHECK("vcpu.status.other_running",
+        hvb_vcpu_status(1, &state) == HVB_OK && state == HVB_VCPU_RUNNING,
+        "state %u", state);
+  r = hvb_call6(HVB_FN_VCPU_START, 1, entry, stack, 0, 0, 0);
+  CHECK_STATUS("vcpu.start.already_running", r, HVB_ERR_STATE);
+  ap_release = 1;
+  CHECK("vcpu.stop.spinner", wait_vcpu_state(1, HVB_VCPU_STOPPED, 5000),
+        "vCPU 1 did not stop");
+}
+
+static void test_timer(void) {
+  const uint64_t now = hvb_clock_monotonic_ns();
+  struct hvb_result r = hvb_call2(HVB_FN_TIMER_SET, now, 31);
+  CHECK_STATUS("timer.set.exception_vector", r, HVB_ERR_INVAL);
+  r = hvb_call2(HVB_FN_TIMER_SET, now, 255);
+  CHECK_STATUS("timer.set.spurious_vector", r, HVB_ERR_INVAL);
+  r = hvb_call2(HVB_FN_TIMER_SET, now, 0x100 | kTestVector);
+  CHECK_STATUS("timer.set.vector_high_bits", r, HVB_ERR_INVAL);
+
+  test_vector_hits = 0;
+  CHECK("timer.set", hvb_timer_set(hvb_clock_monotonic_ns() + 2000000,
+                                   kTestVector) == HVB_OK &&
+        poll_until(&test_vector_hits, 1, 5000), "hits %lu", test_vector_hits);
+  CHECK("timer.set.past_deadline_fires_at_once",
+        hvb_timer_set(0, kTestVector) == HVB_OK &&
+        poll_until(&test_vector_hits, 2, 5000), "hits %lu", test_vector_hits);
+  CHECK("timer.set.one_shot", (spin_ms(20), test_vector_hits == 2),
+        "hits %lu", test_vector_hits);
+  CHECK("timer.cancel",
+        hvb_timer_set(hvb_clock_monotonic_ns() + 5000000, kTestVector) ==
+                HVB_OK &&
+            hvb_timer_cancel() == HVB_OK &&
+            (spin_ms(30), test_vector_hits == 2),
+        "hits %lu", test_vector_hits);
+  CHECK("timer.cancel.none_armed", hvb_timer_cancel() == HVB_OK, "failed");
+  hvb_timer_set(hvb_clock_monotonic_ns() + 60ull * 1000000000, kTestVector);
+  CHECK("timer.set.replaces",
+        hvb_timer_set(hvb_clock_monotonic_ns() + 1000000, kTestVector) ==
+                HVB_OK &&
+            poll_until(&test_vector_hits, 3, 5000),
+        "hits %lu", test_vector_hits);
+  hvb_timer_cancel();
+}
+
+static void test_event(void) {
+  const uint32_t count = hvb_vcpu_count();
+  struct hvb_result r =
+      hvb_call6(HVB_FN_EVENT_ROUTE, HVB_EVENT_SRC_COUNT, 0, kIpiVector, 0, 0, 0);
+  CHECK_STATUS("event.route.no_such_source", r, HVB_ERR_NODEV);
+  r = hvb_call6(HVB_FN_EVENT_ROUTE, 0, count, kIpiVector, 0, 0, 0);
+  CHECK_STATUS("event.route.no_such_vcpu", r, HVB_ERR_NODEV);
+  r = hvb_call6(HVB_FN_EVENT_ROUTE, 0, 0, 5, 0, 0, 0);
+  CHECK_STATUS("event.route.exception_vector", r, HVB_ERR_INVAL);
+  r = hvb_call1(HVB_FN_EVENT_MASK, 99);
+  CHECK_STATUS("event.mask.no_such_source", r, HVB_ERR_NODEV);
+  r = hvb_call1(HVB_FN_EVENT_UNMASK, 99);
+  CHECK_STATUS("event.unmask.no_such_source", r, HVB_ERR_NODEV);
+  CHECK("event.route.console_input",
+        hvb_event_route(HVB_EVENT_SRC_CONSOLE_INPUT, 0, kTestVector) ==
+                HVB_OK &&
+            hvb_event_mask(HVB_EVENT_SRC_CONSOLE_INPUT) == HVB_OK &&
+            hvb_event_unmask(HVB_EVENT_SRC_CONSOLE_INPUT) == HVB_OK,
+        "failed");
+
+  r = hvb_call2(HVB_FN_EVENT_SEND_IPI, count, kIpiVector);
+  CHECK_STATUS("event.send_ipi.no_such_vcpu", r, HVB_ERR_NODEV);
+  r = hvb_call2(HVB_FN_EVENT_SEND_IPI, 0, 2);
+  CHECK_STATUS("event.send_ipi.exception_vector", r, HVB_ERR_INVAL);
+  r = hvb_call2(HVB_FN_EVENT_SEND_IPI, 0, 256 + kIpiVector);
+  CHECK_STATUS("event.send_ipi.vector_high_bits", r, HVB_ERR_INVAL);
+  ipi_hits = 0;
+  CHECK("event.send_ipi.self",
+        hvb_event_send_ipi(0, kIpiVector) == HVB_OK &&
+            poll_until(&ipi_hits, 1, 5000),
+        "hits %lu", ipi_hits);
+  /* Two IPIs to one vector while interrupts are off: delivered once. */
+  hvb_interrupts_disable();
+  hvb_event_send_ipi(0, kIpiVector);
+  hvb_event_send_ipi(0, kIpiVector);
+  hvb_interrupts_enable();
+  CHECK("event.coalesce", poll_until(&ipi_hits, 2, 5000) &&
+        (spin_ms(5), ipi_hits == 2), "hits %lu", ipi_hits);
+  /* A halt ends with the next event (the page's halt entry). */
+  hvb_timer_set(hvb_clock_monotonic_ns() + 1000000, kTestVector);
+  const uint64_t before = test_vector_hits;
+  HVB_WAIT_UNTIL(test_vector_hits != before);
+  CHECK("hcpage.halt_wakes_on_event", test_vector_hits == before + 1,
+        "hits %lu", test_vector_hits);
+}
+
 int hvb_main(const struct hvb_boot_info *boot) {
   hvb_printf("hvbios conformance, ABI %u.%u\n", HVB_ABI_VERSION_MAJOR,
              HVB_ABI_VERSION_MINOR);
   find_ram_top(boot);
+  hvb_interrupts_init();
+  hvb_interrupt_set_handler(kTestVector, on_test_vector);
+  hvb_interrupt_set_handler(kIpiVector, on_ipi);
+  hvb_interrupts_enable();
   test_boot_info(boot);
   test_base();
   test_nosys();
@@ -273,6 +464,9 @@ int hvb_main(const struct hvb_boot_info *boot) {
   test_clock();
   test_debug();
   test_power_errors();
+  test_vcpu(boot);
+  test_timer();
+  test_event();
   const char *cmdline = (const char *)(uintptr_t)boot->cmdline;
   if (boot->cmdline != 0 && strncmp(cmdline, "input=", 6) == 0) {
     test_console_input(cmdline + 6);

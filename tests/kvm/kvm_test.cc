@@ -56,12 +56,15 @@ TEST_F(KvmTest, HelloBootsAndPrints) {
 
 TEST_F(KvmTest, ConformanceGuestPassesEveryCheck) {
   std::string console;
-  VmExit exit =
-      BootAndWait("conformance", {.cmdline = "input=ping"}, &console, "ping");
+  VmExit exit = BootAndWait(
+      "conformance", {.vcpu_count = 2, .cmdline = "input=ping"}, &console,
+      "ping");
   std::cout << console;
   EXPECT_EQ(exit.reason, VmExit::Reason::kShutdown) << exit.message;
   EXPECT_EQ(exit.exit_code, 0);
   EXPECT_NE(console.find(" passed, 0 failed"), std::string::npos);
+  EXPECT_NE(console.find("starting vCPU 1 of 2"), std::string::npos)
+      << "the SMP checks ran";
   EXPECT_EQ(console.find("FAIL"), std::string::npos);
 }
 

@@ -24,7 +24,7 @@ TEST(ParseMemorySizeTest, UnitsAndErrors) {
 TEST(ParseRunOptionsTest, FlagsInBothForms) {
   ASSERT_OK_AND_ASSIGN(RunOptions o,
                        ParseRunOptions({"--mem", "64M", "--cmdline=a b",
-                                        "--timeout", "1.5", "guest.elf"}));
+                                        "--timeout", "1.5", "--cpus", "4", "guest.elf"}));
   EXPECT_EQ(o.memory_bytes, 64u << 20);
   EXPECT_EQ(o.cmdline, "a b");
   EXPECT_EQ(o.timeout, absl::Milliseconds(1500));
