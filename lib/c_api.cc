@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "hvbios/hvbios.h"
 #include "hvbios/kvm.h"
 #include "hvbios/vm.h"
@@ -34,6 +35,15 @@ int Fail(absl::StatusCode code, absl::string_view message) {
 int Succeed() {
   last_error.clear();
   return HYPERV_BIOS_OK;
+}
+
+int FromStatus(const absl::Status& status) {
+  return status.ok() ? Succeed() : Fail(status);
+}
+
+int NullHandle(absl::string_view function) {
+  return Fail(absl::StatusCode::kInvalidArgument,
+              absl::StrCat(function, ": NULL handle or pointer"));
 }
 
 hvbios::Vcpu* FromHandle(hyperv_bios_vcpu* vcpu) {
@@ -81,8 +91,10 @@ int hyperv_bios_create_vm(const hyperv_bios_vm_config* config,
         [fn = config->console_output, ctx = config->console_context](
             absl::string_view bytes) { fn(ctx, bytes.data(), bytes.size()); };
   }
+  hvbios::kvm::KvmOptions kvm_options;
+  kvm_options.kick_signal = config->kick_signal;
   absl::StatusOr<std::unique_ptr<hvbios::Vm>> vm =
-      hvbios::CreateKvmVm(std::move(options));
+      hvbios::CreateKvmVm(std::move(options), kvm_options);
   if (!vm.ok()) return Fail(vm.status());
   *out = new hyperv_bios_vm{*std::move(vm)};
   return Succeed();
@@ -129,6 +141,72 @@ int hyperv_bios_start_vcpu(hyperv_bios_vcpu* vcpu) {
   }
   absl::Status status = FromHandle(vcpu)->Start();
   return status.ok() ? Succeed() : Fail(status);
+}
+
+int hyperv_bios_start_vcpu_at(hyperv_bios_vcpu* vcpu, uint64_t rip,
+                              uint64_t rsp, uint64_t arg, uint64_t cr3) {
+  if (vcpu == nullptr) return NullHandle("hyperv_bios_start_vcpu_at");
+  return FromStatus(FromHandle(vcpu)->StartAt(
+      {.rip = rip, .rsp = rsp, .arg = arg, .cr3 = cr3}));
+}
+
+int hyperv_bios_get_vcpu(hyperv_bios_vm* vm, uint32_t id,
+                         hyperv_bios_vcpu** out) {
+  if (vm == nullptr || out == nullptr) {
+    return NullHandle("hyperv_bios_get_vcpu");
+  }
+  hvbios::Vcpu* vcpu = vm->vm->vcpu(id);
+  if (vcpu == nullptr) {
+    return Fail(absl::StatusCode::kNotFound,
+                absl::StrCat("vCPU ", id, " does not exist (yet)"));
+  }
+  *out = reinterpret_cast<hyperv_bios_vcpu*>(vcpu);
+  return Succeed();
+}
+
+int hyperv_bios_pause_vcpu(hyperv_bios_vcpu* vcpu) {
+  if (vcpu == nullptr) return NullHandle("hyperv_bios_pause_vcpu");
+  return FromStatus(FromHandle(vcpu)->Pause());
+}
+
+int hyperv_bios_resume_vcpu(hyperv_bios_vcpu* vcpu) {
+  if (vcpu == nullptr) return NullHandle("hyperv_bios_resume_vcpu");
+  return FromStatus(FromHandle(vcpu)->Resume());
+}
+
+int hyperv_bios_destroy_vcpu(hyperv_bios_vcpu* vcpu) {
+  if (vcpu == nullptr) return NullHandle("hyperv_bios_destroy_vcpu");
+  return FromStatus(FromHandle(vcpu)->Destroy());
+}
+
+int hyperv_bios_pause_vm(hyperv_bios_vm* vm) {
+  if (vm == nullptr) return NullHandle("hyperv_bios_pause_vm");
+  return FromStatus(vm->vm->Pause());
+}
+
+int hyperv_bios_resume_vm(hyperv_bios_vm* vm) {
+  if (vm == nullptr) return NullHandle("hyperv_bios_resume_vm");
+  return FromStatus(vm->vm->Resume());
+}
+
+int hyperv_bios_get_vcpu_status(hyperv_bios_vcpu* vcpu,
+                                hyperv_bios_vcpu_status* status) {
+  if (vcpu == nullptr || status == nullptr) {
+    return NullHandle("hyperv_bios_get_vcpu_status");
+  }
+  const hvbios::VcpuStatus s = FromHandle(vcpu)->status();
+  static_assert(static_cast<int>(hvbios::VcpuState::kDestroyed) ==
+                HYPERV_BIOS_VCPU_DESTROYED);
+  status->state = static_cast<int>(s.state);
+  status->last_exit = static_cast<int>(s.last_exit);
+  status->exits = s.exits;
+  return Succeed();
+}
+
+int hyperv_bios_raise_event(hyperv_bios_vm* vm, uint32_t vcpu_id,
+                            uint8_t vector) {
+  if (vm == nullptr) return NullHandle("hyperv_bios_raise_event");
+  return FromStatus(vm->vm->RaiseEvent(vcpu_id, vector));
 }
 
 int hyperv_bios_wait_vm(hyperv_bios_vm* vm, int64_t timeout_ms,

@@ -19,13 +19,16 @@ constexpr HypercallResult Error(int64_t status) { return {status, 0}; }
 
 // ---- base ----------------------------------------------------------------
 
-HypercallResult BaseGetAbiVersion(ServiceHost&, uint32_t, const HypercallArgs&) {
+HypercallResult BaseGetAbiVersion(ServiceHost&, uint32_t,
+                                  const HypercallArgs&) {
   return Ok(HVB_ABI_VERSION);
 }
-HypercallResult BaseGetImplId(ServiceHost& host, uint32_t, const HypercallArgs&) {
+HypercallResult BaseGetImplId(ServiceHost& host, uint32_t,
+                              const HypercallArgs&) {
   return Ok(host.implementation_id());
 }
-HypercallResult BaseGetImplVersion(ServiceHost&, uint32_t, const HypercallArgs&) {
+HypercallResult BaseGetImplVersion(ServiceHost&, uint32_t,
+                                   const HypercallArgs&) {
   return Ok(kImplementationVersion);
 }
 HypercallResult BaseProbe(ServiceHost&, uint32_t, const HypercallArgs& a) {
@@ -34,7 +37,8 @@ HypercallResult BaseProbe(ServiceHost&, uint32_t, const HypercallArgs& a) {
 
 // ---- console -------------------------------------------------------------
 
-HypercallResult ConsoleWrite(ServiceHost& host, uint32_t, const HypercallArgs& a) {
+HypercallResult ConsoleWrite(ServiceHost& host, uint32_t,
+                             const HypercallArgs& a) {
   const uint64_t gpa = a.arg[0];
   const uint64_t length = std::min<uint64_t>(a.arg[1], HVB_CONSOLE_MAX_IO);
   if (length == 0) return Ok(0);
@@ -45,7 +49,8 @@ HypercallResult ConsoleWrite(ServiceHost& host, uint32_t, const HypercallArgs& a
   return Ok(length);
 }
 
-HypercallResult ConsoleRead(ServiceHost& host, uint32_t, const HypercallArgs& a) {
+HypercallResult ConsoleRead(ServiceHost& host, uint32_t,
+                            const HypercallArgs& a) {
   const uint64_t gpa = a.arg[0];
   const uint64_t length = std::min<uint64_t>(a.arg[1], HVB_CONSOLE_MAX_IO);
   if (length == 0) return Ok(0);
@@ -56,16 +61,19 @@ HypercallResult ConsoleRead(ServiceHost& host, uint32_t, const HypercallArgs& a)
 
 // ---- clock ---------------------------------------------------------------
 
-HypercallResult ClockMonotonic(ServiceHost& host, uint32_t, const HypercallArgs&) {
+HypercallResult ClockMonotonic(ServiceHost& host, uint32_t,
+                               const HypercallArgs&) {
   return Ok(host.MonotonicNs());
 }
-HypercallResult ClockWallclock(ServiceHost& host, uint32_t, const HypercallArgs&) {
+HypercallResult ClockWallclock(ServiceHost& host, uint32_t,
+                               const HypercallArgs&) {
   return Ok(host.WallclockNs());
 }
 
 // ---- power ---------------------------------------------------------------
 
-HypercallResult PowerShutdown(ServiceHost& host, uint32_t, const HypercallArgs& a) {
+HypercallResult PowerShutdown(ServiceHost& host, uint32_t,
+                              const HypercallArgs& a) {
   if (a.arg[0] > 255) return Error(HVB_ERR_INVAL);
   host.RequestShutdown(static_cast<uint8_t>(a.arg[0]));
   return Ok();
@@ -77,7 +85,9 @@ HypercallResult PowerReboot(ServiceHost& host, uint32_t, const HypercallArgs&) {
 
 // ---- debug ---------------------------------------------------------------
 
-HypercallResult DebugNull(ServiceHost&, uint32_t, const HypercallArgs&) { return Ok(); }
+HypercallResult DebugNull(ServiceHost&, uint32_t, const HypercallArgs&) {
+  return Ok();
+}
 HypercallResult DebugEcho(ServiceHost&, uint32_t, const HypercallArgs& a) {
   return Ok(a.arg[0] ^ a.arg[1] ^ a.arg[2] ^ a.arg[3] ^ a.arg[4] ^ a.arg[5]);
 }
@@ -94,17 +104,15 @@ HypercallResult VcpuCount(ServiceHost& host, uint32_t, const HypercallArgs&) {
 HypercallResult VcpuSelf(ServiceHost&, uint32_t caller, const HypercallArgs&) {
   return Ok(caller);
 }
-HypercallResult VcpuStart(ServiceHost& host, uint32_t,
-                          const HypercallArgs& a) {
-  const uint64_t id = a.arg[0], rip = a.arg[1], rsp = a.arg[2],
-                 arg = a.arg[3], cr3 = a.arg[4];
+HypercallResult VcpuStart(ServiceHost& host, uint32_t, const HypercallArgs& a) {
+  const uint64_t id = a.arg[0], rip = a.arg[1], rsp = a.arg[2], arg = a.arg[3],
+                 cr3 = a.arg[4];
   if (id >= host.vcpu_count()) return Error(HVB_ERR_NODEV);
-  if (int64_t st = CheckVcpuEntry(host.memory(), rip, rsp, cr3);
-      st != HVB_OK) {
+  if (int64_t st = CheckVcpuEntry(host.memory(), rip, rsp, cr3); st != HVB_OK) {
     return Error(st);
   }
-  const int64_t st = host.StartVcpu(
-      static_cast<uint32_t>(id), MakeApEntry(rip, rsp, arg, cr3));
+  const int64_t st = host.StartVcpu(static_cast<uint32_t>(id),
+                                    MakeApEntry(rip, rsp, arg, cr3));
   return st == HVB_OK ? Ok() : Error(st);
 }
 HypercallResult VcpuStop(ServiceHost& host, uint32_t caller,
@@ -140,14 +148,12 @@ HypercallResult EventRoute(ServiceHost& host, uint32_t,
   if (a.arg[0] >= HVB_EVENT_SRC_COUNT) return Error(HVB_ERR_NODEV);
   if (a.arg[1] >= host.vcpu_count()) return Error(HVB_ERR_NODEV);
   if (!ValidVector(a.arg[2])) return Error(HVB_ERR_INVAL);
-  const int64_t st =
-      host.RouteEvent(static_cast<uint32_t>(a.arg[0]),
-                      static_cast<uint32_t>(a.arg[1]),
-                      static_cast<uint8_t>(a.arg[2]));
+  const int64_t st = host.RouteEvent(static_cast<uint32_t>(a.arg[0]),
+                                     static_cast<uint32_t>(a.arg[1]),
+                                     static_cast<uint8_t>(a.arg[2]));
   return st == HVB_OK ? Ok() : Error(st);
 }
-HypercallResult EventMask(ServiceHost& host, uint32_t,
-                          const HypercallArgs& a) {
+HypercallResult EventMask(ServiceHost& host, uint32_t, const HypercallArgs& a) {
   if (a.arg[0] >= HVB_EVENT_SRC_COUNT) return Error(HVB_ERR_NODEV);
   host.MaskEvent(static_cast<uint32_t>(a.arg[0]), true);
   return Ok();
@@ -179,8 +185,7 @@ constexpr Handler kDebug[] = {DebugNull, DebugEcho};
 constexpr Handler kVcpu[] = {VcpuCount, VcpuSelf, VcpuStart, VcpuStop,
                              VcpuStatus};
 constexpr Handler kTimer[] = {TimerSet, TimerCancel};
-constexpr Handler kEvent[] = {EventRoute, EventMask, EventUnmask,
-                              EventSendIpi};
+constexpr Handler kEvent[] = {EventRoute, EventMask, EventUnmask, EventSendIpi};
 
 struct Service {
   const Handler* functions;

@@ -1,9 +1,9 @@
 #include "lib/hypercall.h"
 
 #include <cstring>
-#include <tuple>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -243,8 +243,8 @@ TEST_F(HypercallTest, VcpuStartChecksEverythingBeforeStarting) {
         << c.args[4];
   }
   EXPECT_TRUE(host_->started_.empty()) << "nothing started on bad input";
-  EXPECT_EQ(Call(HVB_FN_VCPU_START, {2, rip, kRam, 7, 0x10000}).status,
-            HVB_OK) << "a stack may end exactly at the top of RAM";
+  EXPECT_EQ(Call(HVB_FN_VCPU_START, {2, rip, kRam, 7, 0x10000}).status, HVB_OK)
+      << "a stack may end exactly at the top of RAM";
   ASSERT_EQ(host_->started_.size(), 1u);
   EXPECT_EQ(host_->started_[0].first, 2u);
   EXPECT_EQ(host_->started_[0].second.rip, rip);
@@ -252,8 +252,7 @@ TEST_F(HypercallTest, VcpuStartChecksEverythingBeforeStarting) {
   EXPECT_EQ(host_->started_[0].second.rdi, 7u);
   EXPECT_EQ(host_->started_[0].second.cr3, 0x10000u);
   host_->start_status_ = HVB_ERR_STATE;
-  EXPECT_EQ(Call(HVB_FN_VCPU_START, {2, rip, rsp, 0, 0}).status,
-            HVB_ERR_STATE);
+  EXPECT_EQ(Call(HVB_FN_VCPU_START, {2, rip, rsp, 0, 0}).status, HVB_ERR_STATE);
 }
 
 TEST_F(HypercallTest, VcpuStopStopsTheCaller) {

@@ -47,10 +47,10 @@ void TimerService::Loop() {
       changed_.wait(lock);
       continue;
     }
-    auto next = std::min_element(
-        armed_.begin(), armed_.end(), [](const auto& a, const auto& b) {
-          return a.second.deadline < b.second.deadline;
-        });
+    auto next = std::min_element(armed_.begin(), armed_.end(),
+                                 [](const auto& a, const auto& b) {
+                                   return a.second.deadline < b.second.deadline;
+                                 });
     if (std::chrono::steady_clock::now() < next->second.deadline) {
       changed_.wait_until(lock, next->second.deadline);
       continue;  // re-evaluate: woken early, re-armed or cancelled

@@ -368,9 +368,8 @@ absl::Status Vcpu::StartLocked(const LongModeEntry& entry) {
         VcpuStateName(state_)));
   }
   if (vm_->exit_.has_value()) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("the VM has stopped (%s)",
-                        VmExitReasonName(vm_->exit_->reason)));
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the VM has stopped (%s)", VmExitReasonName(vm_->exit_->reason)));
   }
   pending_start_ = entry;
   state_ = VcpuState::kRunning;
@@ -401,8 +400,7 @@ absl::Status Vcpu::Pause() {
   });
   if (parks_ == parks) {
     return absl::FailedPreconditionError(absl::StrFormat(
-        "vCPU %d became %s before it could pause", id_,
-        VcpuStateName(state_)));
+        "vCPU %d became %s before it could pause", id_, VcpuStateName(state_)));
   }
   return absl::OkStatus();  // it paused (another thread may resume it)
 }
@@ -448,9 +446,9 @@ absl::Status Vcpu::Destroy() {
 absl::StatusOr<Registers> Vcpu::GetRegisters() const {
   MutexLock lock(&vm_->mu_);
   if (state_ == VcpuState::kRunning || state_ == VcpuState::kDestroyed) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "vCPU %d is %s; pause it or stop the VM first", id_,
-        VcpuStateName(state_)));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("vCPU %d is %s; pause it or stop the VM first", id_,
+                        VcpuStateName(state_)));
   }
   // Its thread is parked or gone: the backend is ours to query.
   return backend_->GetRegisters();
@@ -557,12 +555,12 @@ Vm::Vm(std::unique_ptr<BackendVm> backend, std::unique_ptr<GuestMemory> memory,
 
 absl::Status ValidateVmOptions(const VmOptions& options) {
   RETURN_IF_ERROR(GuestMemory::ValidateSize(options.memory_bytes));
-  RETURN_IF_ERROR(ValidateBootParams({.vcpu_count = options.vcpu_count,
-                                      .cmdline = options.cmdline}));
+  RETURN_IF_ERROR(ValidateBootParams(
+      {.vcpu_count = options.vcpu_count, .cmdline = options.cmdline}));
   if (options.vcpu_count > kMaxVcpus) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%d vCPUs requested, at most %d supported", options.vcpu_count,
-        kMaxVcpus));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%d vCPUs requested, at most %d supported",
+                        options.vcpu_count, kMaxVcpus));
   }
   return absl::OkStatus();
 }
@@ -580,10 +578,9 @@ absl::StatusOr<std::unique_ptr<Vm>> Vm::Create(
     RETURN_IF_ERROR(
         backend->MapMemory(slot++, region.gpa, region.host, region.size));
   }
-  return std::unique_ptr<Vm>(
-      new Vm(std::move(backend),
-             std::make_unique<GuestMemory>(std::move(memory)),
-             std::move(options)));
+  return std::unique_ptr<Vm>(new Vm(
+      std::move(backend), std::make_unique<GuestMemory>(std::move(memory)),
+      std::move(options)));
 }
 
 Vm::~Vm() {
@@ -658,9 +655,9 @@ absl::StatusOr<LongModeEntry> Vm::EntryFor(const VcpuEntry& entry) const {
     case HVB_OK:
       return MakeApEntry(entry.rip, entry.rsp, entry.arg, entry.cr3);
     case HVB_ERR_FAULT:
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "entry 0x%x or stack 0x%x is not in guest RAM", entry.rip,
-          entry.rsp));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("entry 0x%x or stack 0x%x is not in guest RAM",
+                          entry.rip, entry.rsp));
     default:
       return absl::InvalidArgumentError(absl::StrFormat(
           "stack 0x%x must be 16-byte aligned and cr3 0x%x 0 or a page of "
@@ -671,8 +668,8 @@ absl::StatusOr<LongModeEntry> Vm::EntryFor(const VcpuEntry& entry) const {
 
 bool Vm::AnyVcpuActiveLocked() const {
   for (const auto& v : vcpus_) {
-    if (v != nullptr && (v->state_ == VcpuState::kRunning ||
-                         v->state_ == VcpuState::kPaused)) {
+    if (v != nullptr &&
+        (v->state_ == VcpuState::kRunning || v->state_ == VcpuState::kPaused)) {
       return true;
     }
   }
@@ -727,9 +724,9 @@ absl::Status Vm::Resume() {
 
 absl::Status Vm::RaiseEvent(uint32_t vcpu_id, uint8_t vector) {
   if (vcpu_id >= options_.vcpu_count) {
-    return absl::OutOfRangeError(absl::StrFormat(
-        "vCPU id %d out of range: this VM has %d vCPU(s)", vcpu_id,
-        options_.vcpu_count));
+    return absl::OutOfRangeError(
+        absl::StrFormat("vCPU id %d out of range: this VM has %d vCPU(s)",
+                        vcpu_id, options_.vcpu_count));
   }
   if (vector < HVB_VECTOR_MIN || vector > HVB_VECTOR_MAX) {
     return absl::InvalidArgumentError(absl::StrFormat(

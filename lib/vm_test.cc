@@ -1,6 +1,5 @@
 // The core's Vm/Vcpu on the scripted fake backend: lifecycle rules,
 // hypercall plumbing, exit reporting. No KVM needed.
-#include "hvbios/internal/mutex.h"
 #include "hvbios/vm.h"
 
 #include <cstring>
@@ -10,6 +9,7 @@
 #include "hvbios/abi/boot.h"
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/status.h"
+#include "hvbios/internal/mutex.h"
 #include "lib/guest_memory.h"
 #include "tests/elf_builder.h"
 #include "tests/fake_backend.h"

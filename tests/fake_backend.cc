@@ -1,7 +1,8 @@
-#include "hvbios/internal/mutex.h"
 #include "tests/fake_backend.h"
 
 #include <cstring>
+
+#include "hvbios/internal/mutex.h"
 
 namespace hvbios::testing {
 namespace {

@@ -10,8 +10,8 @@
 #include <optional>
 #include <vector>
 
-#include "hvbios/internal/mutex.h"
 #include "hvbios/backend.h"
+#include "hvbios/internal/mutex.h"
 #include "lib/hypercall.h"
 
 namespace hvbios::testing {

@@ -91,8 +91,8 @@ hvb_status hvb_vcpu_start(uint32_t id, uint64_t entry, uint64_t stack,
 /* start.S: pops fn from the new stack and calls fn(rdi), then vcpu.stop. */
 extern char hvb_vcpu_trampoline[];
 
-hvb_status hvb_vcpu_start_c(uint32_t id, void (*fn)(uint64_t arg),
-                            void *stack, size_t stack_size, uint64_t arg) {
+hvb_status hvb_vcpu_start_c(uint32_t id, void (*fn)(uint64_t arg), void *stack,
+                            size_t stack_size, uint64_t arg) {
   uint64_t top = ((uint64_t)(uintptr_t)stack + stack_size) & ~(uint64_t)15;
   if (stack_size < 64 || top < 16) return HVB_ERR_INVAL;
   *(uint64_t *)(uintptr_t)(top - 16) = (uint64_t)(uintptr_t)fn;

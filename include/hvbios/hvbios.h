@@ -54,6 +54,9 @@ typedef struct hyperv_bios_vm_config {
   const char *cmdline;   /* may be NULL; copied */
   hyperv_bios_console_fn console_output; /* may be NULL: discarded */
   void *console_context;
+  /* Signal that kicks vCPU threads out of the guest; 0 = SIGRTMIN. The
+   * library installs its handler; the embedder must not use it otherwise. */
+  int kick_signal;
 } hyperv_bios_vm_config;
 
 /* Fills `config` with defaults (128 MiB, 1 vCPU, no command line). */
@@ -91,6 +94,48 @@ int hyperv_bios_create_vcpu(hyperv_bios_vm *vm, uint32_t id,
                             hyperv_bios_vcpu **out);
 /* Starts the boot vCPU (id 0) at the loaded guest's entry. */
 int hyperv_bios_start_vcpu(hyperv_bios_vcpu *vcpu);
+
+/* Starts a created or stopped vCPU at rip with rsp (16-byte aligned),
+ * rdi = arg and page tables at cr3 (0: the platform's identity map). */
+int hyperv_bios_start_vcpu_at(hyperv_bios_vcpu *vcpu, uint64_t rip,
+                              uint64_t rsp, uint64_t arg, uint64_t cr3);
+/* The vCPU with this id (created by the host or by the guest's
+ * vcpu.start); HYPERV_BIOS_ENOTFOUND if it does not exist yet. */
+int hyperv_bios_get_vcpu(hyperv_bios_vm *vm, uint32_t id,
+                         hyperv_bios_vcpu **out);
+/* Returns once the vCPU is out of guest mode and parked. ESTATE unless it
+ * runs. */
+int hyperv_bios_pause_vcpu(hyperv_bios_vcpu *vcpu);
+/* Continues a paused vCPU exactly where it was. ESTATE unless paused. */
+int hyperv_bios_resume_vcpu(hyperv_bios_vcpu *vcpu);
+/* Stops the vCPU for good (first taking it out of the guest); every later
+ * call on it fails with ESTATE. The handle stays valid until the VM goes. */
+int hyperv_bios_destroy_vcpu(hyperv_bios_vcpu *vcpu);
+/* Pause / resume every running / paused vCPU of the VM. */
+int hyperv_bios_pause_vm(hyperv_bios_vm *vm);
+int hyperv_bios_resume_vm(hyperv_bios_vm *vm);
+
+#define HYPERV_BIOS_VCPU_CREATED 0
+#define HYPERV_BIOS_VCPU_RUNNING 1
+#define HYPERV_BIOS_VCPU_PAUSED 2
+#define HYPERV_BIOS_VCPU_STOPPED 3 /* stopped itself, or the VM stopped */
+#define HYPERV_BIOS_VCPU_DESTROYED 4
+
+typedef struct hyperv_bios_vcpu_status {
+  int state;      /* HYPERV_BIOS_VCPU_* */
+  int last_exit;  /* why it last left the guest: hvbios::VcpuExit::Kind
+                     order (0 hypercall, 1 canceled/kicked, 2 halt,
+                     3 triple fault, 4 I/O, 5 MMIO, 6 internal error,
+                     7 failed entry, 8 other) */
+  uint64_t exits; /* exits served since creation */
+} hyperv_bios_vcpu_status;
+int hyperv_bios_get_vcpu_status(hyperv_bios_vcpu *vcpu,
+                                hyperv_bios_vcpu_status *status);
+
+/* Raises interrupt `vector` (32..254) on vCPU `vcpu_id`, for an embedder's
+ * own devices. */
+int hyperv_bios_raise_event(hyperv_bios_vm *vm, uint32_t vcpu_id,
+                            uint8_t vector);
 
 /* Waits until the VM stops, up to timeout_ms (< 0: forever).
  * HYPERV_BIOS_ETIMEDOUT if it still runs then. */

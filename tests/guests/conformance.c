@@ -159,7 +159,6 @@ static void test_nosys(void) {
     CHECK("hcpage.notify_reserved", (int64_t)rax == HVB_ERR_NOSYS, "%ld",
           (long)rax);
   }
-
 }
 
 static void test_preserved(void) {
@@ -312,8 +311,9 @@ static void test_vcpu(const struct hvb_boot_info *boot) {
         boot->vcpu_count);
   CHECK("vcpu.self", hvb_vcpu_self() == 0, "%u", hvb_vcpu_self());
   uint32_t state = 0xff;
-  CHECK("vcpu.status.self", hvb_vcpu_status(0, &state) == HVB_OK &&
-        state == HVB_VCPU_RUNNING, "state %u", state);
+  CHECK("vcpu.status.self",
+        hvb_vcpu_status(0, &state) == HVB_OK && state == HVB_VCPU_RUNNING,
+        "state %u", state);
   struct hvb_result r = hvb_call1(HVB_FN_VCPU_STATUS, count);
   CHECK_STATUS("vcpu.status.no_such_vcpu", r, HVB_ERR_NODEV);
   r = hvb_call1(HVB_FN_VCPU_STATUS, ~0ull);
@@ -341,8 +341,8 @@ static void test_vcpu(const struct hvb_boot_info *boot) {
     return;
   }
   hvb_printf("conformance: starting vCPU 1 of %u\n", count);
-  hvb_status st = hvb_vcpu_start_c(1, ap_set_flag, ap_stack, sizeof(ap_stack),
-                                   0x1111);
+  hvb_status st =
+      hvb_vcpu_start_c(1, ap_set_flag, ap_stack, sizeof(ap_stack), 0x1111);
   CHECK("vcpu.start", st == HVB_OK && poll_until(&ap_flag, 0x1111, 5000),
         "status %ld, flag %lx", (long)st, ap_flag);
   CHECK("vcpu.start.runs_as_itself", ap_self == 1, "self %lu", ap_self);
@@ -356,8 +356,9 @@ static void test_vcpu(const struct hvb_boot_info *boot) {
         "vCPU 1 did not stop the second time");
   ap_release = 0;
   st = hvb_vcpu_start_c(1, ap_spin, ap_stack, sizeof(ap_stack), 0x3333);
-  CHECK("vcpu.start.spinner", st == HVB_OK && poll_until(&ap_flag, 0x3333,
-        5000), "status %ld", (long)st);
+  CHECK("vcpu.start.spinner",
+        st == HVB_OK && poll_until(&ap_flag, 0x3333, 5000), "status %ld",
+        (long)st);
   CHECK("vcpu.status.other_running",
         hvb_vcpu_status(1, &state) == HVB_OK && state == HVB_VCPU_RUNNING,
         "state %u", state);
@@ -378,14 +379,17 @@ static void test_timer(void) {
   CHECK_STATUS("timer.set.vector_high_bits", r, HVB_ERR_INVAL);
 
   test_vector_hits = 0;
-  CHECK("timer.set", hvb_timer_set(hvb_clock_monotonic_ns() + 2000000,
-                                   kTestVector) == HVB_OK &&
-        poll_until(&test_vector_hits, 1, 5000), "hits %lu", test_vector_hits);
+  CHECK("timer.set",
+        hvb_timer_set(hvb_clock_monotonic_ns() + 2000000, kTestVector) ==
+                HVB_OK &&
+            poll_until(&test_vector_hits, 1, 5000),
+        "hits %lu", test_vector_hits);
   CHECK("timer.set.past_deadline_fires_at_once",
         hvb_timer_set(0, kTestVector) == HVB_OK &&
-        poll_until(&test_vector_hits, 2, 5000), "hits %lu", test_vector_hits);
-  CHECK("timer.set.one_shot", (spin_ms(20), test_vector_hits == 2),
+            poll_until(&test_vector_hits, 2, 5000),
         "hits %lu", test_vector_hits);
+  CHECK("timer.set.one_shot", (spin_ms(20), test_vector_hits == 2), "hits %lu",
+        test_vector_hits);
   CHECK("timer.cancel",
         hvb_timer_set(hvb_clock_monotonic_ns() + 5000000, kTestVector) ==
                 HVB_OK &&
@@ -404,8 +408,8 @@ static void test_timer(void) {
 
 static void test_event(void) {
   const uint32_t count = hvb_vcpu_count();
-  struct hvb_result r =
-      hvb_call6(HVB_FN_EVENT_ROUTE, HVB_EVENT_SRC_COUNT, 0, kIpiVector, 0, 0, 0);
+  struct hvb_result r = hvb_call6(HVB_FN_EVENT_ROUTE, HVB_EVENT_SRC_COUNT, 0,
+                                  kIpiVector, 0, 0, 0);
   CHECK_STATUS("event.route.no_such_source", r, HVB_ERR_NODEV);
   r = hvb_call6(HVB_FN_EVENT_ROUTE, 0, count, kIpiVector, 0, 0, 0);
   CHECK_STATUS("event.route.no_such_vcpu", r, HVB_ERR_NODEV);
@@ -415,12 +419,12 @@ static void test_event(void) {
   CHECK_STATUS("event.mask.no_such_source", r, HVB_ERR_NODEV);
   r = hvb_call1(HVB_FN_EVENT_UNMASK, 99);
   CHECK_STATUS("event.unmask.no_such_source", r, HVB_ERR_NODEV);
-  CHECK("event.route.console_input",
-        hvb_event_route(HVB_EVENT_SRC_CONSOLE_INPUT, 0, kTestVector) ==
-                HVB_OK &&
-            hvb_event_mask(HVB_EVENT_SRC_CONSOLE_INPUT) == HVB_OK &&
-            hvb_event_unmask(HVB_EVENT_SRC_CONSOLE_INPUT) == HVB_OK,
-        "failed");
+  CHECK(
+      "event.route.console_input",
+      hvb_event_route(HVB_EVENT_SRC_CONSOLE_INPUT, 0, kTestVector) == HVB_OK &&
+          hvb_event_mask(HVB_EVENT_SRC_CONSOLE_INPUT) == HVB_OK &&
+          hvb_event_unmask(HVB_EVENT_SRC_CONSOLE_INPUT) == HVB_OK,
+      "failed");
 
   r = hvb_call2(HVB_FN_EVENT_SEND_IPI, count, kIpiVector);
   CHECK_STATUS("event.send_ipi.no_such_vcpu", r, HVB_ERR_NODEV);
@@ -438,8 +442,9 @@ static void test_event(void) {
   hvb_event_send_ipi(0, kIpiVector);
   hvb_event_send_ipi(0, kIpiVector);
   hvb_interrupts_enable();
-  CHECK("event.coalesce", poll_until(&ipi_hits, 2, 5000) &&
-        (spin_ms(5), ipi_hits == 2), "hits %lu", ipi_hits);
+  CHECK("event.coalesce",
+        poll_until(&ipi_hits, 2, 5000) && (spin_ms(5), ipi_hits == 2),
+        "hits %lu", ipi_hits);
   /* A halt ends with the next event (the page's halt entry). */
   hvb_timer_set(hvb_clock_monotonic_ns() + 1000000, kTestVector);
   const uint64_t before = test_vector_hits;

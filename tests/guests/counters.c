@@ -38,8 +38,8 @@ void host_entry(uint64_t id) {
 int hvb_main(const struct hvb_boot_info *boot) {
   const uint32_t cpus = boot->vcpu_count;
   if (cpus > kMaxCpus) return 1;
-  const char *cmdline = boot->cmdline ? (const char *)(uintptr_t)boot->cmdline
-                                      : "";
+  const char *cmdline =
+      boot->cmdline ? (const char *)(uintptr_t)boot->cmdline : "";
   const int host_starts_1 = strcmp(cmdline, "host-starts-1") == 0;
   hvb_interrupts_init();
   hvb_interrupt_set_handler(kEventVector, on_event);

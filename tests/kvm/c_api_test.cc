@@ -1,9 +1,11 @@
 // The C API on real KVM: the whole life of a VM, and misuse.
+#include <signal.h>
+
 #include <string>
 
-#include "hvbios/internal/mutex.h"
 #include "gtest/gtest.h"
 #include "hvbios/hvbios.h"
+#include "hvbios/internal/mutex.h"
 #include "tests/kvm/kvm_guest.h"
 
 namespace {
@@ -116,6 +118,55 @@ TEST_F(CApiTest, MisuseGetsCodesAndMessages) {
   EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_STOPPED);
   EXPECT_EQ(hyperv_bios_stop_vm(nullptr), HYPERV_BIOS_EINVAL);
   hyperv_bios_destroy_vm(nullptr);  // tolerated
+}
+
+TEST_F(CApiTest, VcpuLifecycle) {
+  config_.vcpu_count = 2;
+  config_.kick_signal = SIGRTMIN + 3;  // an embedder keeping SIGRTMIN
+  ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK)
+      << hyperv_bios_last_error();
+  ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("counters").c_str()),
+            HYPERV_BIOS_OK);
+  hyperv_bios_vcpu* boot = nullptr;
+  hyperv_bios_vcpu* ap = nullptr;
+  EXPECT_EQ(hyperv_bios_get_vcpu(vm_, 1, &ap), HYPERV_BIOS_ENOTFOUND);
+  ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &boot), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_start_vcpu(boot), HYPERV_BIOS_OK);
+  // The guest starts vCPU 1 itself; its handle appears then.
+  const absl::Time limit = absl::Now() + absl::Seconds(60);
+  while (hyperv_bios_get_vcpu(vm_, 1, &ap) != HYPERV_BIOS_OK) {
+    ASSERT_LT(absl::Now(), limit) << "the guest never started vCPU 1";
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  hyperv_bios_vcpu_status status;
+  while (hyperv_bios_get_vcpu_status(ap, &status) == HYPERV_BIOS_OK &&
+         status.exits == 0 && status.state != HYPERV_BIOS_VCPU_RUNNING) {
+    ASSERT_LT(absl::Now(), limit);
+  }
+  ASSERT_EQ(hyperv_bios_pause_vm(vm_), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_get_vcpu_status(ap, &status), HYPERV_BIOS_OK);
+  EXPECT_EQ(status.state, HYPERV_BIOS_VCPU_PAUSED);
+  EXPECT_GE(status.exits, 1u);
+  EXPECT_EQ(status.last_exit, 1) << "kicked out";
+  ASSERT_EQ(hyperv_bios_resume_vm(vm_), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_pause_vcpu(ap), HYPERV_BIOS_OK);
+  EXPECT_EQ(hyperv_bios_pause_vcpu(ap), HYPERV_BIOS_ESTATE);
+  ASSERT_EQ(hyperv_bios_resume_vcpu(ap), HYPERV_BIOS_OK);
+  EXPECT_EQ(hyperv_bios_resume_vcpu(ap), HYPERV_BIOS_ESTATE);
+  EXPECT_EQ(hyperv_bios_raise_event(vm_, 0, 0x70), HYPERV_BIOS_OK);
+  EXPECT_EQ(hyperv_bios_raise_event(vm_, 0, 7), HYPERV_BIOS_EINVAL);
+  ASSERT_EQ(hyperv_bios_destroy_vcpu(ap), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_get_vcpu_status(ap, &status), HYPERV_BIOS_OK);
+  EXPECT_EQ(status.state, HYPERV_BIOS_VCPU_DESTROYED);
+  EXPECT_EQ(hyperv_bios_pause_vcpu(ap), HYPERV_BIOS_ESTATE);
+  EXPECT_EQ(hyperv_bios_destroy_vcpu(ap), HYPERV_BIOS_ESTATE);
+  EXPECT_EQ(hyperv_bios_start_vcpu_at(ap, 0x100000, 0x200000, 0, 0),
+            HYPERV_BIOS_ESTATE);
+  EXPECT_EQ(hyperv_bios_pause_vcpu(nullptr), HYPERV_BIOS_EINVAL);
+  EXPECT_EQ(hyperv_bios_stop_vm(vm_), HYPERV_BIOS_OK);
+  hyperv_bios_vm_exit exit;
+  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), HYPERV_BIOS_OK);
+  EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_STOPPED);
 }
 
 }  // namespace

@@ -80,9 +80,8 @@ TEST_F(HvbiosRunTest, GuestExitCodesPassThrough) {
 }
 
 TEST_F(HvbiosRunTest, GuestDeathsHaveAStatusAReasonAndRegisters) {
-  for (auto [cmd, text] :
-       {std::pair{"triple-fault", "triple fault"},
-        std::pair{"port", "I/O port 0x80"}}) {
+  for (auto [cmd, text] : {std::pair{"triple-fault", "triple fault"},
+                           std::pair{"port", "I/O port 0x80"}}) {
     CommandResult r = Run({"--cmdline", cmd, GuestPath("behave")});
     EXPECT_EQ(r.exit_status, 123) << cmd;
     EXPECT_NE(r.err.find(text), std::string::npos) << r.err;

@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "hvbios/internal/mutex.h"
 #include "gtest/gtest.h"
+#include "hvbios/internal/mutex.h"
 #include "hvbios/kvm.h"
 #include "hvbios/vm.h"
 

@@ -56,9 +56,9 @@ TEST_F(KvmTest, HelloBootsAndPrints) {
 
 TEST_F(KvmTest, ConformanceGuestPassesEveryCheck) {
   std::string console;
-  VmExit exit = BootAndWait(
-      "conformance", {.vcpu_count = 2, .cmdline = "input=ping"}, &console,
-      "ping");
+  VmExit exit =
+      BootAndWait("conformance", {.vcpu_count = 2, .cmdline = "input=ping"},
+                  &console, "ping");
   std::cout << console;
   EXPECT_EQ(exit.reason, VmExit::Reason::kShutdown) << exit.message;
   EXPECT_EQ(exit.exit_code, 0);

@@ -30,10 +30,10 @@ class LifecycleTest : public ::testing::Test {
   void SetUp() override { SKIP_WITHOUT_KVM(); }
 
   void Boot(uint32_t vcpus, const std::string& cmdline = "") {
-    ASSERT_OK_AND_ASSIGN(
-        vm_, CapturedVm::Boot("counters", {.memory_bytes = 16 << 20,
-                                           .vcpu_count = vcpus,
-                                           .cmdline = cmdline}));
+    ASSERT_OK_AND_ASSIGN(vm_,
+                         CapturedVm::Boot("counters", {.memory_bytes = 16 << 20,
+                                                       .vcpu_count = vcpus,
+                                                       .cmdline = cmdline}));
   }
   uint64_t Read(uint64_t gpa) {
     uint64_t v;
@@ -171,9 +171,9 @@ TEST_F(LifecycleTest, HostStartsAVcpuAtAnEntry) {
   EXPECT_EQ(vcpu->StartAt({.rip = Read(kMailbox), .rsp = 0x1001}).code(),
             absl::StatusCode::kInvalidArgument)
       << "misaligned stack";
-  EXPECT_EQ(vcpu->StartAt({.rip = 1ull << 40, .rsp = Read(kMailbox + 16)})
-                .code(),
-            absl::StatusCode::kInvalidArgument)
+  EXPECT_EQ(
+      vcpu->StartAt({.rip = 1ull << 40, .rsp = Read(kMailbox + 16)}).code(),
+      absl::StatusCode::kInvalidArgument)
       << "entry outside RAM";
   ASSERT_OK(vcpu->StartAt(
       {.rip = Read(kMailbox), .rsp = Read(kMailbox + 16), .arg = 1}));
@@ -195,8 +195,8 @@ TEST_F(LifecycleTest, ConcurrentCallsFromManyThreads) {
   constexpr uint32_t kVcpus = 4;
   Boot(kVcpus);
   std::vector<uint64_t> zero(kVcpus, 0);
-  ASSERT_TRUE(WaitFor([&] { return AllCountersAbove(kVcpus, zero); },
-                      "counting"));
+  ASSERT_TRUE(
+      WaitFor([&] { return AllCountersAbove(kVcpus, zero); }, "counting"));
   std::atomic<int> ok_calls{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -206,16 +206,29 @@ TEST_F(LifecycleTest, ConcurrentCallsFromManyThreads) {
         Vcpu* vcpu = vm_->vm().vcpu(rng() % kVcpus);
         absl::Status s;
         switch (rng() % 6) {
-          case 0: s = vcpu->Pause(); break;
-          case 1: s = vcpu->Resume(); break;
-          case 2: s = vcpu->GetRegisters().status(); break;
-          case 3: (void)vcpu->status(); break;
-          case 4: s = vm_->vm().RaiseEvent(0, kEventVector); break;
-          case 5: s = (rng() % 2) ? vm_->vm().Pause() : vm_->vm().Resume();
+          case 0:
+            s = vcpu->Pause();
+            break;
+          case 1:
+            s = vcpu->Resume();
+            break;
+          case 2:
+            s = vcpu->GetRegisters().status();
+            break;
+          case 3:
+            (void)vcpu->status();
+            break;
+          case 4:
+            s = vm_->vm().RaiseEvent(0, kEventVector);
+            break;
+          case 5:
+            s = (rng() % 2) ? vm_->vm().Pause() : vm_->vm().Resume();
         }
         // Misuse in a race (pausing a paused vCPU) is an error, never UB.
-        if (s.ok()) ok_calls.fetch_add(1);
-        else EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+        if (s.ok())
+          ok_calls.fetch_add(1);
+        else
+          EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
       }
     });
   }
@@ -232,13 +245,12 @@ TEST_F(LifecycleTest, ConcurrentCallsFromManyThreads) {
 
 TEST_F(LifecycleTest, SmpAndTimerExamplesPass) {
   for (uint32_t cpus : {1u, 2u, 4u}) {
-    ASSERT_OK_AND_ASSIGN(auto c,
-                         CapturedVm::Boot("smp", {.vcpu_count = cpus}));
+    ASSERT_OK_AND_ASSIGN(auto c, CapturedVm::Boot("smp", {.vcpu_count = cpus}));
     ASSERT_OK_AND_ASSIGN(VmExit exit, c->Wait());
     EXPECT_EQ(exit.exit_code, 0) << c->console() << exit.message;
-    EXPECT_NE(c->console().find(absl::StrCat(cpus, " of ", cpus,
-                                             " vCPUs took part")),
-              std::string::npos)
+    EXPECT_NE(
+        c->console().find(absl::StrCat(cpus, " of ", cpus, " vCPUs took part")),
+        std::string::npos)
         << c->console();
   }
   ASSERT_OK_AND_ASSIGN(auto c, CapturedVm::Boot("timer", {}));

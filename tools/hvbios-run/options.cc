@@ -80,9 +80,8 @@ absl::StatusOr<RunOptions> ParseRunOptions(
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
       if (!absl::SimpleAtoi(*v, &options.cpus) || options.cpus == 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("malformed vCPU count '", *v,
-                         "' (expected a number from 1)"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "malformed vCPU count '", *v, "' (expected a number from 1)"));
       }
     } else if (name == "--cmdline") {
       absl::StatusOr<std::string> v = take_value();

@@ -22,9 +22,10 @@ TEST(ParseMemorySizeTest, UnitsAndErrors) {
 }
 
 TEST(ParseRunOptionsTest, FlagsInBothForms) {
-  ASSERT_OK_AND_ASSIGN(RunOptions o,
-                       ParseRunOptions({"--mem", "64M", "--cmdline=a b",
-                                        "--timeout", "1.5", "--cpus", "4", "guest.elf"}));
+  ASSERT_OK_AND_ASSIGN(
+      RunOptions o,
+      ParseRunOptions({"--mem", "64M", "--cmdline=a b", "--timeout", "1.5",
+                       "--cpus", "4", "guest.elf"}));
   EXPECT_EQ(o.memory_bytes, 64u << 20);
   EXPECT_EQ(o.cmdline, "a b");
   EXPECT_EQ(o.timeout, absl::Milliseconds(1500));
@@ -62,9 +63,9 @@ TEST(ParseRunOptionsTest, Misuse) {
 
 TEST(UsageTextTest, DocumentsEveryFlagAndExitStatus) {
   const std::string usage = UsageText();
-  for (const char* text : {"--mem", "--cpus", "--cmdline", "--timeout",
-                           "--help", "120",
-                           "121", "122", "123", "124", "125"}) {
+  for (const char* text :
+       {"--mem", "--cpus", "--cmdline", "--timeout", "--help", "120", "121",
+        "122", "123", "124", "125"}) {
     EXPECT_NE(usage.find(text), std::string::npos) << text;
   }
 }

@@ -76,8 +76,8 @@ int hvb_main(const struct hvb_boot_info *boot) {
   for (uint32_t id = 0; id < cpus; ++id) {
     const int took_part =
         work[id] == do_work(id) && (id == 0 || (reported[id] && ipis[id] > 0));
-    hvb_printf("vCPU %u: work %lu, doorbells %lu, %s\n", id, work[id],
-               ipis[id], took_part ? "took part" : "MISSING");
+    hvb_printf("vCPU %u: work %lu, doorbells %lu, %s\n", id, work[id], ipis[id],
+               took_part ? "took part" : "MISSING");
     all = all && took_part;
   }
   hvb_printf("%u of %u vCPUs took part\n", all ? cpus : 0, cpus);

@@ -60,7 +60,8 @@ class ABSL_LOCKABLE Mutex {
     std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
     cv_.notify_all();
     const bool met = cv_.wait_for(
-        lock, absl::ToChronoNanoseconds(std::max(timeout, absl::ZeroDuration())),
+        lock,
+        absl::ToChronoNanoseconds(std::max(timeout, absl::ZeroDuration())),
         condition);
     lock.release();
     return met;

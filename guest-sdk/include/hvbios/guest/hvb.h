@@ -137,7 +137,8 @@ hvb_status hvb_debug_null(void);
 uint64_t hvb_debug_echo(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
                         uint64_t a4, uint64_t a5);
 
-/* ---- vcpu ----------------------------------------------------------------- */
+/* ---- vcpu -----------------------------------------------------------------
+ */
 uint32_t hvb_vcpu_count(void);
 uint32_t hvb_vcpu_self(void);
 /* Raw vcpu.start: entry/stack/arg/cr3 as docs/abi.md describes. */
@@ -146,25 +147,28 @@ hvb_status hvb_vcpu_start(uint32_t id, uint64_t entry, uint64_t stack,
 /* Starts vCPU `id` running fn(arg) on the stack [stack, stack + size), in
  * the caller's address space (its cr3). When fn returns the vCPU stops
  * (vcpu.stop); it can be started again. */
-hvb_status hvb_vcpu_start_c(uint32_t id, void (*fn)(uint64_t arg),
-                            void *stack, size_t stack_size, uint64_t arg);
+hvb_status hvb_vcpu_start_c(uint32_t id, void (*fn)(uint64_t arg), void *stack,
+                            size_t stack_size, uint64_t arg);
 /* Stops the calling vCPU; returns only if the platform refuses. */
 hvb_status hvb_vcpu_stop(void);
 /* HVB_VCPU_* of vCPU `id` in *state. */
 hvb_status hvb_vcpu_status(uint32_t id, uint32_t *state);
 
-/* ---- timer ---------------------------------------------------------------- */
+/* ---- timer ----------------------------------------------------------------
+ */
 /* Raises `vector` on this vCPU when clock.monotonic reaches deadline_ns. */
 hvb_status hvb_timer_set(uint64_t deadline_ns, uint8_t vector);
 hvb_status hvb_timer_cancel(void);
 
-/* ---- event ---------------------------------------------------------------- */
+/* ---- event ----------------------------------------------------------------
+ */
 hvb_status hvb_event_route(uint32_t source, uint32_t vcpu, uint8_t vector);
 hvb_status hvb_event_mask(uint32_t source);
 hvb_status hvb_event_unmask(uint32_t source);
 hvb_status hvb_event_send_ipi(uint32_t vcpu, uint8_t vector);
 
-/* ---- interrupts (IDT, handlers, EOI, waiting) ------------------------------ */
+/* ---- interrupts (IDT, handlers, EOI, waiting) ------------------------------
+ */
 /* What an interrupt handler sees: the interrupted context. */
 struct hvb_interrupt_frame {
   uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
@@ -200,14 +204,14 @@ static inline void hvb_interrupts_disable(void) {
  * for it without a lost wake-up: check with interrupts off, then wait
  * (the entry enables them and halts atomically), as HVB_WAIT_UNTIL does. */
 void hvb_wait_for_event(void);
-#define HVB_WAIT_UNTIL(condition)    \
-  do {                               \
-    hvb_interrupts_disable();        \
-    while (!(condition)) {           \
-      hvb_wait_for_event();          \
-      hvb_interrupts_disable();      \
-    }                                \
-    hvb_interrupts_enable();         \
+#define HVB_WAIT_UNTIL(condition) \
+  do {                            \
+    hvb_interrupts_disable();     \
+    while (!(condition)) {        \
+      hvb_wait_for_event();       \
+      hvb_interrupts_disable();   \
+    }                             \
+    hvb_interrupts_enable();      \
   } while (0)
 /* Acknowledges the event being handled (the SDK's dispatcher already
  * does this for handlers it calls). */
