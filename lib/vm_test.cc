@@ -227,5 +227,92 @@ TEST_F(VmTest, FirstExitReasonWins) {
   EXPECT_EQ(again.exit_code, 3);
 }
 
+// Waits until the script's vCPU has answered `n` hypercalls.
+void AwaitCompletions(FakeVcpuScript& script, size_t n) {
+  hvbios::MutexLock lock(&script.mu);
+  script.mu.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return script.completions.size() >= n;
+  });
+}
+
+// Waits (bounded) until the backend has seen `n` interrupts.
+bool AwaitInterrupts(FakeBackendVm& backend, size_t n) {
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  while (backend.interrupts().size() < n) {
+    if (absl::Now() > limit) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
+
+TEST_F(VmTest, ConsoleInputRaisesTheRoutedEventUnlessMasked) {
+  Create();
+  std::shared_ptr<FakeVcpuScript> script = backend_->Script(0);
+  EXPECT_EQ(vm_->PushConsoleInput("x"), 1u);  // unrouted: no event
+  script->AddHypercall(HVB_FN_EVENT_ROUTE,
+                       {HVB_EVENT_SRC_CONSOLE_INPUT, 0, 0x44});
+  LoadAndStart();
+  AwaitCompletions(*script, 1);
+  EXPECT_TRUE(backend_->interrupts().empty());
+  vm_->PushConsoleInput("a");
+  ASSERT_TRUE(AwaitInterrupts(*backend_, 1));
+  EXPECT_EQ(backend_->interrupts()[0], (std::pair<uint32_t, uint8_t>{0, 0x44}));
+  script->AddHypercall(HVB_FN_EVENT_MASK, {HVB_EVENT_SRC_CONSOLE_INPUT});
+  AwaitCompletions(*script, 2);
+  vm_->PushConsoleInput("b");
+  vm_->PushConsoleInput("c");
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(backend_->interrupts().size(), 1u) << "held while masked";
+  script->AddHypercall(HVB_FN_EVENT_UNMASK, {HVB_EVENT_SRC_CONSOLE_INPUT});
+  AwaitCompletions(*script, 3);
+  ASSERT_TRUE(AwaitInterrupts(*backend_, 2));
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(backend_->interrupts().size(), 2u) << "one pending event";
+}
+
+TEST_F(VmTest, TimerRaisesItsVectorOnTheCaller) {
+  Create({.vcpu_count = 2});
+  std::shared_ptr<FakeVcpuScript> script = backend_->Script(0);
+  script->AddHypercall(HVB_FN_TIMER_SET, {0, 0x45});  // already due
+  LoadAndStart();
+  ASSERT_TRUE(AwaitInterrupts(*backend_, 1));
+  EXPECT_EQ(backend_->interrupts()[0], (std::pair<uint32_t, uint8_t>{0, 0x45}));
+  script->AddHypercall(HVB_FN_TIMER_SET, {UINT64_MAX, 0x46});
+  script->AddHypercall(HVB_FN_TIMER_CANCEL);
+  AwaitCompletions(*script, 3);
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(backend_->interrupts().size(), 1u);
+}
+
+TEST_F(VmTest, GuestStartsAndStopsVcpus) {
+  Create({.vcpu_count = 2});
+  std::shared_ptr<FakeVcpuScript> boot = backend_->Script(0);
+  std::shared_ptr<FakeVcpuScript> ap = backend_->Script(1);
+  ap->AddHypercall(HVB_FN_VCPU_SELF);
+  ap->AddHypercall(HVB_FN_VCPU_STOP);
+  boot->AddHypercall(HVB_FN_VCPU_START, {1, 0x100000, 0x200000, 42, 0});
+  boot->AddHypercall(HVB_FN_VCPU_START, {1, 0x100000, 0x200000, 42, 0});
+  LoadAndStart();
+  AwaitCompletions(*ap, 2);
+  EXPECT_EQ(ap->Completions()[0].value, 1u) << "vcpu.self on vCPU 1";
+  {
+    hvbios::MutexLock lock(&ap->mu);
+    ASSERT_TRUE(ap->entry.has_value());
+    EXPECT_EQ(ap->entry->rdi, 42u);
+    EXPECT_EQ(ap->entry->rsp, 0x200000u);
+  }
+  // The second start raced the first: running (STATE) or restarted (OK).
+  AwaitCompletions(*boot, 2);
+  const int64_t second = boot->Completions()[1].status;
+  EXPECT_TRUE(second == HVB_OK || second == HVB_ERR_STATE) << second;
+  // Now the boot vCPU stops too: nothing is left running.
+  boot->AddHypercall(HVB_FN_VCPU_STOP);
+  ap->AddHypercall(HVB_FN_VCPU_STOP);  // in case the second start restarted
+  ASSERT_OK_AND_ASSIGN(VmExit exit, vm_->Wait(absl::Seconds(30)));
+  EXPECT_EQ(exit.reason, VmExit::Reason::kGuestFault);
+  EXPECT_NE(exit.message.find("no vCPU is left running"), std::string::npos)
+      << exit.message;
+}
+
 }  // namespace
 }  // namespace hvbios
