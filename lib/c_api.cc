@@ -209,6 +209,22 @@ int hyperv_bios_raise_event(hyperv_bios_vm* vm, uint32_t vcpu_id,
   return FromStatus(vm->vm->RaiseEvent(vcpu_id, vector));
 }
 
+int hyperv_bios_read_guest_memory(hyperv_bios_vm* vm, uint64_t gpa, void* dst,
+                                  size_t length) {
+  if (vm == nullptr || (dst == nullptr && length != 0)) {
+    return NullHandle("hyperv_bios_read_guest_memory");
+  }
+  return FromStatus(vm->vm->ReadGuestMemory(gpa, dst, length));
+}
+
+int hyperv_bios_write_guest_memory(hyperv_bios_vm* vm, uint64_t gpa,
+                                   const void* src, size_t length) {
+  if (vm == nullptr || (src == nullptr && length != 0)) {
+    return NullHandle("hyperv_bios_write_guest_memory");
+  }
+  return FromStatus(vm->vm->WriteGuestMemory(gpa, src, length));
+}
+
 int hyperv_bios_wait_vm(hyperv_bios_vm* vm, int64_t timeout_ms,
                         hyperv_bios_vm_exit* exit) {
   if (vm == nullptr || exit == nullptr) {

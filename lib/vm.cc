@@ -391,12 +391,9 @@ absl::Status Vcpu::Pause() {
     return absl::FailedPreconditionError(absl::StrFormat(
         "vCPU %d is %s, not running", id_, VcpuStateName(state_)));
   }
-  const uint64_t parks = parks_;
-  pause_requested_ = true;
-  NotifyLocked();
+  const uint64_t parks = RequestPauseLocked();
   vm_->mu_.Await([this, parks]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return parks_ != parks || !thread_running_ ||
-           state_ == VcpuState::kStopped || state_ == VcpuState::kDestroyed;
+    return PauseServedLocked(parks);
   });
   if (parks_ == parks) {
     return absl::FailedPreconditionError(absl::StrFormat(
@@ -411,13 +408,34 @@ absl::Status Vcpu::Resume() {
     return absl::FailedPreconditionError(absl::StrFormat(
         "vCPU %d is %s, not paused", id_, VcpuStateName(state_)));
   }
-  const uint64_t unparks = unparks_;
-  pause_requested_ = false;
-  ++resume_gen_;
+  const uint64_t unparks = RequestResumeLocked();
   vm_->mu_.Await([this, unparks]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return unparks_ != unparks || !thread_running_;
+    return ResumeServedLocked(unparks);
   });
   return absl::OkStatus();
+}
+
+uint64_t Vcpu::RequestPauseLocked() {
+  pause_requested_ = true;
+  NotifyLocked();
+  return parks_;
+}
+
+bool Vcpu::PauseServedLocked(uint64_t parks) const {
+  // Parked since the request (perhaps resumed since by another caller), or
+  // it can no longer park.
+  return parks_ != parks || !thread_running_ || state_ == VcpuState::kStopped ||
+         state_ == VcpuState::kDestroyed;
+}
+
+uint64_t Vcpu::RequestResumeLocked() {
+  pause_requested_ = false;
+  ++resume_gen_;
+  return unparks_;
+}
+
+bool Vcpu::ResumeServedLocked(uint64_t unparks) const {
+  return unparks_ != unparks || !thread_running_;
 }
 
 absl::Status Vcpu::Destroy() {
@@ -685,17 +703,12 @@ absl::Status Vm::Pause() {
   std::vector<std::pair<Vcpu*, uint64_t>> pausing;
   for (auto& v : vcpus_) {
     if (v != nullptr && v->state_ == VcpuState::kRunning) {
-      pausing.push_back({v.get(), v->parks_});
-      v->pause_requested_ = true;
-      v->NotifyLocked();
+      pausing.push_back({v.get(), v->RequestPauseLocked()});
     }
   }
   mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     return std::all_of(pausing.begin(), pausing.end(), [](const auto& p) {
-      const Vcpu* v = p.first;
-      return v->parks_ != p.second || !v->thread_running_ ||
-             v->state_ == VcpuState::kStopped ||
-             v->state_ == VcpuState::kDestroyed;
+      return p.first->PauseServedLocked(p.second);
     });
   });
   return absl::OkStatus();
@@ -709,14 +722,12 @@ absl::Status Vm::Resume() {
   std::vector<std::pair<Vcpu*, uint64_t>> resuming;
   for (auto& v : vcpus_) {
     if (v != nullptr && v->state_ == VcpuState::kPaused) {
-      resuming.push_back({v.get(), v->unparks_});
-      v->pause_requested_ = false;
-      ++v->resume_gen_;
+      resuming.push_back({v.get(), v->RequestResumeLocked()});
     }
   }
   mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     return std::all_of(resuming.begin(), resuming.end(), [](const auto& p) {
-      return p.first->unparks_ != p.second || !p.first->thread_running_;
+      return p.first->ResumeServedLocked(p.second);
     });
   });
   return absl::OkStatus();
@@ -758,6 +769,23 @@ absl::StatusOr<VmExit> Vm::Wait(absl::Duration timeout) {
         "the VM is still running after %s", absl::FormatDuration(timeout)));
   }
   return *exit_;
+}
+
+absl::Status Vm::ReadGuestMemory(uint64_t gpa, void* dst, size_t length) const {
+  if (!memory_->Read(gpa, dst, length)) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "guest range [0x%x, +0x%x) is not entirely in RAM", gpa, length));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Vm::WriteGuestMemory(uint64_t gpa, const void* src,
+                                  size_t length) {
+  if (!memory_->Write(gpa, src, length)) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "guest range [0x%x, +0x%x) is not entirely in RAM", gpa, length));
+  }
+  return absl::OkStatus();
 }
 
 void Vm::Stop() { RequestExit({.reason = VmExit::Reason::kStopped}); }

@@ -137,6 +137,13 @@ int hyperv_bios_get_vcpu_status(hyperv_bios_vcpu *vcpu,
 int hyperv_bios_raise_event(hyperv_bios_vm *vm, uint32_t vcpu_id,
                             uint8_t vector);
 
+/* Copy between guest RAM and the host. ERANGE (nothing copied) unless
+ * [gpa, gpa + length) lies entirely in guest RAM. */
+int hyperv_bios_read_guest_memory(hyperv_bios_vm *vm, uint64_t gpa, void *dst,
+                                  size_t length);
+int hyperv_bios_write_guest_memory(hyperv_bios_vm *vm, uint64_t gpa,
+                                   const void *src, size_t length);
+
 /* Waits until the VM stops, up to timeout_ms (< 0: forever).
  * HYPERV_BIOS_ETIMEDOUT if it still runs then. */
 int hyperv_bios_wait_vm(hyperv_bios_vm *vm, int64_t timeout_ms,

@@ -169,6 +169,13 @@ class Vcpu {
   bool ServeRequests();
   // Sets a request flag's companion `attention_` and kicks. mu_ held.
   void NotifyLocked();
+  // The pause/resume protocol, shared by Vcpu and Vm (mu_ held): post the
+  // request and return a snapshot; the request is served once
+  // *ServedLocked(snapshot) holds.
+  uint64_t RequestPauseLocked();
+  bool PauseServedLocked(uint64_t parks) const;
+  uint64_t RequestResumeLocked();
+  bool ResumeServedLocked(uint64_t unparks) const;
 
   Vm* const vm_;
   const uint32_t id_;
@@ -250,6 +257,13 @@ class Vm {
   // queue holds at most 64 KiB).
   size_t PushConsoleInput(absl::string_view bytes);
 
+  // Copies between guest RAM and the host, for an embedder's own devices.
+  // OutOfRange (nothing copied) unless [gpa, gpa + length) lies in RAM.
+  // The guest may be writing the same bytes concurrently.
+  absl::Status ReadGuestMemory(uint64_t gpa, void* dst, size_t length) const;
+  absl::Status WriteGuestMemory(uint64_t gpa, const void* src, size_t length);
+
+  // The library's own view of guest RAM (lib/guest_memory.h).
   const GuestMemory& memory() const { return *memory_; }
   const VmOptions& options() const { return options_; }
 

@@ -138,11 +138,14 @@ TEST_F(CApiTest, VcpuLifecycle) {
     ASSERT_LT(absl::Now(), limit) << "the guest never started vCPU 1";
     absl::SleepFor(absl::Milliseconds(1));
   }
-  hyperv_bios_vcpu_status status;
-  while (hyperv_bios_get_vcpu_status(ap, &status) == HYPERV_BIOS_OK &&
-         status.exits == 0 && status.state != HYPERV_BIOS_VCPU_RUNNING) {
-    ASSERT_LT(absl::Now(), limit);
+  // vCPU 1 counts at 0x400000 + 64 once it is in the guest.
+  uint64_t counter = 0;
+  while (counter == 0) {
+    ASSERT_EQ(hyperv_bios_read_guest_memory(vm_, 0x400040, &counter, 8),
+              HYPERV_BIOS_OK);
+    ASSERT_LT(absl::Now(), limit) << "vCPU 1 never ran";
   }
+  hyperv_bios_vcpu_status status;
   ASSERT_EQ(hyperv_bios_pause_vm(vm_), HYPERV_BIOS_OK);
   ASSERT_EQ(hyperv_bios_get_vcpu_status(ap, &status), HYPERV_BIOS_OK);
   EXPECT_EQ(status.state, HYPERV_BIOS_VCPU_PAUSED);
@@ -153,6 +156,13 @@ TEST_F(CApiTest, VcpuLifecycle) {
   EXPECT_EQ(hyperv_bios_pause_vcpu(ap), HYPERV_BIOS_ESTATE);
   ASSERT_EQ(hyperv_bios_resume_vcpu(ap), HYPERV_BIOS_OK);
   EXPECT_EQ(hyperv_bios_resume_vcpu(ap), HYPERV_BIOS_ESTATE);
+  ASSERT_EQ(hyperv_bios_read_guest_memory(vm_, 0x400000, &counter, 8),
+            HYPERV_BIOS_OK);
+  EXPECT_GT(counter, 0u) << "vCPU 0 counts at 0x400000";
+  EXPECT_EQ(hyperv_bios_read_guest_memory(vm_, 16 << 20, &counter, 8),
+            HYPERV_BIOS_ERANGE);
+  EXPECT_EQ(hyperv_bios_write_guest_memory(vm_, 0x500000, &counter, 8),
+            HYPERV_BIOS_OK);
   EXPECT_EQ(hyperv_bios_raise_event(vm_, 0, 0x70), HYPERV_BIOS_OK);
   EXPECT_EQ(hyperv_bios_raise_event(vm_, 0, 7), HYPERV_BIOS_EINVAL);
   ASSERT_EQ(hyperv_bios_destroy_vcpu(ap), HYPERV_BIOS_OK);

@@ -10,7 +10,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "lib/guest_memory.h"
 #include "tests/kvm/kvm_guest.h"
 #include "tests/test_util.h"
 
@@ -36,8 +35,8 @@ class LifecycleTest : public ::testing::Test {
                                                        .cmdline = cmdline}));
   }
   uint64_t Read(uint64_t gpa) {
-    uint64_t v;
-    std::memcpy(&v, vm_->vm().memory().Translate(gpa, 8), 8);
+    uint64_t v = 0;
+    EXPECT_OK(vm_->vm().ReadGuestMemory(gpa, &v, sizeof(v)));
     return v;
   }
   uint64_t Counter(uint32_t id) { return Read(kCounters + 64 * id); }
@@ -129,6 +128,12 @@ TEST_F(LifecycleTest, MisuseIsReportedNotUndefined) {
   EXPECT_EQ(vm_->vm().RaiseEvent(0, 3).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(vm_->vm().RaiseEvent(5, 40).code(), absl::StatusCode::kOutOfRange);
+  uint64_t word = 0;
+  EXPECT_EQ(vm_->vm().ReadGuestMemory((16 << 20) - 4, &word, 8).code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(vm_->vm().WriteGuestMemory(UINT64_MAX - 2, &word, 8).code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_OK(vm_->vm().WriteGuestMemory(0x500000, &word, 8));
 }
 
 TEST_F(LifecycleTest, DestroyARunningVcpu) {
