@@ -51,8 +51,12 @@ void TimerService::Loop() {
                                  [](const auto& a, const auto& b) {
                                    return a.second.deadline < b.second.deadline;
                                  });
-    if (std::chrono::steady_clock::now() < next->second.deadline) {
-      changed_.wait_until(lock, next->second.deadline);
+    // A copy: waiting releases the lock, and Set/Cancel may then free the
+    // map node that holds the deadline.
+    const std::chrono::steady_clock::time_point deadline =
+        next->second.deadline;
+    if (std::chrono::steady_clock::now() < deadline) {
+      changed_.wait_until(lock, deadline);
       continue;  // re-evaluate: woken early, re-armed or cancelled
     }
     const uint32_t vcpu = next->first;
