@@ -94,6 +94,12 @@ class BenchHost : public ServiceHost {
   int64_t RouteEvent(uint32_t, uint32_t, uint8_t) override { return HVB_OK; }
   void MaskEvent(uint32_t, bool) override {}
   int64_t RaiseEvent(uint32_t, uint8_t) override { return HVB_OK; }
+  bool EventSourceExists(uint32_t) override { return false; }
+  BlockDevice* block_device(uint32_t) override { return nullptr; }
+  int64_t SetupQueue(uint32_t, uint64_t, uint32_t) override {
+    return HVB_ERR_NODEV;
+  }
+  size_t RandomBytes(uint8_t*, size_t) override { return 0; }
 
  private:
   const GuestMemory* memory_;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "hvbios/abi/hypercall.h"
+#include "hvbios/abi/ring.h"
 #include "lib/layout.h"
 #include "lib/status_macros.h"
 
@@ -171,15 +172,26 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(const GuestMemory& memory,
         "guest image: memory map needs %d entries, at most %d fit", map.size(),
         kMaxMemMapEntries));
   }
-  const hvb_device devices[] = {{HVB_DEV_CONSOLE, 0, 0, {0, 0}}};
-  static_assert(std::size(devices) <= kMaxDevices);
+  std::vector<hvb_device> devices = {{HVB_DEV_CONSOLE, 0, 0, {0, 0}}};
+  for (size_t i = 0; i < params.disks_read_only.size(); ++i) {
+    devices.push_back({HVB_DEV_BLOCK,
+                       static_cast<uint32_t>(i),
+                       params.disks_read_only[i] ? HVB_BLOCK_F_READ_ONLY : 0u,
+                       {0, 0}});
+  }
+  if (devices.size() > kMaxDevices) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%d devices, at most %d fit in the boot info",
+                        devices.size(), kMaxDevices));
+  }
 
   std::memset(memory.Translate(layout::kBootInfo, kPageSize), 0, kPageSize);
   std::memset(memory.Translate(layout::kCmdline, kPageSize), 0, kPageSize);
   memory.Write(layout::kCmdline, params.cmdline.data(), params.cmdline.size());
   memory.Write(layout::kBootInfo + kMemMapOffset, map.data(),
                map.size() * sizeof(hvb_mem_region));
-  memory.Write(layout::kBootInfo + kDevicesOffset, devices, sizeof(devices));
+  memory.Write(layout::kBootInfo + kDevicesOffset, devices.data(),
+               devices.size() * sizeof(hvb_device));
 
   hvb_boot_info info = {};
   info.magic = HVB_BOOT_MAGIC;
@@ -194,7 +206,7 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(const GuestMemory& memory,
   info.boot_vcpu_id = 0;
   info.mem_map_count = static_cast<uint32_t>(map.size());
   info.mem_map = layout::kBootInfo + kMemMapOffset;
-  info.device_count = std::size(devices);
+  info.device_count = static_cast<uint32_t>(devices.size());
   info.devices = layout::kBootInfo + kDevicesOffset;
   memory.WriteObject(layout::kBootInfo, info);
 

@@ -20,6 +20,8 @@ struct BootParams {
   uint32_t vcpu_count = 1;
   std::string cmdline;
   uint64_t tsc_frequency_hz = 0;
+  // One entry per disk (device id = index): whether it is read-only.
+  std::vector<bool> disks_read_only;
 };
 
 // Entry state for a vCPU started at `rip` (vcpu.start, Vcpu::StartAt): the

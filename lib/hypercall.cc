@@ -5,6 +5,8 @@
 
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/status.h"
+#include "lib/block.h"
+#include "lib/block_queue.h"
 #include "lib/boot_setup.h"
 #include "lib/version.h"
 
@@ -143,9 +145,14 @@ HypercallResult TimerCancel(ServiceHost& host, uint32_t caller,
 
 // ---- event ---------------------------------------------------------------
 
+bool SourceExists(ServiceHost& host, uint64_t source) {
+  return source <= UINT32_MAX &&
+         host.EventSourceExists(static_cast<uint32_t>(source));
+}
+
 HypercallResult EventRoute(ServiceHost& host, uint32_t,
                            const HypercallArgs& a) {
-  if (a.arg[0] >= HVB_EVENT_SRC_COUNT) return Error(HVB_ERR_NODEV);
+  if (!SourceExists(host, a.arg[0])) return Error(HVB_ERR_NODEV);
   if (a.arg[1] >= host.vcpu_count()) return Error(HVB_ERR_NODEV);
   if (!ValidVector(a.arg[2])) return Error(HVB_ERR_INVAL);
   const int64_t st = host.RouteEvent(static_cast<uint32_t>(a.arg[0]),
@@ -154,13 +161,13 @@ HypercallResult EventRoute(ServiceHost& host, uint32_t,
   return st == HVB_OK ? Ok() : Error(st);
 }
 HypercallResult EventMask(ServiceHost& host, uint32_t, const HypercallArgs& a) {
-  if (a.arg[0] >= HVB_EVENT_SRC_COUNT) return Error(HVB_ERR_NODEV);
+  if (!SourceExists(host, a.arg[0])) return Error(HVB_ERR_NODEV);
   host.MaskEvent(static_cast<uint32_t>(a.arg[0]), true);
   return Ok();
 }
 HypercallResult EventUnmask(ServiceHost& host, uint32_t,
                             const HypercallArgs& a) {
-  if (a.arg[0] >= HVB_EVENT_SRC_COUNT) return Error(HVB_ERR_NODEV);
+  if (!SourceExists(host, a.arg[0])) return Error(HVB_ERR_NODEV);
   host.MaskEvent(static_cast<uint32_t>(a.arg[0]), false);
   return Ok();
 }
@@ -171,6 +178,66 @@ HypercallResult EventSendIpi(ServiceHost& host, uint32_t,
   const int64_t st = host.RaiseEvent(static_cast<uint32_t>(a.arg[0]),
                                      static_cast<uint8_t>(a.arg[1]));
   return st == HVB_OK ? Ok() : Error(st);
+}
+
+// ---- block ---------------------------------------------------------------
+
+BlockDevice* Disk(ServiceHost& host, uint64_t id) {
+  return id > UINT32_MAX ? nullptr
+                         : host.block_device(static_cast<uint32_t>(id));
+}
+
+HypercallResult BlockInfo(ServiceHost& host, uint32_t, const HypercallArgs& a) {
+  BlockDevice* disk = Disk(host, a.arg[0]);
+  if (disk == nullptr) return Error(HVB_ERR_NODEV);
+  if (!host.memory().WriteObject(a.arg[1], BlockInfoOf(*disk))) {
+    return Error(HVB_ERR_FAULT);
+  }
+  return Ok();
+}
+
+template <uint32_t kOp>
+HypercallResult BlockTransfer(ServiceHost& host, uint32_t,
+                              const HypercallArgs& a) {
+  BlockDevice* disk = Disk(host, a.arg[0]);
+  if (disk == nullptr) return Error(HVB_ERR_NODEV);
+  const int64_t st =
+      ExecuteBlockRequest(*disk, host.memory(), kOp, a.arg[1], a.arg[2],
+                          kOp == HVB_RING_OP_DISCARD ? 0 : a.arg[3]);
+  return st >= 0 ? Ok(static_cast<uint64_t>(st)) : Error(st);
+}
+
+HypercallResult BlockFlush(ServiceHost& host, uint32_t,
+                           const HypercallArgs& a) {
+  BlockDevice* disk = Disk(host, a.arg[0]);
+  if (disk == nullptr) return Error(HVB_ERR_NODEV);
+  const int64_t st =
+      ExecuteBlockRequest(*disk, host.memory(), HVB_RING_OP_FLUSH, 0, 0, 0);
+  return st == HVB_OK ? Ok() : Error(st);
+}
+
+HypercallResult BlockQueueSetup(ServiceHost& host, uint32_t,
+                                const HypercallArgs& a) {
+  if (Disk(host, a.arg[0]) == nullptr) return Error(HVB_ERR_NODEV);
+  if (int64_t st = BlockQueue::CheckRing(host.memory(), a.arg[1], a.arg[2]);
+      st != HVB_OK) {
+    return Error(st);
+  }
+  const int64_t queue =
+      host.SetupQueue(static_cast<uint32_t>(a.arg[0]), a.arg[1],
+                      static_cast<uint32_t>(a.arg[2]));
+  return queue >= 0 ? Ok(static_cast<uint64_t>(queue)) : Error(queue);
+}
+
+// ---- rng -----------------------------------------------------------------
+
+HypercallResult RngFill(ServiceHost& host, uint32_t, const HypercallArgs& a) {
+  const uint64_t length = std::min<uint64_t>(a.arg[1], HVB_RNG_MAX_FILL);
+  if (length == 0) return Ok(0);
+  uint8_t* dst = host.memory().Translate(a.arg[0], length);
+  if (dst == nullptr) return Error(HVB_ERR_FAULT);
+  const size_t n = host.RandomBytes(dst, length);
+  return n > 0 ? Ok(n) : Error(HVB_ERR_IO);
 }
 
 // ---- tables --------------------------------------------------------------
@@ -186,6 +253,13 @@ constexpr Handler kVcpu[] = {VcpuCount, VcpuSelf, VcpuStart, VcpuStop,
                              VcpuStatus};
 constexpr Handler kTimer[] = {TimerSet, TimerCancel};
 constexpr Handler kEvent[] = {EventRoute, EventMask, EventUnmask, EventSendIpi};
+constexpr Handler kBlock[] = {BlockInfo,
+                              BlockTransfer<HVB_RING_OP_READ>,
+                              BlockTransfer<HVB_RING_OP_WRITE>,
+                              BlockFlush,
+                              BlockTransfer<HVB_RING_OP_DISCARD>,
+                              BlockQueueSetup};
+constexpr Handler kRng[] = {RngFill};
 
 struct Service {
   const Handler* functions;
@@ -200,9 +274,11 @@ constexpr Service MakeService(const Handler (&functions)[N]) {
 constexpr Service kServices[] = {
     MakeService(kBase),  MakeService(kConsole), MakeService(kClock),
     MakeService(kPower), MakeService(kDebug),   MakeService(kVcpu),
-    MakeService(kTimer), MakeService(kEvent),
+    MakeService(kTimer), MakeService(kEvent),   MakeService(kBlock),
+    Service{nullptr, 0},  // net: reserved
+    MakeService(kRng),
 };
-static_assert(std::size(kServices) == HVB_SVC_EVENT + 1);
+static_assert(std::size(kServices) == HVB_SVC_RNG + 1);
 
 Handler Lookup(uint64_t fid) {
   if (fid > UINT32_MAX) return nullptr;

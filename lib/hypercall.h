@@ -7,6 +7,7 @@
 
 #include "absl/strings/string_view.h"
 #include "hvbios/backend.h"
+#include "hvbios/block.h"
 #include "lib/guest_memory.h"
 
 namespace hvbios {
@@ -59,6 +60,18 @@ class ServiceHost {
                              uint8_t vector) = 0;
   virtual void MaskEvent(uint32_t source, bool masked) = 0;
   virtual int64_t RaiseEvent(uint32_t vcpu, uint8_t vector) = 0;
+  // Whether `source` names an event source (console input, a queue).
+  virtual bool EventSourceExists(uint32_t source) = 0;
+
+  // block service: disk `id`, or nullptr.
+  virtual BlockDevice* block_device(uint32_t id) = 0;
+  // A ring on disk `dev`, checked by BlockQueue::CheckRing. Returns the
+  // queue id, or HVB_ERR_NOMEM (too many queues / the host failed).
+  virtual int64_t SetupQueue(uint32_t dev, uint64_t ring_gpa,
+                             uint32_t entries) = 0;
+
+  // rng service: fills `dst` with up to `length` random bytes; how many.
+  virtual size_t RandomBytes(uint8_t* dst, size_t length) = 0;
 };
 
 // Validates and serves one hypercall made by vCPU `caller`. Never fails the

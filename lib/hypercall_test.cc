@@ -60,6 +60,21 @@ class RecordingHost : public ServiceHost {
     events_.push_back({vcpu, vector});
     return vcpu == 2 ? HVB_ERR_NODEV : HVB_OK;
   }
+  bool EventSourceExists(uint32_t source) override {
+    return source == HVB_EVENT_SRC_CONSOLE_INPUT ||
+           source == HVB_EVENT_SRC_QUEUE(0);
+  }
+  BlockDevice* block_device(uint32_t id) override {
+    return id < disks_.size() ? disks_[id].get() : nullptr;
+  }
+  int64_t SetupQueue(uint32_t dev, uint64_t ring, uint32_t entries) override {
+    queues_.push_back({dev, ring, entries});
+    return static_cast<int64_t>(queues_.size() - 1);
+  }
+  size_t RandomBytes(uint8_t* dst, size_t length) override {
+    std::memset(dst, 0xa5, length);
+    return length;
+  }
 
   std::string output_;
   std::string input_;
@@ -73,6 +88,8 @@ class RecordingHost : public ServiceHost {
   std::vector<std::tuple<uint32_t, uint32_t, uint8_t>> routes_;
   std::vector<std::pair<uint32_t, bool>> masks_;
   std::vector<std::pair<uint32_t, uint8_t>> events_;
+  std::vector<std::unique_ptr<BlockDevice>> disks_;
+  std::vector<std::tuple<uint32_t, uint64_t, uint32_t>> queues_;
 
  private:
   GuestMemory memory_;
@@ -101,9 +118,11 @@ TEST_F(HypercallTest, UnknownFunctionsAreNosys) {
   EXPECT_EQ(Call(HVB_FID(0xffff, 0)).status, HVB_ERR_NOSYS);
   EXPECT_EQ(Call(HVB_FID(HVB_SVC_BASE, 0xffff)).status, HVB_ERR_NOSYS);
   EXPECT_EQ(Call(HVB_FID(HVB_SVC_DEBUG, 2)).status, HVB_ERR_NOSYS);
-  for (uint32_t svc = HVB_SVC_BLOCK; svc <= HVB_SVC_MEM; ++svc) {
+  for (uint32_t svc : {HVB_SVC_NET, HVB_SVC_MEM, 0x0cu, 0x100u}) {
     EXPECT_EQ(Call(HVB_FID(svc, 0)).status, HVB_ERR_NOSYS) << svc;
   }
+  EXPECT_EQ(Call(HVB_FID(HVB_SVC_BLOCK, 6)).status, HVB_ERR_NOSYS);
+  EXPECT_EQ(Call(HVB_FID(HVB_SVC_RNG, 1)).status, HVB_ERR_NOSYS);
   EXPECT_EQ(Call((1ull << 32) | HVB_FN_DEBUG_NULL).status, HVB_ERR_NOSYS);
   EXPECT_EQ(Call(UINT64_MAX).status, HVB_ERR_NOSYS);
 }
@@ -272,8 +291,7 @@ TEST_F(HypercallTest, Timer) {
 }
 
 TEST_F(HypercallTest, EventRouting) {
-  EXPECT_EQ(Call(HVB_FN_EVENT_ROUTE, {HVB_EVENT_SRC_COUNT, 0, 40}).status,
-            HVB_ERR_NODEV);
+  EXPECT_EQ(Call(HVB_FN_EVENT_ROUTE, {1, 0, 40}).status, HVB_ERR_NODEV);
   EXPECT_EQ(Call(HVB_FN_EVENT_ROUTE, {0, 4, 40}).status, HVB_ERR_NODEV);
   EXPECT_EQ(Call(HVB_FN_EVENT_ROUTE, {0, 0, 7}).status, HVB_ERR_INVAL);
   EXPECT_TRUE(host_->routes_.empty());

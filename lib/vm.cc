@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/status.h"
+#include "lib/block_queue.h"
 #include "lib/boot_setup.h"
 #include "lib/elf_loader.h"
 #include "lib/guest_memory.h"
@@ -26,6 +28,8 @@ namespace {
 constexpr size_t kConsoleInputCapacity = 64 * 1024;
 // MSI destinations are 8-bit xAPIC ids and 255 is broadcast.
 constexpr uint32_t kMaxVcpus = 254;
+constexpr size_t kMaxDisks = 16;
+constexpr size_t kMaxQueues = 16;
 // Largest image file read at all; larger ones cannot fit any VM anyway.
 constexpr uint64_t kMaxImageFileBytes = 1ull << 30;
 
@@ -66,6 +70,7 @@ std::string DescribeExit(const VcpuExit& exit) {
       return absl::StrFormat("unexpected exit (backend code %d)", exit.code);
     case VcpuExit::Kind::kHypercall:
     case VcpuExit::Kind::kCanceled:
+    case VcpuExit::Kind::kNotify:
       break;
   }
   return "unexpected exit";
@@ -249,9 +254,10 @@ class VmServices final : public ServiceHost {
 
   int64_t RouteEvent(uint32_t source, uint32_t vcpu, uint8_t vector) override {
     MutexLock lock(&events_mu_);
-    routes_[source].routed = true;
-    routes_[source].vcpu = vcpu;
-    routes_[source].vector = vector;
+    Route& route = routes_[*RouteIndex(source)];
+    route.routed = true;
+    route.vcpu = vcpu;
+    route.vector = vector;
     return HVB_OK;
   }
 
@@ -259,7 +265,7 @@ class VmServices final : public ServiceHost {
     std::optional<Route> deliver;
     {
       MutexLock lock(&events_mu_);
-      Route& route = routes_[source];
+      Route& route = routes_[*RouteIndex(source)];
       route.masked = masked;
       if (!masked && route.pending) {
         route.pending = false;
@@ -267,6 +273,48 @@ class VmServices final : public ServiceHost {
       }
     }
     if (deliver) (void)RaiseEvent(deliver->vcpu, deliver->vector);
+  }
+
+  bool EventSourceExists(uint32_t source) override {
+    return RouteIndex(source).has_value();
+  }
+
+  BlockDevice* block_device(uint32_t id) override {
+    return id < vm_->options_.disks.size() ? vm_->options_.disks[id].get()
+                                           : nullptr;
+  }
+
+  int64_t SetupQueue(uint32_t dev, uint64_t ring_gpa,
+                     uint32_t entries) override {
+    MutexLock lock(&queues_mu_);
+    if (queues_.size() >= kMaxQueues) return HVB_ERR_NOMEM;
+    const uint32_t id = static_cast<uint32_t>(queues_.size());
+    absl::StatusOr<std::unique_ptr<BlockQueue>> queue = BlockQueue::Create(
+        id, block_device(dev), vm_->memory_.get(), ring_gpa, entries,
+        [this](uint32_t q) { TriggerSource(HVB_EVENT_SRC_QUEUE(q)); });
+    if (!queue.ok() ||
+        !vm_->backend_->BindDoorbell(id, (*queue)->doorbell_fd()).ok()) {
+      return HVB_ERR_NOMEM;
+    }
+    queues_.push_back(*std::move(queue));
+    return id;
+  }
+
+  // A doorbell that reached user space (not taken by a bound eventfd).
+  void Doorbell(uint64_t queue) {
+    MutexLock lock(&queues_mu_);
+    if (queue < queues_.size()) queues_[queue]->Ring();
+  }
+
+  size_t RandomBytes(uint8_t* dst, size_t length) override {
+    size_t done = 0;
+    while (done < length) {
+      const ssize_t n = getrandom(dst + done, length - done, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    return done;
   }
 
   int64_t RaiseEvent(uint32_t vcpu, uint8_t vector) override {
@@ -287,7 +335,7 @@ class VmServices final : public ServiceHost {
     std::optional<Route> deliver;
     {
       MutexLock lock(&events_mu_);
-      Route& route = routes_[source];
+      Route& route = routes_[*RouteIndex(source)];
       if (route.masked) {
         route.pending = true;
       } else if (route.routed) {
@@ -298,6 +346,16 @@ class VmServices final : public ServiceHost {
   }
 
  private:
+  // Index into routes_: console input, then one per queue.
+  std::optional<size_t> RouteIndex(uint32_t source) {
+    if (source == HVB_EVENT_SRC_CONSOLE_INPUT) return 0;
+    const uint32_t queue = source - HVB_EVENT_SRC_QUEUE(0);
+    if (source < HVB_EVENT_SRC_QUEUE(0)) return std::nullopt;
+    MutexLock lock(&queues_mu_);
+    if (queue >= queues_.size()) return std::nullopt;
+    return 1 + queue;
+  }
+
   struct Route {
     bool routed = false;
     bool masked = false;
@@ -310,8 +368,11 @@ class VmServices final : public ServiceHost {
   Mutex console_mu_;
   std::string console_input_ ABSL_GUARDED_BY(console_mu_);
   Mutex events_mu_;
-  Route routes_[HVB_EVENT_SRC_COUNT] ABSL_GUARDED_BY(events_mu_);
-  TimerService timers_;  // last: its thread calls into the above
+  Route routes_[1 + kMaxQueues] ABSL_GUARDED_BY(events_mu_);
+  TimerService timers_;  // its thread calls into the above
+  Mutex queues_mu_;
+  // Last: their I/O threads call into the above; destroyed first.
+  std::vector<std::unique_ptr<BlockQueue>> queues_ ABSL_GUARDED_BY(queues_mu_);
 };
 
 // ---- Vcpu ------------------------------------------------------------------
@@ -544,6 +605,10 @@ void Vcpu::ThreadMain() {
       continue;
     }
     if (exit->kind == VcpuExit::Kind::kCanceled) continue;
+    if (exit->kind == VcpuExit::Kind::kNotify) {
+      vm_->services_->Doorbell(exit->address);
+      continue;
+    }
 
     std::string message =
         absl::StrFormat("vCPU %d: %s", id_, DescribeExit(*exit));
@@ -575,6 +640,18 @@ absl::Status ValidateVmOptions(const VmOptions& options) {
   RETURN_IF_ERROR(GuestMemory::ValidateSize(options.memory_bytes));
   RETURN_IF_ERROR(ValidateBootParams(
       {.vcpu_count = options.vcpu_count, .cmdline = options.cmdline}));
+  if (options.disks.size() > kMaxDisks) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%d disks, at most %d supported", options.disks.size(), kMaxDisks));
+  }
+  for (const auto& disk : options.disks) {
+    if (disk == nullptr || disk->size_bytes() == 0 ||
+        disk->size_bytes() % HVB_BLOCK_SECTOR_SIZE != 0) {
+      return absl::InvalidArgumentError(
+          "every disk must exist and hold a whole number of 512-byte "
+          "sectors");
+    }
+  }
   if (options.vcpu_count > kMaxVcpus) {
     return absl::InvalidArgumentError(
         absl::StrFormat("%d vCPUs requested, at most %d supported",
@@ -629,10 +706,18 @@ absl::Status Vm::LoadGuest(absl::Span<const uint8_t> elf) {
       BuildBootEnvironment(*memory_, image,
                            {.vcpu_count = options_.vcpu_count,
                             .cmdline = options_.cmdline,
-                            .tsc_frequency_hz = backend_->tsc_frequency_hz()},
+                            .tsc_frequency_hz = backend_->tsc_frequency_hz(),
+                            .disks_read_only = DisksReadOnly()},
                            *backend_));
   boot_entry_ = entry;
   return absl::OkStatus();
+}
+
+std::vector<bool> Vm::DisksReadOnly() const {
+  std::vector<bool> read_only;
+  for (const auto& disk : options_.disks)
+    read_only.push_back(disk->read_only());
+  return read_only;
 }
 
 absl::Status Vm::LoadGuestFile(const std::string& path) {

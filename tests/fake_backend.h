@@ -69,6 +69,8 @@ class FakeBackendVm : public BackendVm {
   absl::StatusOr<std::unique_ptr<BackendVcpu>> CreateVcpu(uint32_t id) override;
   void WriteHypercallPage(absl::Span<uint8_t> page) const override;
   absl::Status RaiseInterrupt(uint32_t vcpu_id, uint8_t vector) override;
+  // Records nothing: the fake's doorbells arrive as kNotify exits.
+  absl::Status BindDoorbell(uint32_t, int) override { return absl::OkStatus(); }
   // What RaiseInterrupt() received, in order.
   std::vector<std::pair<uint32_t, uint8_t>> interrupts() const;
   uint32_t implementation_id() const override { return 1; }

@@ -26,6 +26,9 @@ namespace {
 // backend's business, not ABI. Clear of the PIC (0x20/0x21, 0xa0/0xa1) and
 // ELCR (0x4d0/0x4d1) ports the in-kernel irqchip claims.
 constexpr uint16_t kHypercallPort = 0xe8;
+// The notify entry writes the queue id, 4 bytes, to this port; each
+// queue's eventfd is bound to it with a data match (KVM_IOEVENTFD).
+constexpr uint16_t kNotifyPort = 0xea;
 
 // ---- Structs the C++ build of the KVM header gets wrong
 // ---------------------- linux-libc-dev 6.1 declares flexible arrays with
@@ -141,10 +144,10 @@ void FillHypercallPage(absl::Span<uint8_t> page) {
   // in-kernel irqchip the halt blocks inside KVM_RUN, no exit.
   const uint8_t halt[] = {0xfb, 0xf4, 0xc3};
   std::memcpy(page.data() + HVB_HCPAGE_HALT, halt, sizeof(halt));
-  // notify: mov rax, HVB_ERR_NOSYS (sign-extended imm32); ret.
-  const int32_t nosys = HVB_ERR_NOSYS;
-  uint8_t notify[] = {0x48, 0xc7, 0xc0, 0, 0, 0, 0, 0xc3};
-  std::memcpy(notify + 3, &nosys, sizeof(nosys));
+  // notify: push rax; mov eax, edi; out kNotifyPort, eax; pop rax; ret.
+  // A bound ioeventfd completes the write in the kernel: no exit.
+  const uint8_t notify[] = {
+      0x50, 0x89, 0xf8, 0xe7, static_cast<uint8_t>(kNotifyPort), 0x58, 0xc3};
   std::memcpy(page.data() + HVB_HCPAGE_NOTIFY, notify, sizeof(notify));
 }
 
@@ -236,7 +239,8 @@ class KvmVcpu final : public BackendVcpu {
 
   absl::StatusOr<VcpuExit> Run() override {
     VcpuExit exit = {};
-    if (ioctl(fd_.get(), KVM_RUN, 0) != 0) {
+    const int r = ioctl(fd_.get(), KVM_RUN, 0);
+    if (r != 0) {
       if (errno == EINTR || errno == EAGAIN) {
         // Kicked (or interrupted): clear the request only now, after the
         // run returned, so a kick between the caller's flag check and
@@ -255,6 +259,15 @@ class KvmVcpu final : public BackendVcpu {
           const kvm_regs& r = run_->s.regs.regs;
           exit.kind = VcpuExit::Kind::kHypercall;
           exit.hypercall = {r.rax, {r.rdi, r.rsi, r.rdx, r.rcx, r.r8, r.r9}};
+          return exit;
+        }
+        if (io.port == kNotifyPort && io.direction == KVM_EXIT_IO_OUT &&
+            io.size == 4 && io.count == 1) {
+          exit.kind = VcpuExit::Kind::kNotify;
+          uint32_t queue;
+          std::memcpy(&queue, reinterpret_cast<uint8_t*>(run_) + io.data_offset,
+                      sizeof(queue));
+          exit.address = queue;
           return exit;
         }
         exit.kind = VcpuExit::Kind::kIo;
@@ -430,6 +443,19 @@ class KvmVm final : public BackendVm {
     msi.data = vector;
     if (ioctl(vm_.get(), KVM_SIGNAL_MSI, &msi) < 0) {
       return ErrnoStatus(errno, "KVM_SIGNAL_MSI");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status BindDoorbell(uint32_t queue, int eventfd) override {
+    kvm_ioeventfd ioeventfd = {};
+    ioeventfd.datamatch = queue;
+    ioeventfd.addr = kNotifyPort;
+    ioeventfd.len = 4;
+    ioeventfd.fd = eventfd;
+    ioeventfd.flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH;
+    if (ioctl(vm_.get(), KVM_IOEVENTFD, &ioeventfd) != 0) {
+      return ErrnoStatus(errno, "KVM_IOEVENTFD");
     }
     return absl::OkStatus();
   }

@@ -61,6 +61,8 @@ struct VcpuExit {
     kInternalError,  // the hypervisor could not run or emulate an instruction.
     kFailEntry,      // the hypervisor refused to enter the guest.
     kOther,          // any other exit; `code` holds the backend's number.
+    kNotify,         // the guest rang queue `address`'s doorbell and no
+                     // bound eventfd took it (see BindDoorbell).
   };
   Kind kind;
   HypercallArgs hypercall;
@@ -122,6 +124,13 @@ class BackendVm {
   // Raises interrupt `vector` (32..255) on vCPU `vcpu_id`'s local APIC as
   // an edge-triggered fixed MSI. Any thread. The vCPU must exist.
   virtual absl::Status RaiseInterrupt(uint32_t vcpu_id, uint8_t vector) = 0;
+
+  // Makes the guest's doorbell for `queue` (the hypercall page's notify
+  // entry) signal `eventfd` directly, without a vCPU exit where the
+  // hypervisor can (KVM: KVM_IOEVENTFD). Doorbells it cannot bind arrive
+  // as kNotify exits. `eventfd` stays owned by the caller and open while
+  // the BackendVm lives.
+  virtual absl::Status BindDoorbell(uint32_t queue, int eventfd) = 0;
 
   // HVB_IMPL_* reported by base.get_impl_id.
   virtual uint32_t implementation_id() const = 0;

@@ -126,7 +126,7 @@ typedef struct hyperv_bios_vcpu_status {
   int last_exit;  /* why it last left the guest: hvbios::VcpuExit::Kind
                      order (0 hypercall, 1 canceled/kicked, 2 halt,
                      3 triple fault, 4 I/O, 5 MMIO, 6 internal error,
-                     7 failed entry, 8 other) */
+                     7 failed entry, 8 other, 9 doorbell) */
   uint64_t exits; /* exits served since creation */
 } hyperv_bios_vcpu_status;
 int hyperv_bios_get_vcpu_status(hyperv_bios_vcpu *vcpu,

@@ -32,6 +32,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "hvbios/backend.h"
+#include "hvbios/block.h"
 #include "hvbios/internal/mutex.h"
 
 namespace hvbios {
@@ -46,6 +47,9 @@ struct VmOptions {
   uint32_t vcpu_count = 1;
   // The guest's command line (boot info), at most 4095 bytes, no NUL.
   std::string cmdline;
+  // Disks for the block service, device ids 0, 1, ... in this order (at
+  // most 16). Shared: the VM keeps them until it is destroyed.
+  std::vector<std::shared_ptr<BlockDevice>> disks;
   // Receives the guest's console output. Called on vCPU threads, possibly
   // from several at once: must be thread-safe. Unset: output is discarded.
   std::function<void(absl::string_view)> console_output;
@@ -283,6 +287,7 @@ class Vm {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The long-mode entry for a VcpuEntry, checked against guest RAM.
   absl::StatusOr<LongModeEntry> EntryFor(const VcpuEntry& entry) const;
+  std::vector<bool> DisksReadOnly() const;
   // Whether any vCPU is running or paused.
   bool AnyVcpuActiveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "hvbios/abi/hypercall.h"
 #include "tests/kvm/kvm_guest.h"
 #include "tests/test_util.h"
 
@@ -46,7 +47,9 @@ TEST_F(KvmTest, HelloBootsAndPrints) {
   VmExit exit = BootAndWait("hello", {.cmdline = "answer=42"}, &console);
   EXPECT_EQ(exit.reason, VmExit::Reason::kShutdown) << exit.message;
   EXPECT_EQ(exit.exit_code, 0);
-  EXPECT_NE(console.find("Hello from an hvbios guest! ABI 0.2"),
+  EXPECT_NE(console.find(absl::StrCat("Hello from an hvbios guest! ABI ",
+                                      HVB_ABI_VERSION_MAJOR, ".",
+                                      HVB_ABI_VERSION_MINOR)),
             std::string::npos)
       << console;
   EXPECT_NE(console.find("monotonic clock: "), std::string::npos) << console;

@@ -8,6 +8,7 @@
 
 #include "hvbios/abi/boot.h"
 #include "hvbios/abi/hypercall.h"
+#include "hvbios/abi/ring.h"
 #include "hvbios/abi/status.h"
 
 #endif /* HVBIOS_ABI_ABI_H_ */

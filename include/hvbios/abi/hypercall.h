@@ -18,7 +18,7 @@ extern "C" {
  * major M runs on any implementation reporting major M and a minor at least
  * the one it needs (probe individual functions with HVB_FN_BASE_PROBE). */
 #define HVB_ABI_VERSION_MAJOR 0u
-#define HVB_ABI_VERSION_MINOR 2u
+#define HVB_ABI_VERSION_MINOR 3u
 #define HVB_ABI_VERSION ((HVB_ABI_VERSION_MAJOR << 16) | HVB_ABI_VERSION_MINOR)
 
 /* ---- Function ids --------------------------------------------------------
@@ -38,9 +38,9 @@ extern "C" {
 #define HVB_SVC_VCPU 0x05u  /* since 0.2 */
 #define HVB_SVC_TIMER 0x06u /* since 0.2 */
 #define HVB_SVC_EVENT 0x07u /* since 0.2 */
-#define HVB_SVC_BLOCK 0x08u /* reserved */
+#define HVB_SVC_BLOCK 0x08u /* since 0.3 */
 #define HVB_SVC_NET 0x09u   /* reserved */
-#define HVB_SVC_RNG 0x0au   /* reserved */
+#define HVB_SVC_RNG 0x0au   /* since 0.3 */
 #define HVB_SVC_MEM 0x0bu   /* reserved */
 
 /* base: discovering the implementation. */
@@ -130,7 +130,34 @@ extern "C" {
 
 /* Event sources. */
 #define HVB_EVENT_SRC_CONSOLE_INPUT 0u /* console input became readable */
-#define HVB_EVENT_SRC_COUNT 1u
+/* Completions were posted on queue q (since 0.3). */
+#define HVB_EVENT_SRC_QUEUE(q) (0x100u + (uint32_t)(q))
+
+/* block: disks, by device id from the boot info's device list. Since 0.3.
+ * Sectors are HVB_BLOCK_SECTOR_SIZE bytes. A write is durable once a later
+ * flush of the same device has returned HVB_OK. */
+#define HVB_BLOCK_SECTOR_SIZE 512u
+/* (dev, gpa info) -> 0. Writes a struct hvb_block_info (ring.h) to info. */
+#define HVB_FN_BLOCK_INFO HVB_FID(HVB_SVC_BLOCK, 0)
+/* (dev, sector, count, gpa buf) -> count. 1 <= count <= max_sectors. */
+#define HVB_FN_BLOCK_READ HVB_FID(HVB_SVC_BLOCK, 1)
+/* (dev, sector, count, gpa buf) -> count. HVB_ERR_PERM if read-only. */
+#define HVB_FN_BLOCK_WRITE HVB_FID(HVB_SVC_BLOCK, 2)
+/* (dev) -> 0. Makes every write completed before it durable. */
+#define HVB_FN_BLOCK_FLUSH HVB_FID(HVB_SVC_BLOCK, 3)
+/* (dev, sector, count) -> 0. The sectors' contents become unspecified
+ * (reads return zeros on hvbios-run's file disks). */
+#define HVB_FN_BLOCK_DISCARD HVB_FID(HVB_SVC_BLOCK, 4)
+/* (dev, gpa ring, entries) -> queue id. Registers a request ring
+ * (ring.h) of `entries` (a power of two, 1..256) slots at `ring`
+ * (4 KiB aligned, HVB_RING_BYTES(entries) bytes of RAM). */
+#define HVB_FN_BLOCK_QUEUE_SETUP HVB_FID(HVB_SVC_BLOCK, 5)
+
+/* rng: random bytes from the host's kernel CSPRNG. Since 0.3. */
+/* (gpa buf, len) -> bytes written, min(len, HVB_RNG_MAX_FILL); never
+ * blocks once the host's pool is initialised. */
+#define HVB_FN_RNG_FILL HVB_FID(HVB_SVC_RNG, 0)
+#define HVB_RNG_MAX_FILL 4096u
 
 /* ---- The hypercall page --------------------------------------------------
  * One 4 KiB page, read-only and executable, at boot_info.hypercall_page.
@@ -145,8 +172,10 @@ extern "C" {
 /* Acknowledge the event being handled (end of interrupt), from its
  * handler. Preserves every register. */
 #define HVB_HCPAGE_EOI 0x040u
-/* Ring doorbell: edi = queue id. Reserved in ABI 0.1: returns
- * rax = HVB_ERR_NOSYS. */
+/* Ring doorbell: edi = queue id (HVB_FN_BLOCK_QUEUE_SETUP). Tells the
+ * platform new requests are posted. Preserves every register; a doorbell
+ * for a queue that does not exist is ignored. Since 0.3 (returned
+ * HVB_ERR_NOSYS in rax before). */
 #define HVB_HCPAGE_NOTIFY 0x080u
 /* Enable interrupts and wait until at least one event has been delivered
  * (its handler has run), then return with interrupts enabled. Preserves

@@ -1,0 +1,60 @@
+// Disks for the guest's block service (docs/abi.md): the interface an
+// embedding VMM implements for its own storage, and raw image files.
+#ifndef HVBIOS_BLOCK_H_
+#define HVBIOS_BLOCK_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace hvbios {
+
+// A disk. Requests arrive from vCPU threads (synchronous calls) and I/O
+// threads (rings) at once: implementations are thread-safe. Offsets and
+// lengths are multiples of 512 and lie inside size_bytes(); the library
+// checks them before calling.
+class BlockDevice {
+ public:
+  virtual ~BlockDevice() = default;
+  // Capacity in bytes, a multiple of 512. Constant.
+  virtual uint64_t size_bytes() const = 0;
+  virtual bool read_only() const = 0;
+  virtual absl::Status Read(uint64_t offset, absl::Span<uint8_t> dst) = 0;
+  virtual absl::Status Write(uint64_t offset,
+                             absl::Span<const uint8_t> src) = 0;
+  // Makes every completed write durable (survives a crash of the VMM and
+  // of the host) before returning OK.
+  virtual absl::Status Flush() = 0;
+  // The range's contents become unspecified (zeros, for image files).
+  virtual absl::Status Discard(uint64_t offset, uint64_t length) = 0;
+};
+
+// A raw image file: pread/pwrite, Flush = fdatasync, Discard = a punched
+// hole (zeros written where the file system cannot punch). The file's size
+// is rounded down to whole sectors. NotFound / PermissionDenied /
+// InvalidArgument (empty, not a regular file or block device).
+absl::StatusOr<std::unique_ptr<BlockDevice>> OpenDiskImage(
+    const std::string& path, bool read_only);
+
+// A device whose operations are the given functions (for VMMs that keep
+// storage elsewhere). Unset Flush/Discard functions succeed doing nothing.
+struct BlockCallbacks {
+  uint64_t size_bytes = 0;
+  bool read_only = false;
+  std::function<absl::Status(uint64_t offset, absl::Span<uint8_t> dst)> read;
+  std::function<absl::Status(uint64_t offset, absl::Span<const uint8_t> src)>
+      write;
+  std::function<absl::Status()> flush;
+  std::function<absl::Status(uint64_t offset, uint64_t length)> discard;
+};
+absl::StatusOr<std::unique_ptr<BlockDevice>> MakeCallbackBlockDevice(
+    BlockCallbacks callbacks);
+
+}  // namespace hvbios
+
+#endif  // HVBIOS_BLOCK_H_
