@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "hvbios/hvbios.h"
+#include "hvbios/block.h"
 #include "hvbios/kvm.h"
 #include "hvbios/vm.h"
 
@@ -35,6 +36,40 @@ int Fail(absl::StatusCode code, absl::string_view message) {
 int Succeed() {
   last_error.clear();
   return HYPERV_BIOS_OK;
+}
+
+absl::Status FromErrno(int rc, absl::string_view what) {
+  return rc == 0 ? absl::OkStatus() : absl::ErrnoToStatus(-rc, what);
+}
+
+absl::StatusOr<std::unique_ptr<hvbios::BlockDevice>> MakeCallbackDisk(
+    const hyperv_bios_disk& d) {
+  const hyperv_bios_block_ops ops = *d.ops;
+  void* ctx = d.context;
+  hvbios::BlockCallbacks callbacks;
+  callbacks.size_bytes = d.size_bytes;
+  callbacks.read_only = d.read_only != 0;
+  if (ops.read != nullptr) {
+    callbacks.read = [ops, ctx](uint64_t offset, absl::Span<uint8_t> dst) {
+      return FromErrno(ops.read(ctx, offset, dst.data(), dst.size()), "read");
+    };
+  }
+  if (ops.write != nullptr) {
+    callbacks.write = [ops, ctx](uint64_t offset,
+                                 absl::Span<const uint8_t> src) {
+      return FromErrno(ops.write(ctx, offset, src.data(), src.size()),
+                       "write");
+    };
+  }
+  if (ops.flush != nullptr) {
+    callbacks.flush = [ops, ctx] { return FromErrno(ops.flush(ctx), "flush"); };
+  }
+  if (ops.discard != nullptr) {
+    callbacks.discard = [ops, ctx](uint64_t offset, uint64_t length) {
+      return FromErrno(ops.discard(ctx, offset, length), "discard");
+    };
+  }
+  return hvbios::MakeCallbackBlockDevice(std::move(callbacks));
 }
 
 int FromStatus(const absl::Status& status) {
@@ -90,6 +125,17 @@ int hyperv_bios_create_vm(const hyperv_bios_vm_config* config,
     options.console_output =
         [fn = config->console_output, ctx = config->console_context](
             absl::string_view bytes) { fn(ctx, bytes.data(), bytes.size()); };
+  }
+  for (uint32_t i = 0; i < config->disk_count; ++i) {
+    const hyperv_bios_disk& d = config->disks[i];
+    absl::StatusOr<std::unique_ptr<hvbios::BlockDevice>> disk =
+        d.ops != nullptr ? MakeCallbackDisk(d)
+                         : d.path != nullptr
+                               ? hvbios::OpenDiskImage(d.path, d.read_only)
+                               : absl::InvalidArgumentError(absl::StrCat(
+                                     "disk ", i, ": neither path nor ops"));
+    if (!disk.ok()) return Fail(disk.status());
+    options.disks.push_back(*std::move(disk));
   }
   hvbios::kvm::KvmOptions kvm_options;
   kvm_options.kick_signal = config->kick_signal;

@@ -129,6 +129,99 @@ hvb_status hvb_event_send_ipi(uint32_t vcpu, uint8_t vector) {
   return hvb_call2(HVB_FN_EVENT_SEND_IPI, vcpu, vector).status;
 }
 
+hvb_status hvb_block_info(uint32_t dev, struct hvb_block_info *info) {
+  return hvb_call2(HVB_FN_BLOCK_INFO, dev, hvb_virt_to_phys(info)).status;
+}
+static hvb_status block_transfer(uint32_t fid, uint32_t dev, uint64_t sector,
+                                 uint32_t count, const void *buf) {
+  struct hvb_result r =
+      hvb_call6(fid, dev, sector, count, hvb_virt_to_phys(buf), 0, 0);
+  if (r.status != HVB_OK) return r.status;
+  return r.value == count ? HVB_OK : HVB_ERR_IO;
+}
+hvb_status hvb_block_read(uint32_t dev, uint64_t sector, uint32_t count,
+                          void *buf) {
+  return block_transfer(HVB_FN_BLOCK_READ, dev, sector, count, buf);
+}
+hvb_status hvb_block_write(uint32_t dev, uint64_t sector, uint32_t count,
+                           const void *buf) {
+  return block_transfer(HVB_FN_BLOCK_WRITE, dev, sector, count, buf);
+}
+hvb_status hvb_block_flush(uint32_t dev) {
+  return hvb_call1(HVB_FN_BLOCK_FLUSH, dev).status;
+}
+hvb_status hvb_block_discard(uint32_t dev, uint64_t sector, uint32_t count) {
+  return hvb_call6(HVB_FN_BLOCK_DISCARD, dev, sector, count, 0, 0, 0).status;
+}
+
+hvb_status hvb_block_queue_setup(struct hvb_ring *ring, uint32_t dev,
+                                 void *memory, uint32_t entries) {
+  struct hvb_result r = hvb_call6(HVB_FN_BLOCK_QUEUE_SETUP, dev,
+                                  hvb_virt_to_phys(memory), entries, 0, 0, 0);
+  if (r.status != HVB_OK) return r.status;
+  uint8_t *base = (uint8_t *)memory;
+  ring->header = (struct hvb_ring_header *)base;
+  ring->sq = (struct hvb_ring_request *)(base + HVB_RING_SQ_OFFSET);
+  ring->cq = (struct hvb_ring_completion *)(base + HVB_RING_CQ_OFFSET(entries));
+  ring->entries = entries;
+  ring->queue = (uint32_t)r.value;
+  ring->sq_tail = 0;
+  ring->cq_head = 0;
+  return HVB_OK;
+}
+
+hvb_status hvb_ring_post(struct hvb_ring *ring, uint8_t op, uint64_t sector,
+                         uint32_t count, void *buf, uint64_t tag) {
+  if (hvb_ring_outstanding(ring) >= ring->entries) return HVB_ERR_AGAIN;
+  struct hvb_ring_request *req = &ring->sq[ring->sq_tail & (ring->entries - 1)];
+  req->op = op;
+  req->reserved0 = 0;
+  req->reserved1 = 0;
+  req->count = count;
+  req->sector = sector;
+  req->buf = buf ? hvb_virt_to_phys(buf) : 0;
+  req->tag = tag;
+  ring->sq_tail++;
+  return HVB_OK;
+}
+
+void hvb_ring_submit(struct hvb_ring *ring) {
+  __atomic_store_n(&ring->header->sq_tail, ring->sq_tail, __ATOMIC_RELEASE);
+  hvb_notify(ring->queue);
+}
+
+int hvb_ring_reap(struct hvb_ring *ring, struct hvb_ring_completion *out) {
+  const uint32_t tail =
+      __atomic_load_n(&ring->header->cq_tail, __ATOMIC_ACQUIRE);
+  if (tail == ring->cq_head) return 0;
+  *out = ring->cq[ring->cq_head & (ring->entries - 1)];
+  ring->cq_head++;
+  __atomic_store_n(&ring->header->cq_head, ring->cq_head, __ATOMIC_RELEASE);
+  return 1;
+}
+
+void hvb_notify(uint32_t queue) {
+  const uint64_t entry = g_boot_info->hypercall_page + HVB_HCPAGE_NOTIFY;
+  register uint64_t rdi __asm__("rdi") = queue;
+  __asm__ volatile("call *%[entry]"
+                   : "+r"(rdi)
+                   : [entry] "r"(entry)
+                   : "memory");
+}
+
+hvb_status hvb_rng_fill(void *buf, size_t length) {
+  uint8_t *p = (uint8_t *)buf;
+  while (length > 0) {
+    struct hvb_result r =
+        hvb_call2(HVB_FN_RNG_FILL, hvb_virt_to_phys(p), length);
+    if (r.status != HVB_OK) return r.status;
+    if (r.value == 0 || r.value > length) return HVB_ERR_IO;
+    p += r.value;
+    length -= r.value;
+  }
+  return HVB_OK;
+}
+
 void hvb_wait_for_event(void) {
   uint64_t entry = g_boot_info->hypercall_page + HVB_HCPAGE_HALT;
   __asm__ volatile("call *%0" : : "r"(entry) : "memory");

@@ -47,6 +47,27 @@ typedef struct hyperv_bios_vcpu hyperv_bios_vcpu;
 typedef void (*hyperv_bios_console_fn)(void *context, const char *bytes,
                                        size_t length);
 
+/* A disk backed by the embedder's functions: each returns 0 or a negative
+ * errno-style code (the guest then sees HVB_ERR_IO). Called from vCPU and
+ * I/O threads concurrently. flush and discard may be NULL (no-ops). */
+typedef struct hyperv_bios_block_ops {
+  int (*read)(void *context, uint64_t offset, void *dst, size_t length);
+  int (*write)(void *context, uint64_t offset, const void *src,
+               size_t length);
+  int (*flush)(void *context);
+  int (*discard)(void *context, uint64_t offset, uint64_t length);
+} hyperv_bios_block_ops;
+
+/* One block device: an image file (`path`), or the embedder's `ops` with
+ * `size_bytes` (a multiple of 512) when `ops` is not NULL. */
+typedef struct hyperv_bios_disk {
+  const char *path;
+  int read_only;
+  const hyperv_bios_block_ops *ops;
+  void *context;
+  uint64_t size_bytes;
+} hyperv_bios_disk;
+
 typedef struct hyperv_bios_vm_config {
   size_t struct_size;    /* sizeof(hyperv_bios_vm_config): versioning */
   uint64_t memory_bytes; /* multiple of 2 MiB, 2 MiB .. 64 GiB */
@@ -57,6 +78,9 @@ typedef struct hyperv_bios_vm_config {
   /* Signal that kicks vCPU threads out of the guest; 0 = SIGRTMIN. The
    * library installs its handler; the embedder must not use it otherwise. */
   int kick_signal;
+  /* Block devices, ids 0 .. disk_count - 1 (at most 16); copied. */
+  const hyperv_bios_disk *disks;
+  uint32_t disk_count;
 } hyperv_bios_vm_config;
 
 /* Fills `config` with defaults (128 MiB, 1 vCPU, no command line). */

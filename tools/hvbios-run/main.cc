@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_format.h"
 #include "hvbios/internal/mutex.h"
+#include "hvbios/block.h"
 #include "hvbios/kvm.h"
 #include "hvbios/vm.h"
 #include "tools/hvbios-run/options.h"
@@ -98,6 +99,15 @@ int Run(const RunOptions& options) {
   }
   absl::StatusOr<std::vector<uint8_t>> image = ReadGuestImage(options.image);
   if (!image.ok()) return Error(kExitBadImage, image.status().message());
+  for (const RunOptions::Disk& d : options.disks) {
+    absl::StatusOr<std::unique_ptr<BlockDevice>> disk =
+        OpenDiskImage(d.path, d.read_only);
+    if (!disk.ok()) return Error(kExitBadImage, disk.status().message());
+    vm_options.disks.push_back(*std::move(disk));
+  }
+  if (absl::Status s = ValidateVmOptions(vm_options); !s.ok()) {
+    return Error(kExitUsage, s.message());
+  }
 
   const absl::Time deadline = options.timeout.has_value()
                                   ? absl::Now() + *options.timeout

@@ -83,6 +83,21 @@ absl::StatusOr<RunOptions> ParseRunOptions(
         return absl::InvalidArgumentError(absl::StrCat(
             "malformed vCPU count '", *v, "' (expected a number from 1)"));
       }
+    } else if (name == "--disk" || name == "-d") {
+      absl::StatusOr<std::string> v = take_value();
+      if (!v.ok()) return v.status();
+      RunOptions::Disk disk;
+      disk.path = *v;
+      if (absl::EndsWith(disk.path, ",ro")) {
+        disk.path.resize(disk.path.size() - 3);
+        disk.read_only = true;
+      } else if (absl::EndsWith(disk.path, ",rw")) {
+        disk.path.resize(disk.path.size() - 3);
+      }
+      if (disk.path.empty()) {
+        return absl::InvalidArgumentError("--disk needs a path");
+      }
+      options.disks.push_back(disk);
     } else if (name == "--cmdline") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
@@ -133,6 +148,9 @@ Options:
                       with unit K, M or G (default 128M)
   -c, --cpus N        vCPUs (default 1, at most 254); the guest starts all
                       but vCPU 0 itself (vcpu.start)
+  -d, --disk PATH[,ro] a raw disk image (or block device) as the next block
+                      device (ids 0, 1, ...), read-only with ",ro";
+                      repeatable, at most 16
       --cmdline STR   the guest's command line (at most 4095 bytes)
       --timeout T     stop the guest after T (seconds, or e.g. 500ms, 2m);
                       default: no limit
@@ -143,7 +161,8 @@ Exit status:
   %d    the guest shut down with a code of 120 or more (printed on stderr)
   %d    bad command line
   %d    the guest image was rejected (missing, not a static x86-64 ELF,
-         does not fit in the guest's memory, ...)
+         does not fit in the guest's memory, ...), or a --disk cannot be
+         opened
   %d    the guest died: triple fault, an instruction the hypervisor cannot
          run, an access to an unknown port or address, or a halt nothing
          can end; the reason and the vCPU's registers are on stderr

@@ -27,6 +27,11 @@ struct RunOptions {
   uint32_t cpus = 1;
   std::string cmdline;
   std::optional<absl::Duration> timeout;  // unset: no limit
+  struct Disk {
+    std::string path;
+    bool read_only = false;
+  };
+  std::vector<Disk> disks;  // block device ids 0, 1, ... in this order
   std::string image;
   bool help = false;
 };

@@ -39,6 +39,21 @@ TEST(ParseRunOptionsTest, FlagsInBothForms) {
   EXPECT_TRUE(o.help);
 }
 
+TEST(ParseRunOptionsTest, Disks) {
+  ASSERT_OK_AND_ASSIGN(
+      RunOptions o,
+      ParseRunOptions({"--disk", "a.img", "--disk=b.img,ro", "-d", "c,rw",
+                       "g"}));
+  ASSERT_EQ(o.disks.size(), 3u);
+  EXPECT_EQ(o.disks[0].path, "a.img");
+  EXPECT_FALSE(o.disks[0].read_only);
+  EXPECT_EQ(o.disks[1].path, "b.img");
+  EXPECT_TRUE(o.disks[1].read_only);
+  EXPECT_EQ(o.disks[2].path, "c");
+  EXPECT_EQ(CodeOf(ParseRunOptions({"--disk", ",ro", "g"})),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ParseRunOptionsTest, Misuse) {
   const std::vector<std::vector<std::string>> bad = {
       {},

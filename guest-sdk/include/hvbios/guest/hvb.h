@@ -167,6 +167,50 @@ hvb_status hvb_event_mask(uint32_t source);
 hvb_status hvb_event_unmask(uint32_t source);
 hvb_status hvb_event_send_ipi(uint32_t vcpu, uint8_t vector);
 
+/* ---- block --------------------------------------------------------------- */
+hvb_status hvb_block_info(uint32_t dev, struct hvb_block_info *info);
+/* Synchronous transfers of `count` sectors (1..info.max_sectors). */
+hvb_status hvb_block_read(uint32_t dev, uint64_t sector, uint32_t count,
+                          void *buf);
+hvb_status hvb_block_write(uint32_t dev, uint64_t sector, uint32_t count,
+                           const void *buf);
+hvb_status hvb_block_flush(uint32_t dev);
+hvb_status hvb_block_discard(uint32_t dev, uint64_t sector, uint32_t count);
+
+/* Request rings (hvbios/abi/ring.h). A ring is memory the guest provides,
+ * 4 KiB aligned, HVB_RING_BYTES(entries) long. */
+struct hvb_ring {
+  struct hvb_ring_header *header;
+  struct hvb_ring_request *sq;
+  struct hvb_ring_completion *cq;
+  uint32_t entries;
+  uint32_t queue; /* the platform's queue id, for hvb_notify() */
+  uint32_t sq_tail; /* guest-owned copies */
+  uint32_t cq_head;
+};
+/* Registers `memory` as a ring of `entries` slots on disk `dev`. */
+hvb_status hvb_block_queue_setup(struct hvb_ring *ring, uint32_t dev,
+                                 void *memory, uint32_t entries);
+/* Requests posted but not yet reaped (at most ring->entries). */
+static inline uint32_t hvb_ring_outstanding(const struct hvb_ring *ring) {
+  return ring->sq_tail - ring->cq_head;
+}
+/* Queues one request (not yet visible to the platform); HVB_ERR_AGAIN if
+ * `entries` requests are outstanding. */
+hvb_status hvb_ring_post(struct hvb_ring *ring, uint8_t op, uint64_t sector,
+                         uint32_t count, void *buf, uint64_t tag);
+/* Publishes the posted requests (store-release of sq_tail) and rings the
+ * doorbell: one notify for any number of requests. */
+void hvb_ring_submit(struct hvb_ring *ring);
+/* Takes one completion if there is one: 1 and *out filled, else 0. */
+int hvb_ring_reap(struct hvb_ring *ring, struct hvb_ring_completion *out);
+/* Rings queue `queue`'s doorbell (the hypercall page's notify entry). */
+void hvb_notify(uint32_t queue);
+
+/* ---- rng ------------------------------------------------------------------ */
+/* Fills all `length` bytes with random bytes (several calls if needed). */
+hvb_status hvb_rng_fill(void *buf, size_t length);
+
 /* ---- interrupts (IDT, handlers, EOI, waiting) ------------------------------
  */
 /* What an interrupt handler sees: the interrupted context. */
