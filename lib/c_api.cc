@@ -7,8 +7,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "hvbios/hvbios.h"
 #include "hvbios/block.h"
+#include "hvbios/hvbios.h"
 #include "hvbios/kvm.h"
 #include "hvbios/vm.h"
 
@@ -57,8 +57,7 @@ absl::StatusOr<std::unique_ptr<hvbios::BlockDevice>> MakeCallbackDisk(
   if (ops.write != nullptr) {
     callbacks.write = [ops, ctx](uint64_t offset,
                                  absl::Span<const uint8_t> src) {
-      return FromErrno(ops.write(ctx, offset, src.data(), src.size()),
-                       "write");
+      return FromErrno(ops.write(ctx, offset, src.data(), src.size()), "write");
     };
   }
   if (ops.flush != nullptr) {
@@ -129,11 +128,10 @@ int hyperv_bios_create_vm(const hyperv_bios_vm_config* config,
   for (uint32_t i = 0; i < config->disk_count; ++i) {
     const hyperv_bios_disk& d = config->disks[i];
     absl::StatusOr<std::unique_ptr<hvbios::BlockDevice>> disk =
-        d.ops != nullptr ? MakeCallbackDisk(d)
-                         : d.path != nullptr
-                               ? hvbios::OpenDiskImage(d.path, d.read_only)
-                               : absl::InvalidArgumentError(absl::StrCat(
-                                     "disk ", i, ": neither path nor ops"));
+        d.ops != nullptr    ? MakeCallbackDisk(d)
+        : d.path != nullptr ? hvbios::OpenDiskImage(d.path, d.read_only)
+                            : absl::InvalidArgumentError(absl::StrCat(
+                                  "disk ", i, ": neither path nor ops"));
     if (!disk.ok()) return Fail(disk.status());
     options.disks.push_back(*std::move(disk));
   }

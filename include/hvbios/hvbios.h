@@ -52,8 +52,7 @@ typedef void (*hyperv_bios_console_fn)(void *context, const char *bytes,
  * I/O threads concurrently. flush and discard may be NULL (no-ops). */
 typedef struct hyperv_bios_block_ops {
   int (*read)(void *context, uint64_t offset, void *dst, size_t length);
-  int (*write)(void *context, uint64_t offset, const void *src,
-               size_t length);
+  int (*write)(void *context, uint64_t offset, const void *src, size_t length);
   int (*flush)(void *context);
   int (*discard)(void *context, uint64_t offset, uint64_t length);
 } hyperv_bios_block_ops;

@@ -482,8 +482,10 @@ static void test_event(void) {
 
 static void test_rng(void) {
   static uint8_t a[64], b[64];
-  CHECK("rng.fill", hvb_rng_fill(a, sizeof(a)) == HVB_OK &&
-        hvb_rng_fill(b, sizeof(b)) == HVB_OK && memcmp(a, b, sizeof(a)) != 0,
+  CHECK("rng.fill",
+        hvb_rng_fill(a, sizeof(a)) == HVB_OK &&
+            hvb_rng_fill(b, sizeof(b)) == HVB_OK &&
+            memcmp(a, b, sizeof(a)) != 0,
         "two fills were equal or failed");
   struct hvb_result r = hvb_call2(HVB_FN_RNG_FILL, hvb_virt_to_phys(a), 0);
   CHECK("rng.fill.zero_length", r.status == HVB_OK && r.value == 0,
@@ -491,14 +493,15 @@ static void test_rng(void) {
   r = hvb_call2(HVB_FN_RNG_FILL, ram_top - 8, 16);
   CHECK_STATUS("rng.fill.outside_ram", r, HVB_ERR_FAULT);
   r = hvb_call2(HVB_FN_RNG_FILL, hvb_virt_to_phys(scratch), ~0ull);
-  CHECK("rng.fill.short", r.status == HVB_OK && r.value >= 1 &&
-        r.value <= HVB_RNG_MAX_FILL, "status %ld value %lu", (long)r.status,
-        r.value);
+  CHECK("rng.fill.short",
+        r.status == HVB_OK && r.value >= 1 && r.value <= HVB_RNG_MAX_FILL,
+        "status %ld value %lu", (long)r.status, r.value);
 }
 
 /* Disk ids from the boot info: the first writable and read-only ones. */
 static int find_disk(const struct hvb_boot_info *boot, int read_only) {
-  const struct hvb_device *d = (const struct hvb_device *)(uintptr_t)boot->devices;
+  const struct hvb_device *d =
+      (const struct hvb_device *)(uintptr_t)boot->devices;
   for (uint32_t i = 0; i < boot->device_count; ++i) {
     if (d[i].type == HVB_DEV_BLOCK &&
         !!(d[i].flags & HVB_BLOCK_F_READ_ONLY) == read_only) {
@@ -519,17 +522,20 @@ enum { kQueueVector = 0x62 };
 
 static void test_block_sync(int dev, int ro) {
   struct hvb_block_info info;
-  CHECK("block.info", hvb_block_info((uint32_t)dev, &info) == HVB_OK &&
-        info.sectors >= 64 && info.sector_size == 512 &&
-        info.max_sectors >= 8 && !(info.flags & HVB_BLOCK_F_READ_ONLY),
+  CHECK("block.info",
+        hvb_block_info((uint32_t)dev, &info) == HVB_OK && info.sectors >= 64 &&
+            info.sector_size == 512 && info.max_sectors >= 8 &&
+            !(info.flags & HVB_BLOCK_F_READ_ONLY),
         "sectors %lu size %u flags %u", info.sectors, info.sector_size,
         info.flags);
-  struct hvb_result r = hvb_call2(HVB_FN_BLOCK_INFO, 99, hvb_virt_to_phys(&info));
+  struct hvb_result r =
+      hvb_call2(HVB_FN_BLOCK_INFO, 99, hvb_virt_to_phys(&info));
   CHECK_STATUS("block.info.no_such_disk", r, HVB_ERR_NODEV);
   r = hvb_call2(HVB_FN_BLOCK_INFO, (uint64_t)dev, ram_top - 4);
   CHECK_STATUS("block.info.outside_ram", r, HVB_ERR_FAULT);
 
-  for (unsigned i = 0; i < sizeof(disk_buf); ++i) disk_buf[i] = (uint8_t)(i * 7 + 3);
+  for (unsigned i = 0; i < sizeof(disk_buf); ++i)
+    disk_buf[i] = (uint8_t)(i * 7 + 3);
   CHECK("block.write", hvb_block_write((uint32_t)dev, 8, 8, disk_buf) == HVB_OK,
         "failed");
   memset(disk_buf, 0, sizeof(disk_buf));
@@ -560,9 +566,11 @@ static void test_block_sync(int dev, int ro) {
   r = hvb_call6(HVB_FN_BLOCK_WRITE, (uint64_t)dev, 0, 1, ~0ull - 100, 0, 0);
   CHECK_STATUS("block.write.buffer_wraps", r, HVB_ERR_FAULT);
 
-  CHECK("block.discard", hvb_block_discard((uint32_t)dev, 8, 8) == HVB_OK &&
-        hvb_block_read((uint32_t)dev, 8, 1, disk_buf) == HVB_OK &&
-        disk_buf[0] == 0 && disk_buf[511] == 0, "failed or not zero");
+  CHECK("block.discard",
+        hvb_block_discard((uint32_t)dev, 8, 8) == HVB_OK &&
+            hvb_block_read((uint32_t)dev, 8, 1, disk_buf) == HVB_OK &&
+            disk_buf[0] == 0 && disk_buf[511] == 0,
+        "failed or not zero");
   r = hvb_call6(HVB_FN_BLOCK_DISCARD, (uint64_t)dev, info.sectors, 1, 0, 0, 0);
   CHECK_STATUS("block.discard.past_end", r, HVB_ERR_RANGE);
 
@@ -583,7 +591,8 @@ static void test_block_sync(int dev, int ro) {
 
 static void test_block_ring(int dev) {
   const uint64_t ring = hvb_virt_to_phys(ring_mem);
-  struct hvb_result r = hvb_call6(HVB_FN_BLOCK_QUEUE_SETUP, 99, ring, 8, 0, 0, 0);
+  struct hvb_result r =
+      hvb_call6(HVB_FN_BLOCK_QUEUE_SETUP, 99, ring, 8, 0, 0, 0);
   CHECK_STATUS("ring.setup.no_such_disk", r, HVB_ERR_NODEV);
   r = hvb_call6(HVB_FN_BLOCK_QUEUE_SETUP, (uint64_t)dev, ring, 3, 0, 0, 0);
   CHECK_STATUS("ring.setup.entries_not_power_of_two", r, HVB_ERR_INVAL);
@@ -602,20 +611,24 @@ static void test_block_ring(int dev) {
   }
   CHECK("ring.setup", q.header->entries == 8, "entries %u", q.header->entries);
   hvb_interrupt_set_handler(kQueueVector, on_queue);
-  CHECK("ring.event.route",
-        hvb_event_route(HVB_EVENT_SRC_QUEUE(q.queue), 0, kQueueVector) == HVB_OK,
-        "failed");
+  CHECK(
+      "ring.event.route",
+      hvb_event_route(HVB_EVENT_SRC_QUEUE(q.queue), 0, kQueueVector) == HVB_OK,
+      "failed");
   /* Sectors 0..7 hold i*7+3 again, then 8 single-sector reads. */
-  for (unsigned i = 0; i < sizeof(disk_buf); ++i) disk_buf[i] = (uint8_t)(i * 7 + 3);
+  for (unsigned i = 0; i < sizeof(disk_buf); ++i)
+    disk_buf[i] = (uint8_t)(i * 7 + 3);
   hvb_block_write((uint32_t)dev, 0, 8, disk_buf);
   static uint8_t out[8][512];
   memset(out, 0, sizeof(out));
   int posted = 1;
   for (uint32_t i = 0; i < 8; ++i) {
-    posted = posted && hvb_ring_post(&q, HVB_RING_OP_READ, i, 1, out[i], 100 + i) == HVB_OK;
+    posted = posted && hvb_ring_post(&q, HVB_RING_OP_READ, i, 1, out[i],
+                                     100 + i) == HVB_OK;
   }
-  CHECK("ring.post.full", hvb_ring_post(&q, HVB_RING_OP_READ, 0, 1, out[0], 0) ==
-        HVB_ERR_AGAIN, "a ninth request fit into 8 slots");
+  CHECK("ring.post.full",
+        hvb_ring_post(&q, HVB_RING_OP_READ, 0, 1, out[0], 0) == HVB_ERR_AGAIN,
+        "a ninth request fit into 8 slots");
   hvb_ring_submit(&q);
   uint32_t done = 0, good = 0;
   const uint64_t limit = hvb_clock_monotonic_ns() + 5000000000ull;
@@ -630,12 +643,14 @@ static void test_block_ring(int dev) {
   }
   CHECK("ring.read_batch", posted && done == 8 && good == 8,
         "%u completions, %u good", done, good);
-  CHECK("ring.event", poll_until(&queue_events, queue_events ? queue_events : 1, 5000),
+  CHECK("ring.event",
+        poll_until(&queue_events, queue_events ? queue_events : 1, 5000),
         "no completion event");
 
   hvb_ring_post(&q, 99, 0, 1, out[0], 7);
   hvb_ring_post(&q, HVB_RING_OP_READ, ~0ull, 1, out[0], 8);
-  hvb_ring_post(&q, HVB_RING_OP_READ, 0, 1, (void *)(uintptr_t)(ram_top - 8), 9);
+  hvb_ring_post(&q, HVB_RING_OP_READ, 0, 1, (void *)(uintptr_t)(ram_top - 8),
+                9);
   hvb_ring_post(&q, HVB_RING_OP_FLUSH, 0, 0, 0, 10);
   hvb_ring_submit(&q);
   int64_t status[4] = {1, 1, 1, 1};
@@ -646,10 +661,11 @@ static void test_block_ring(int dev) {
       ++done;
     }
   }
-  CHECK("ring.bad_requests", done == 4 && status[0] == HVB_ERR_INVAL &&
-        status[1] == HVB_ERR_RANGE && status[2] == HVB_ERR_FAULT &&
-        status[3] == HVB_OK, "%ld %ld %ld %ld", (long)status[0],
-        (long)status[1], (long)status[2], (long)status[3]);
+  CHECK("ring.bad_requests",
+        done == 4 && status[0] == HVB_ERR_INVAL && status[1] == HVB_ERR_RANGE &&
+            status[2] == HVB_ERR_FAULT && status[3] == HVB_OK,
+        "%ld %ld %ld %ld", (long)status[0], (long)status[1], (long)status[2],
+        (long)status[3]);
 
   /* A guest that corrupts its indices breaks only its own ring. */
   __atomic_store_n(&q.header->sq_tail, q.sq_tail + 1000, __ATOMIC_RELEASE);

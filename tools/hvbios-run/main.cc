@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "hvbios/internal/mutex.h"
 #include "hvbios/block.h"
+#include "hvbios/internal/mutex.h"
 #include "hvbios/kvm.h"
 #include "hvbios/vm.h"
 #include "tools/hvbios-run/options.h"

@@ -41,9 +41,8 @@ TEST(ParseRunOptionsTest, FlagsInBothForms) {
 
 TEST(ParseRunOptionsTest, Disks) {
   ASSERT_OK_AND_ASSIGN(
-      RunOptions o,
-      ParseRunOptions({"--disk", "a.img", "--disk=b.img,ro", "-d", "c,rw",
-                       "g"}));
+      RunOptions o, ParseRunOptions({"--disk", "a.img", "--disk=b.img,ro", "-d",
+                                     "c,rw", "g"}));
   ASSERT_EQ(o.disks.size(), 3u);
   EXPECT_EQ(o.disks[0].path, "a.img");
   EXPECT_FALSE(o.disks[0].read_only);

@@ -184,7 +184,7 @@ struct hvb_ring {
   struct hvb_ring_request *sq;
   struct hvb_ring_completion *cq;
   uint32_t entries;
-  uint32_t queue; /* the platform's queue id, for hvb_notify() */
+  uint32_t queue;   /* the platform's queue id, for hvb_notify() */
   uint32_t sq_tail; /* guest-owned copies */
   uint32_t cq_head;
 };
@@ -207,7 +207,8 @@ int hvb_ring_reap(struct hvb_ring *ring, struct hvb_ring_completion *out);
 /* Rings queue `queue`'s doorbell (the hypercall page's notify entry). */
 void hvb_notify(uint32_t queue);
 
-/* ---- rng ------------------------------------------------------------------ */
+/* ---- rng ------------------------------------------------------------------
+ */
 /* Fills all `length` bytes with random bytes (several calls if needed). */
 hvb_status hvb_rng_fill(void *buf, size_t length);
 
