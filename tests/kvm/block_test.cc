@@ -199,6 +199,46 @@ TEST_F(BlockTest, FlushedWritesSurviveSigkill) {
   EXPECT_TRUE(ReadFile(path) == expected) << "flushed data was lost";
 }
 
+TEST_F(BlockTest, BlkExampleVerifiesAndMeasuresBothPaths) {
+  const std::string img = MakeImage("blk.img", 2 << 20);
+  testing::CommandResult r = testing::RunCommand(
+      {HVBIOS_RUN_PATH, "--disk", img, GuestPath("blk")}, "", 240);
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  for (const char* line :
+       {"read back (sync): ok", "read back through the ring: ok",
+        "sync seq 4 KiB", "sync random 4 KiB", "ring seq 64 KiB batch 32",
+        "ring random 4 KiB batch 8", "all checks passed"}) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  }
+  EXPECT_EQ(r.out.find("FAILED"), std::string::npos) << r.out;
+}
+
+TEST_F(BlockTest, TarfsExampleReadsAFileOutOfATarImage) {
+  const std::string src = dir_ + "/tarsrc";
+  std::system(
+      absl::StrCat("rm -rf ", src, " && mkdir -p ", src, "/docs").c_str());
+  std::ofstream(src + "/hello.txt") << "Hello from inside a tar archive!\n";
+  std::ofstream(src + "/docs/notes.md") << std::string(3000, 'n') << "\nend\n";
+  const std::string tar = dir_ + "/fs.tar";
+  ASSERT_EQ(std::system(absl::StrCat("tar --format=ustar -C ", src, " -cf ",
+                                     tar, " hello.txt docs")
+                            .c_str()),
+            0);
+  testing::CommandResult r =
+      testing::RunCommand({HVBIOS_RUN_PATH, "--disk", tar + ",ro", "--cmdline",
+                           "cat docs/notes.md hello.txt", GuestPath("tarfs")});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("hello.txt"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3005 docs/notes.md"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Hello from inside a tar archive!"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(std::string(3000, 'n') + "\nend"), std::string::npos);
+  r = testing::RunCommand({HVBIOS_RUN_PATH, "--disk", tar + ",ro", "--cmdline",
+                           "cat missing.txt", GuestPath("tarfs")});
+  EXPECT_EQ(r.exit_status, 2) << r.out;
+  EXPECT_NE(r.out.find("missing.txt: no such file"), std::string::npos);
+}
+
 TEST_F(BlockTest, HvbiosRunRejectsBadDisks) {
   testing::CommandResult r = testing::RunCommand(
       {HVBIOS_RUN_PATH, "--disk", dir_ + "/nope.img", GuestPath("hello")});
