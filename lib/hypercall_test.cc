@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "hvbios/abi/hypercall.h"
+#include "hvbios/abi/ring.h"
 #include "hvbios/abi/status.h"
 #include "lib/version.h"
 #include "tests/test_util.h"
@@ -310,6 +311,130 @@ TEST_F(HypercallTest, SendIpi) {
   EXPECT_EQ(Call(HVB_FN_EVENT_SEND_IPI, {0, 40}).status, HVB_OK);
   EXPECT_EQ(Call(HVB_FN_EVENT_SEND_IPI, {2, 40}).status, HVB_ERR_NODEV)
       << "the host's answer passes through";
+}
+
+// A 64 KiB in-memory disk (ids 0 writable, 1 read-only).
+class BlockHypercallTest : public HypercallTest {
+ protected:
+  void SetUp() override {
+    HypercallTest::SetUp();
+    for (bool read_only : {false, true}) {
+      BlockCallbacks callbacks;
+      callbacks.size_bytes = storage_.size();
+      callbacks.read_only = read_only;
+      callbacks.read = [this](uint64_t offset, absl::Span<uint8_t> dst) {
+        std::memcpy(dst.data(), storage_.data() + offset, dst.size());
+        return absl::OkStatus();
+      };
+      callbacks.write = [this](uint64_t offset, absl::Span<const uint8_t> src) {
+        if (fail_writes_) return absl::UnavailableError("disk gone");
+        std::memcpy(storage_.data() + offset, src.data(), src.size());
+        return absl::OkStatus();
+      };
+      callbacks.flush = [this] {
+        ++flushes_;
+        return absl::OkStatus();
+      };
+      ASSERT_OK_AND_ASSIGN(auto disk, MakeCallbackBlockDevice(callbacks));
+      host_->disks_.push_back(std::move(disk));
+    }
+  }
+  std::vector<uint8_t> storage_ = std::vector<uint8_t>(64 << 10, 0);
+  bool fail_writes_ = false;
+  int flushes_ = 0;
+};
+
+TEST_F(BlockHypercallTest, InfoDescribesTheDisk) {
+  ASSERT_EQ(Call(HVB_FN_BLOCK_INFO, {1, 0x1000}).status, HVB_OK);
+  hvb_block_info info;
+  ASSERT_TRUE(host_->memory().ReadObject(0x1000, &info));
+  EXPECT_EQ(info.sectors, 128u);
+  EXPECT_EQ(info.sector_size, 512u);
+  EXPECT_EQ(info.flags, HVB_BLOCK_F_READ_ONLY);
+  EXPECT_GE(info.max_sectors, info.optimal_sectors);
+  EXPECT_EQ(Call(HVB_FN_BLOCK_INFO, {2, 0x1000}).status, HVB_ERR_NODEV);
+  EXPECT_EQ(Call(HVB_FN_BLOCK_INFO, {1ull << 32, 0x1000}).status,
+            HVB_ERR_NODEV);
+  EXPECT_EQ(Call(HVB_FN_BLOCK_INFO, {0, kRam - 8}).status, HVB_ERR_FAULT);
+}
+
+TEST_F(BlockHypercallTest, ReadWriteMoveDataBetweenDiskAndGuest) {
+  Poke(0x8000, std::string(1024, 'w'));
+  HypercallResult r = Call(HVB_FN_BLOCK_WRITE, {0, 3, 2, 0x8000});
+  EXPECT_EQ(r.status, HVB_OK);
+  EXPECT_EQ(r.value, 2u);
+  EXPECT_EQ(storage_[3 * 512], 'w');
+  EXPECT_EQ(storage_[5 * 512 - 1], 'w');
+  EXPECT_EQ(storage_[5 * 512], 0);
+  r = Call(HVB_FN_BLOCK_READ, {0, 2, 3, 0x9000});
+  EXPECT_EQ(r.value, 3u);
+  const uint8_t* p = host_->memory().Translate(0x9000, 1536);
+  EXPECT_EQ(p[0], 0);
+  EXPECT_EQ(p[512], 'w');
+  EXPECT_EQ(Call(HVB_FN_BLOCK_FLUSH, {0}).status, HVB_OK);
+  EXPECT_EQ(flushes_, 1);
+  EXPECT_EQ(Call(HVB_FN_BLOCK_DISCARD, {0, 0, 4}).status, HVB_OK);
+}
+
+TEST_F(BlockHypercallTest, EveryBadRequestGetsItsStatusAndTouchesNothing) {
+  struct Case {
+    uint32_t fid;
+    std::vector<uint64_t> args;
+    int64_t status;
+  };
+  const Case cases[] = {
+      {HVB_FN_BLOCK_READ, {7, 0, 1, 0x8000}, HVB_ERR_NODEV},
+      {HVB_FN_BLOCK_WRITE, {1, 0, 1, 0x8000}, HVB_ERR_PERM},
+      {HVB_FN_BLOCK_DISCARD, {1, 0, 1}, HVB_ERR_PERM},
+      {HVB_FN_BLOCK_READ, {0, 0, 0, 0x8000}, HVB_ERR_RANGE},
+      {HVB_FN_BLOCK_READ, {0, 0, 2049, 0x8000}, HVB_ERR_RANGE},
+      {HVB_FN_BLOCK_READ, {0, 127, 2, 0x8000}, HVB_ERR_RANGE},
+      {HVB_FN_BLOCK_READ, {0, 128, 1, 0x8000}, HVB_ERR_RANGE},
+      {HVB_FN_BLOCK_WRITE, {0, UINT64_MAX, 2, 0x8000}, HVB_ERR_RANGE},
+      {HVB_FN_BLOCK_WRITE, {0, 1, UINT64_MAX, 0x8000}, HVB_ERR_RANGE},
+      {HVB_FN_BLOCK_DISCARD, {0, 120, 9}, HVB_ERR_RANGE},
+      {HVB_FN_BLOCK_READ, {0, 0, 2, kRam - 512}, HVB_ERR_FAULT},
+      {HVB_FN_BLOCK_WRITE, {0, 0, 1, UINT64_MAX - 100}, HVB_ERR_FAULT},
+      {HVB_FN_BLOCK_FLUSH, {9}, HVB_ERR_NODEV},
+  };
+  storage_.assign(storage_.size(), 0x5a);
+  for (const Case& c : cases) {
+    EXPECT_EQ(Call(c.fid, c.args).status, c.status)
+        << std::hex << c.fid << " " << c.args[0] << " " << c.args[1] << " "
+        << c.args[2];
+  }
+  EXPECT_EQ(std::count(storage_.begin(), storage_.end(), 0x5a),
+            static_cast<long>(storage_.size()));
+  fail_writes_ = true;
+  EXPECT_EQ(Call(HVB_FN_BLOCK_WRITE, {0, 0, 1, 0x8000}).status, HVB_ERR_IO);
+}
+
+TEST_F(BlockHypercallTest, QueueSetupChecksThePlacement) {
+  EXPECT_EQ(Call(HVB_FN_BLOCK_QUEUE_SETUP, {5, 0x10000, 8}).status,
+            HVB_ERR_NODEV);
+  for (uint64_t entries : {0ull, 3ull, 512ull, 1ull << 40}) {
+    EXPECT_EQ(Call(HVB_FN_BLOCK_QUEUE_SETUP, {0, 0x10000, entries}).status,
+              HVB_ERR_INVAL)
+        << entries;
+  }
+  EXPECT_EQ(Call(HVB_FN_BLOCK_QUEUE_SETUP, {0, 0x10800, 8}).status,
+            HVB_ERR_INVAL);
+  EXPECT_EQ(Call(HVB_FN_BLOCK_QUEUE_SETUP, {0, kRam - 4096, 256}).status,
+            HVB_ERR_FAULT);
+  EXPECT_TRUE(host_->queues_.empty());
+  HypercallResult r = Call(HVB_FN_BLOCK_QUEUE_SETUP, {0, 0x10000, 256});
+  EXPECT_EQ(r.status, HVB_OK);
+  EXPECT_EQ(host_->queues_.size(), 1u);
+}
+
+TEST_F(HypercallTest, RngFill) {
+  HypercallResult r = Call(HVB_FN_RNG_FILL, {0x3000, 100});
+  EXPECT_EQ(r.status, HVB_OK);
+  EXPECT_EQ(r.value, 100u);
+  EXPECT_EQ(host_->memory().Translate(0x3000, 1)[0], 0xa5);
+  EXPECT_EQ(Call(HVB_FN_RNG_FILL, {0, UINT64_MAX}).value, HVB_RNG_MAX_FILL);
+  EXPECT_EQ(Call(HVB_FN_RNG_FILL, {0x3000, 0}).value, 0u);
+  EXPECT_EQ(Call(HVB_FN_RNG_FILL, {kRam - 10, 20}).status, HVB_ERR_FAULT);
 }
 
 }  // namespace

@@ -10,6 +10,12 @@
  * Unknown commands shut down with 99. */
 #include "hvbios/guest/hvb.h"
 
+static volatile uint64_t input_events, handled_events;
+static void on_input(struct hvb_interrupt_frame *frame) {
+  (void)frame;
+  input_events = input_events + 1;
+}
+
 static int starts_with(const char *s, const char *prefix) {
   return strncmp(s, prefix, strlen(prefix)) == 0;
 }
@@ -34,6 +40,29 @@ int hvb_main(const struct hvb_boot_info *boot) {
   if (starts_with(cmd, "port")) __asm__ volatile("outb %%al, $0x80" : : "a"(0));
   if (starts_with(cmd, "spin")) {
     for (volatile uint64_t i = 0;; ++i) {
+    }
+  }
+  if (starts_with(cmd, "event-echo")) {
+    /* Sleeps until the console-input event says there is input. */
+    hvb_interrupts_init();
+    hvb_interrupt_set_handler(0x44, on_input);
+    hvb_event_route(HVB_EVENT_SRC_CONSOLE_INPUT, 0, 0x44);
+    hvb_printf("waiting for input\n");
+    char buf[64];
+    for (;;) {
+      HVB_WAIT_UNTIL(input_events != handled_events);
+      handled_events = input_events;
+      size_t n = 0;
+      while (hvb_console_read(buf, sizeof(buf), &n) == HVB_OK && n > 0) {
+        for (size_t i = 0; i < n; ++i) {
+          if (buf[i] == 'q') {
+            hvb_console_write(buf, i);
+            hvb_printf("[%lu input events]\n", input_events);
+            return 0;
+          }
+        }
+        hvb_console_write(buf, n);
+      }
     }
   }
   if (starts_with(cmd, "echo")) {

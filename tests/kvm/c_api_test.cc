@@ -1,7 +1,9 @@
 // The C API on real KVM: the whole life of a VM, and misuse.
 #include <signal.h>
 
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "hvbios/hvbios.h"
@@ -177,6 +179,59 @@ TEST_F(CApiTest, VcpuLifecycle) {
   hyperv_bios_vm_exit exit;
   ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), HYPERV_BIOS_OK);
   EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_STOPPED);
+}
+
+struct MemoryDisk {
+  std::vector<uint8_t> bytes = std::vector<uint8_t>(1 << 20, 0);
+  int flushes = 0;
+};
+int DiskRead(void* ctx, uint64_t offset, void* dst, size_t length) {
+  std::memcpy(dst, static_cast<MemoryDisk*>(ctx)->bytes.data() + offset,
+              length);
+  return 0;
+}
+int DiskWrite(void* ctx, uint64_t offset, const void* src, size_t length) {
+  std::memcpy(static_cast<MemoryDisk*>(ctx)->bytes.data() + offset, src,
+              length);
+  return 0;
+}
+int DiskFlush(void* ctx) {
+  ++static_cast<MemoryDisk*>(ctx)->flushes;
+  return 0;
+}
+
+TEST_F(CApiTest, DiskOnCallbacks) {
+  MemoryDisk memory_disk;
+  const hyperv_bios_block_ops ops = {DiskRead, DiskWrite, DiskFlush, nullptr};
+  hyperv_bios_disk disk = {};
+  disk.ops = &ops;
+  disk.context = &memory_disk;
+  disk.size_bytes = memory_disk.bytes.size();
+  config_.disks = &disk;
+  config_.disk_count = 1;
+  config_.cmdline = "vcpus";
+  ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK)
+      << hyperv_bios_last_error();
+  ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("disk_io").c_str()),
+            HYPERV_BIOS_OK);
+  hyperv_bios_vcpu* vcpu = nullptr;
+  ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
+  hyperv_bios_vm_exit exit;
+  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 120000, &exit), HYPERV_BIOS_OK);
+  EXPECT_EQ(exit.exit_code, 0) << exit.message;
+  // disk_io "vcpus" with 1 vCPU: sectors 0..63 hold pattern seed 0.
+  EXPECT_EQ(memory_disk.bytes[0], 0);
+  EXPECT_EQ(memory_disk.bytes[512 + 1], static_cast<uint8_t>(131 + 7));
+  EXPECT_EQ(memory_disk.bytes[64 * 512], 0) << "nothing past sector 63";
+  EXPECT_GE(memory_disk.flushes, 1);
+
+  hyperv_bios_vm* other = nullptr;
+  disk.size_bytes = 1000;  // not whole sectors
+  EXPECT_EQ(hyperv_bios_create_vm(&config_, &other), HYPERV_BIOS_EINVAL);
+  disk.ops = nullptr;  // neither ops nor path
+  EXPECT_EQ(hyperv_bios_create_vm(&config_, &other), HYPERV_BIOS_EINVAL);
+  EXPECT_EQ(other, nullptr);
 }
 
 }  // namespace

@@ -147,6 +147,27 @@ TEST_F(KvmTest, ConsoleInputIsEchoed) {
   EXPECT_NE(console.find("abc\ndef\n"), std::string::npos) << console;
 }
 
+TEST_F(KvmTest, ConsoleInputIsEventDriven) {
+  ASSERT_OK_AND_ASSIGN(auto c,
+                       CapturedVm::Boot("behave", {.cmdline = "event-echo"}));
+  const absl::Time limit = absl::Now() + absl::Seconds(60);
+  while (c->console().find("waiting for input") == std::string::npos) {
+    ASSERT_LT(absl::Now(), limit);
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  absl::SleepFor(absl::Milliseconds(50));  // the guest is halted now
+  EXPECT_EQ(c->vm().PushConsoleInput("first\n"), 6u);
+  while (c->console().find("first\n") == std::string::npos) {
+    ASSERT_LT(absl::Now(), limit) << "the input event never woke the guest";
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  c->vm().PushConsoleInput("second\nq");
+  ASSERT_OK_AND_ASSIGN(VmExit exit, c->Wait());
+  EXPECT_EQ(exit.exit_code, 0) << exit.message;
+  EXPECT_NE(c->console().find("second\n"), std::string::npos) << c->console();
+  EXPECT_NE(c->console().find(" input events]"), std::string::npos);
+}
+
 TEST_F(KvmTest, ManyVmsRunConcurrentlyInOneProcess) {
   constexpr int kVms = 4;
   std::vector<std::unique_ptr<CapturedVm>> vms;
