@@ -79,7 +79,9 @@ void BlockQueue::Loop() {
     if (fds[1].revents != 0) return;
     uint64_t rings;
     if (read(doorbell_.get(), &rings, sizeof(rings)) == sizeof(rings)) {
+      memory_->ObserveGuest();
       Process();
+      memory_->PublishToGuest();
     }
   }
 }

@@ -109,7 +109,7 @@ TEST_F(BlockQueueTest, ABatchCompletesInOrderWithOneEvent) {
     EXPECT_EQ(c.status, 1);
     EXPECT_EQ(memory_->Translate(0x20000 + i * 512, 1)[0], i);
   }
-  EXPECT_EQ(header()->sq_head, kEntries);
+  EXPECT_EQ(__atomic_load_n(&header()->sq_head, __ATOMIC_ACQUIRE), kEntries);
   // The event follows the batch's last completion.
   const absl::Time limit = absl::Now() + absl::Seconds(30);
   while (batches_.load() == 0 && absl::Now() < limit) {

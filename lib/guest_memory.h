@@ -8,6 +8,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
 #include "lib/unique_fd.h"
 
 namespace hvbios {
@@ -81,6 +84,24 @@ class GuestMemory {
     return Write(gpa, &value, sizeof(T));
   }
 
+  // ThreadSanitizer cannot see the guest. Host threads that touch guest
+  // RAM on the guest's behalf (a vCPU thread serving a hypercall, an I/O
+  // thread serving a ring) are ordered by what the guest does in between:
+  // it sees one thread's completion in memory, then asks another thread
+  // for more. These two calls state exactly that ordering: a thread that
+  // hands control to the guest publishes its writes, a thread that gets
+  // control back from it observes them. No-ops outside TSan builds.
+  void PublishToGuest() const {
+#if defined(__SANITIZE_THREAD__)
+    __tsan_release(const_cast<char*>(&tsan_token_));
+#endif
+  }
+  void ObserveGuest() const {
+#if defined(__SANITIZE_THREAD__)
+    __tsan_acquire(const_cast<char*>(&tsan_token_));
+#endif
+  }
+
   const std::vector<Region>& regions() const { return regions_; }
   uint64_t ram_bytes() const { return ram_bytes_; }
   // One past the highest guest-physical RAM address.
@@ -96,6 +117,7 @@ class GuestMemory {
   MappedRegion mapping_;
   std::vector<Region> regions_;
   uint64_t ram_bytes_;
+  char tsan_token_ = 0;  // the guest as TSan's synchronisation object
 };
 
 }  // namespace hvbios

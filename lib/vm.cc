@@ -589,7 +589,9 @@ void Vcpu::ThreadMain() {
                       .message = std::string(s.message())});
   }
   while (ServeRequests()) {
+    vm_->memory_->PublishToGuest();
     absl::StatusOr<VcpuExit> exit = backend_->Run();
+    vm_->memory_->ObserveGuest();
     if (!exit.ok()) {
       vm_->RequestExit({.reason = VmExit::Reason::kHostError,
                         .vcpu_id = id_,
