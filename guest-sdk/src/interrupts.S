@@ -1,13 +1,13 @@
-/* hvbios guest SDK: interrupt entry points. 256 stubs, 16 bytes apart from
- * hvb_isr_stubs, each pushing (0 where the CPU pushes no error code) and
+/* hvbios guest SDK: interrupt entry points. 256 of them, 16 bytes apart from
+ * hvb_isr_entries, each pushing (0 where the CPU pushes no error code) and
  * the vector, then the common path: save every GPR into a struct
  * hvb_interrupt_frame, call hvb_interrupt_dispatch(frame), restore, iretq.
  * 64-bit interrupt delivery aligns rsp to 16 before pushing the 5-word
  * frame (SDM Vol. 3A, 6.14.2), so 22 words later the call is aligned. */
   .text
   .balign 16
-  .globl hvb_isr_stubs
-hvb_isr_stubs:
+  .globl hvb_isr_entries
+hvb_isr_entries:
   .set vec, 0
   .rept 256
   .balign 16

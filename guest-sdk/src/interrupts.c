@@ -14,7 +14,7 @@ _Static_assert(sizeof(struct idt_gate) == 16, "64-bit IDT gate");
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 static hvb_interrupt_handler handlers[256];
-extern char hvb_isr_stubs[];
+extern char hvb_isr_entries[];
 
 void hvb_interrupts_load(void) {
   struct __attribute__((packed)) {
@@ -26,13 +26,13 @@ void hvb_interrupts_load(void) {
 
 void hvb_interrupts_init(void) {
   for (int v = 0; v < 256; ++v) {
-    uint64_t stub = (uint64_t)(uintptr_t)(hvb_isr_stubs + 16 * v);
-    idt[v].offset_low = (uint16_t)stub;
+    uint64_t entry = (uint64_t)(uintptr_t)(hvb_isr_entries + 16 * v);
+    idt[v].offset_low = (uint16_t)entry;
     idt[v].selector = 0x08; /* the platform GDT's 64-bit code segment */
     idt[v].ist = 0;
     idt[v].type_attr = 0x8e; /* present, DPL 0, 64-bit interrupt gate */
-    idt[v].offset_mid = (uint16_t)(stub >> 16);
-    idt[v].offset_high = (uint32_t)(stub >> 32);
+    idt[v].offset_mid = (uint16_t)(entry >> 16);
+    idt[v].offset_high = (uint32_t)(entry >> 32);
     idt[v].reserved = 0;
   }
   hvb_interrupts_load();
