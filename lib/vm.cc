@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -253,8 +254,15 @@ class VmServices final : public ServiceHost {
   void CancelTimer(uint32_t vcpu) override { timers_.Cancel(vcpu); }
 
   int64_t RouteEvent(uint32_t source, uint32_t vcpu, uint8_t vector) override {
+    const size_t index = *RouteIndex(source);
     MutexLock lock(&events_mu_);
-    Route& route = routes_[*RouteIndex(source)];
+    Route& route = routes_[index];
+    // Queue events travel through an eventfd bound to an MSI route (irqfd):
+    // the I/O thread raises them with a write, no hypervisor call.
+    if (route.irqfd.valid() &&
+        !vm_->backend_->BindInterruptFd(route.irqfd.get(), vcpu, vector).ok()) {
+      return HVB_ERR_NOMEM;
+    }
     route.routed = true;
     route.vcpu = vcpu;
     route.vector = vector;
@@ -262,17 +270,18 @@ class VmServices final : public ServiceHost {
   }
 
   void MaskEvent(uint32_t source, bool masked) override {
-    std::optional<Route> deliver;
+    const size_t index = *RouteIndex(source);
+    std::optional<Target> deliver;
     {
       MutexLock lock(&events_mu_);
-      Route& route = routes_[*RouteIndex(source)];
+      Route& route = routes_[index];
       route.masked = masked;
       if (!masked && route.pending) {
         route.pending = false;
-        if (route.routed) deliver = route;
+        if (route.routed) deliver = route.target();
       }
     }
-    if (deliver) (void)RaiseEvent(deliver->vcpu, deliver->vector);
+    if (deliver) Deliver(*deliver);
   }
 
   bool EventSourceExists(uint32_t source) override {
@@ -295,6 +304,12 @@ class VmServices final : public ServiceHost {
     if (!queue.ok() ||
         !vm_->backend_->BindDoorbell(id, (*queue)->doorbell_fd()).ok()) {
       return HVB_ERR_NOMEM;
+    }
+    UniqueFd irqfd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!irqfd.valid()) return HVB_ERR_NOMEM;
+    {
+      MutexLock events_lock(&events_mu_);  // order: queues_mu_, events_mu_
+      routes_[1 + id].irqfd = std::move(irqfd);
     }
     queues_.push_back(*std::move(queue));
     return id;
@@ -332,17 +347,19 @@ class VmServices final : public ServiceHost {
   // An event from `source`: delivered, held while masked, dropped while
   // unrouted (the guest can still poll).
   void TriggerSource(uint32_t source) {
-    std::optional<Route> deliver;
+    const std::optional<size_t> index = RouteIndex(source);
+    if (!index) return;
+    std::optional<Target> deliver;
     {
       MutexLock lock(&events_mu_);
-      Route& route = routes_[*RouteIndex(source)];
+      Route& route = routes_[*index];
       if (route.masked) {
         route.pending = true;
       } else if (route.routed) {
-        deliver = route;
+        deliver = route.target();
       }
     }
-    if (deliver) (void)RaiseEvent(deliver->vcpu, deliver->vector);
+    if (deliver) Deliver(*deliver);
   }
 
  private:
@@ -356,13 +373,29 @@ class VmServices final : public ServiceHost {
     return 1 + queue;
   }
 
+  // Where an event goes: an irqfd to write, or a vCPU and vector to raise.
+  struct Target {
+    int irqfd;  // -1: none
+    uint32_t vcpu;
+    uint8_t vector;
+  };
   struct Route {
     bool routed = false;
     bool masked = false;
     bool pending = false;
     uint32_t vcpu = 0;
     uint8_t vector = 0;
+    UniqueFd irqfd;  // queue sources: bound to the route's MSI
+    Target target() const { return {irqfd.get(), vcpu, vector}; }
   };
+  void Deliver(const Target& target) {
+    if (target.irqfd >= 0) {
+      const uint64_t one = 1;
+      (void)!write(target.irqfd, &one, sizeof(one));
+    } else {
+      (void)RaiseEvent(target.vcpu, target.vector);
+    }
+  }
 
   Vm* const vm_;
   Mutex console_mu_;

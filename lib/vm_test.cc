@@ -314,5 +314,33 @@ TEST_F(VmTest, GuestStartsAndStopsVcpus) {
       << exit.message;
 }
 
+TEST_F(VmTest, QueueEventsAreBoundToAnIrqfd) {
+  BlockCallbacks callbacks;
+  callbacks.size_bytes = 64 << 10;
+  callbacks.read_only = true;
+  callbacks.read = [](uint64_t, absl::Span<uint8_t> dst) {
+    std::fill(dst.begin(), dst.end(), 0);
+    return absl::OkStatus();
+  };
+  ASSERT_OK_AND_ASSIGN(auto disk, MakeCallbackBlockDevice(callbacks));
+  Create({.disks = {std::move(disk)}});
+  std::shared_ptr<FakeVcpuScript> script = backend_->Script(0);
+  script->AddHypercall(HVB_FN_BLOCK_QUEUE_SETUP, {0, 0x200000, 8});
+  script->AddHypercall(HVB_FN_EVENT_ROUTE, {HVB_EVENT_SRC_QUEUE(0), 0, 0x48});
+  script->AddHypercall(HVB_FN_EVENT_ROUTE, {HVB_EVENT_SRC_QUEUE(1), 0, 0x48});
+  LoadAndStart();
+  AwaitCompletions(*script, 3);
+  const std::vector<HypercallResult> done = script->Completions();
+  EXPECT_EQ(done[0].status, HVB_OK);
+  EXPECT_EQ(done[0].value, 0u) << "first queue id";
+  EXPECT_EQ(done[1].status, HVB_OK);
+  EXPECT_EQ(done[2].status, HVB_ERR_NODEV) << "queue 1 does not exist";
+  const auto fds = backend_->interrupt_fds();
+  ASSERT_EQ(fds.size(), 1u);
+  EXPECT_EQ(fds.begin()->second, (std::pair<uint32_t, uint8_t>{0, 0x48}));
+  EXPECT_TRUE(backend_->interrupts().empty())
+      << "queue events never go through RaiseInterrupt";
+}
+
 }  // namespace
 }  // namespace hvbios

@@ -69,6 +69,17 @@ class FakeBackendVm : public BackendVm {
   absl::StatusOr<std::unique_ptr<BackendVcpu>> CreateVcpu(uint32_t id) override;
   void WriteHypercallPage(absl::Span<uint8_t> page) const override;
   absl::Status RaiseInterrupt(uint32_t vcpu_id, uint8_t vector) override;
+  // Records the binding; the fake does not watch the eventfd.
+  absl::Status BindInterruptFd(int eventfd, uint32_t vcpu_id,
+                               uint8_t vector) override {
+    hvbios::MutexLock lock(&mu_);
+    interrupt_fds_[eventfd] = {vcpu_id, vector};
+    return absl::OkStatus();
+  }
+  std::map<int, std::pair<uint32_t, uint8_t>> interrupt_fds() const {
+    hvbios::MutexLock lock(&mu_);
+    return interrupt_fds_;
+  }
   // Records nothing: the fake's doorbells arrive as kNotify exits.
   absl::Status BindDoorbell(uint32_t, int) override { return absl::OkStatus(); }
   // What RaiseInterrupt() received, in order.
@@ -85,6 +96,8 @@ class FakeBackendVm : public BackendVm {
       ABSL_GUARDED_BY(mu_);
   std::vector<Mapping> mappings_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<uint32_t, uint8_t>> interrupts_ ABSL_GUARDED_BY(mu_);
+  std::map<int, std::pair<uint32_t, uint8_t>> interrupt_fds_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hvbios::testing

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -56,6 +57,24 @@ struct KvmMsrsHeader {
 static_assert(sizeof(KvmMsrsHeader) == 8);
 constexpr unsigned long kKvmSetMsrs = _IOW(KVMIO, 0x89, KvmMsrsHeader);
 static_assert(kKvmSetMsrs == 0x4008ae89);
+
+// KVM_SET_GSI_ROUTING takes a kvm_irq_routing (flexible array too).
+struct KvmIrqRoutingHeader {
+  uint32_t nr;
+  uint32_t flags;
+};
+static_assert(sizeof(KvmIrqRoutingHeader) == 8);
+constexpr unsigned long kKvmSetGsiRouting =
+    _IOW(KVMIO, 0x6a, KvmIrqRoutingHeader);
+static_assert(kKvmSetGsiRouting == 0x4008ae6a);
+
+// The MSI that raises `vector` on the APIC whose id is `vcpu_id`: fixed,
+// edge-triggered, physical destination (SDM Vol. 3A, 11.11).
+void FillMsi(uint32_t vcpu_id, uint8_t vector, uint32_t* address_lo,
+             uint32_t* data) {
+  *address_lo = 0xfee00000u | (vcpu_id << 12);
+  *data = vector;
+}
 
 // A kvm_cpuid2 in the C layout.
 class CpuidTable {
@@ -439,10 +458,44 @@ class KvmVm final : public BackendVm {
     // whose id is the vCPU id (SDM Vol. 3A, 11.11 "Message Signalled
     // Interrupts").
     kvm_msi msi = {};
-    msi.address_lo = 0xfee00000u | (vcpu_id << 12);
-    msi.data = vector;
+    FillMsi(vcpu_id, vector, &msi.address_lo, &msi.data);
     if (ioctl(vm_.get(), KVM_SIGNAL_MSI, &msi) < 0) {
       return ErrnoStatus(errno, "KVM_SIGNAL_MSI");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status BindInterruptFd(int eventfd, uint32_t vcpu_id,
+                               uint8_t vector) override {
+    std::lock_guard<std::mutex> lock(routes_mu_);
+    auto [it, is_new] = gsi_of_fd_.try_emplace(eventfd, next_gsi_);
+    if (is_new) ++next_gsi_;
+    kvm_irq_routing_entry& route = msi_routes_[it->second];
+    route = {};
+    route.gsi = it->second;
+    route.type = KVM_IRQ_ROUTING_MSI;
+    FillMsi(vcpu_id, vector, &route.u.msi.address_lo, &route.u.msi.data);
+    // The table replaces the whole routing (api.rst, KVM_SET_GSI_ROUTING);
+    // nothing here uses the default irqchip pin routes.
+    std::vector<uint8_t> table(sizeof(KvmIrqRoutingHeader) +
+                               msi_routes_.size() *
+                                   sizeof(kvm_irq_routing_entry));
+    auto* header = reinterpret_cast<KvmIrqRoutingHeader*>(table.data());
+    header->nr = static_cast<uint32_t>(msi_routes_.size());
+    auto* entries = reinterpret_cast<kvm_irq_routing_entry*>(
+        table.data() + sizeof(KvmIrqRoutingHeader));
+    size_t i = 0;
+    for (const auto& [gsi, entry] : msi_routes_) entries[i++] = entry;
+    if (ioctl(vm_.get(), kKvmSetGsiRouting, table.data()) != 0) {
+      return ErrnoStatus(errno, "KVM_SET_GSI_ROUTING");
+    }
+    if (is_new) {
+      kvm_irqfd irqfd = {};
+      irqfd.fd = static_cast<uint32_t>(eventfd);
+      irqfd.gsi = it->second;
+      if (ioctl(vm_.get(), KVM_IRQFD, &irqfd) != 0) {
+        return ErrnoStatus(errno, "KVM_IRQFD");
+      }
     }
     return absl::OkStatus();
   }
@@ -545,6 +598,13 @@ class KvmVm final : public BackendVm {
   const CpuidTable cpuid_;
   const uint64_t tsc_hz_;
   const int kick_signal_;
+  // MSI routes of the eventfds bound with BindInterruptFd, by GSI. GSIs
+  // start above the 24 pins of the in-kernel I/O APIC.
+  std::mutex routes_mu_;
+  std::map<int, uint32_t> gsi_of_fd_;  // guarded by routes_mu_
+  std::map<uint32_t, kvm_irq_routing_entry>
+      msi_routes_;          // guarded by routes_mu_
+  uint32_t next_gsi_ = 24;  // guarded by routes_mu_
 };
 
 }  // namespace

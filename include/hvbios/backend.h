@@ -125,6 +125,13 @@ class BackendVm {
   // an edge-triggered fixed MSI. Any thread. The vCPU must exist.
   virtual absl::Status RaiseInterrupt(uint32_t vcpu_id, uint8_t vector) = 0;
 
+  // Makes writes to `eventfd` raise `vector` on vCPU `vcpu_id` without a
+  // call into the hypervisor per event (KVM: an MSI route plus KVM_IRQFD).
+  // Binding the same eventfd again moves it to the new target. `eventfd`
+  // stays owned by the caller and open while the BackendVm lives.
+  virtual absl::Status BindInterruptFd(int eventfd, uint32_t vcpu_id,
+                                       uint8_t vector) = 0;
+
   // Makes the guest's doorbell for `queue` (the hypercall page's notify
   // entry) signal `eventfd` directly, without a vCPU exit where the
   // hypervisor can (KVM: KVM_IOEVENTFD). Doorbells it cannot bind arrive
