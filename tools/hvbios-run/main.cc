@@ -105,9 +105,6 @@ int Run(const RunOptions& options) {
     if (!disk.ok()) return Error(kExitBadImage, disk.status().message());
     vm_options.disks.push_back(*std::move(disk));
   }
-  if (absl::Status s = ValidateVmOptions(vm_options); !s.ok()) {
-    return Error(kExitUsage, s.message());
-  }
 
   const absl::Time deadline = options.timeout.has_value()
                                   ? absl::Now() + *options.timeout

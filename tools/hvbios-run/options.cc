@@ -97,6 +97,10 @@ absl::StatusOr<RunOptions> ParseRunOptions(
       if (disk.path.empty()) {
         return absl::InvalidArgumentError("--disk needs a path");
       }
+      if (options.disks.size() == kMaxDisks) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("too many --disk options: at most ", kMaxDisks));
+      }
       options.disks.push_back(disk);
     } else if (name == "--cmdline") {
       absl::StatusOr<std::string> v = take_value();

@@ -22,6 +22,9 @@ inline constexpr int kExitGuestFault = 123;
 inline constexpr int kExitTimeout = 124;
 inline constexpr int kExitHostError = 125;
 
+// As many disks as the library takes (VmOptions::disks).
+inline constexpr size_t kMaxDisks = 16;
+
 struct RunOptions {
   uint64_t memory_bytes = 128ull << 20;
   uint32_t cpus = 1;

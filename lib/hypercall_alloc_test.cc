@@ -1,0 +1,143 @@
+// The hypercall hot path allocates nothing: every service's common calls
+// are dispatched many times with a counting operator new installed for
+// this test binary alone. (Exact and repeatable, unlike a timing.)
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "hvbios/abi/hypercall.h"
+#include "hvbios/abi/ring.h"
+#include "hvbios/abi/status.h"
+#include "lib/block.h"
+#include "lib/hypercall.h"
+#include "tests/test_util.h"
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+}  // namespace
+
+void* operator new(size_t size) {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+// These pair with the operator new above, which allocates with malloc.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
+
+namespace hvbios {
+namespace {
+
+// A host whose services do real work without allocating, as VmServices'
+// hot paths do (console output goes to a fixed buffer).
+class QuietHost : public ServiceHost {
+ public:
+  QuietHost(GuestMemory memory, std::unique_ptr<BlockDevice> disk)
+      : memory_(std::move(memory)), disk_(std::move(disk)) {}
+  const GuestMemory& memory() const override { return memory_; }
+  uint32_t implementation_id() const override { return 1; }
+  void ConsoleWrite(absl::string_view bytes) override {
+    written_ += bytes.size();
+  }
+  size_t ConsoleRead(uint8_t*, size_t) override { return 0; }
+  uint64_t MonotonicNs() const override { return 1; }
+  uint64_t WallclockNs() const override { return 2; }
+  void RequestShutdown(uint8_t) override {}
+  void RequestReboot() override {}
+  uint32_t vcpu_count() const override { return 1; }
+  int64_t StartVcpu(uint32_t, const LongModeEntry&) override {
+    return HVB_ERR_STATE;
+  }
+  void StopVcpu(uint32_t) override {}
+  int64_t VcpuStatusOf(uint32_t) override { return HVB_VCPU_RUNNING; }
+  void SetTimer(uint32_t, uint64_t, uint8_t) override {}
+  void CancelTimer(uint32_t) override {}
+  int64_t RouteEvent(uint32_t, uint32_t, uint8_t) override { return HVB_OK; }
+  void MaskEvent(uint32_t, bool) override {}
+  int64_t RaiseEvent(uint32_t, uint8_t) override { return HVB_OK; }
+  bool EventSourceExists(uint32_t source) override { return source == 0; }
+  BlockDevice* block_device(uint32_t id) override {
+    return id == 0 ? disk_.get() : nullptr;
+  }
+  int64_t SetupQueue(uint32_t, uint64_t, uint32_t) override {
+    return HVB_ERR_NOMEM;
+  }
+  size_t RandomBytes(uint8_t* dst, size_t length) override {
+    std::memset(dst, 1, length);
+    return length;
+  }
+  size_t written_ = 0;
+
+ private:
+  GuestMemory memory_;
+  std::unique_ptr<BlockDevice> disk_;
+};
+
+TEST(HypercallAllocationTest, TheCounterSeesAllocations) {
+  allocations = 0;
+  counting = true;
+  auto* p = new std::vector<int>(3);
+  counting = false;
+  delete p;
+  EXPECT_GE(allocations.load(), 2) << "the vector and its elements";
+  allocations = 0;
+}
+
+TEST(HypercallAllocationTest, TheHotPathAllocatesNothing) {
+  ASSERT_OK_AND_ASSIGN(GuestMemory memory, GuestMemory::Create(4 << 20));
+  auto storage = std::make_shared<std::vector<uint8_t>>(1 << 20);
+  BlockCallbacks callbacks;
+  callbacks.size_bytes = storage->size();
+  callbacks.read = [storage](uint64_t offset, absl::Span<uint8_t> dst) {
+    std::memcpy(dst.data(), storage->data() + offset, dst.size());
+    return absl::OkStatus();
+  };
+  callbacks.write = [storage](uint64_t offset, absl::Span<const uint8_t> src) {
+    std::memcpy(storage->data() + offset, src.data(), src.size());
+    return absl::OkStatus();
+  };
+  ASSERT_OK_AND_ASSIGN(auto disk, MakeCallbackBlockDevice(callbacks));
+  QuietHost host(std::move(memory), std::move(disk));
+  const HypercallArgs calls[] = {
+      {HVB_FN_DEBUG_NULL, {}},
+      {HVB_FN_DEBUG_ECHO, {1, 2, 3, 4, 5, 6}},
+      {HVB_FN_BASE_PROBE, {HVB_FN_BLOCK_READ}},
+      {HVB_FN_CONSOLE_WRITE, {0x10000, 1}},
+      {HVB_FN_CONSOLE_WRITE, {0x10000, 4096}},
+      {HVB_FN_CONSOLE_READ, {0x10000, 64}},
+      {HVB_FN_CLOCK_MONOTONIC, {}},
+      {HVB_FN_CLOCK_WALLCLOCK, {}},
+      {HVB_FN_VCPU_SELF, {}},
+      {HVB_FN_TIMER_SET, {100, 40}},
+      {HVB_FN_EVENT_SEND_IPI, {0, 40}},
+      {HVB_FN_BLOCK_READ, {0, 8, 8, 0x20000}},
+      {HVB_FN_BLOCK_WRITE, {0, 8, 8, 0x20000}},
+      {HVB_FN_BLOCK_INFO, {0, 0x30000}},
+      {HVB_FN_RNG_FILL, {0x30000, 64}},
+      {HVB_FID(0x77, 0), {}},                   // NOSYS
+      {HVB_FN_CONSOLE_WRITE, {1ull << 50, 8}},  // FAULT
+  };
+  int64_t status_sum = 0;
+  counting = true;
+  for (int i = 0; i < 1000; ++i) {
+    for (const HypercallArgs& call : calls) {
+      status_sum += DispatchHypercall(host, 0, call).status;
+    }
+  }
+  counting = false;
+  EXPECT_EQ(allocations.load(), 0)
+      << "allocations across 17000 hypercalls of 17 kinds";
+  EXPECT_EQ(status_sum, 1000 * (HVB_ERR_NOSYS + HVB_ERR_FAULT))
+      << "every other call succeeded";
+  EXPECT_GT(host.written_, 0u);
+}
+
+}  // namespace
+}  // namespace hvbios
