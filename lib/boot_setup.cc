@@ -1,9 +1,12 @@
 #include "lib/boot_setup.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "hvbios/abi/clock.h"
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/ring.h"
 #include "lib/layout.h"
@@ -71,12 +74,14 @@ void WritePageTables(const GuestMemory& memory) {
     }
   }
   // First 2 MiB in 4 KiB pages: page 0 absent (null dereferences fault),
-  // the hypercall page read-only (CR0.WP makes that hold at CPL 0).
+  // the hypercall and clock pages read-only (CR0.WP makes that hold at
+  // CPL 0).
   for (uint64_t i = 1; i < 512; ++i) {
     const uint64_t addr = i * kPageSize;
+    const bool read_only =
+        addr == layout::kHypercallPage || addr == layout::kClockPage;
     entry(kFirstPageTable, i,
-          addr == layout::kHypercallPage ? addr | kPtePresent
-                                         : addr | kPtePresent | kPteWritable);
+          read_only ? addr | kPtePresent : addr | kPtePresent | kPteWritable);
   }
 }
 
@@ -120,7 +125,7 @@ std::vector<hvb_mem_region> BuildMemoryMap(const GuestMemory& memory,
   std::vector<hvb_mem_region> claimed = {
       {0, kPageSize, HVB_MEM_RESERVED, 0},
       {layout::kGdt, layout::kHypercallPage - layout::kGdt, HVB_MEM_BOOT, 0},
-      {layout::kHypercallPage, kPageSize, HVB_MEM_PLATFORM, 0},
+      {layout::kHypercallPage, 2 * kPageSize, HVB_MEM_PLATFORM, 0},
       {layout::kPageTables, PageTablesEnd(memory) - layout::kPageTables,
        HVB_MEM_BOOT, 0},
       {layout::kBootStackBottom,
@@ -198,7 +203,10 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(const GuestMemory& memory,
   info.abi_version = HVB_ABI_VERSION;
   info.size = sizeof(info);
   info.hypercall_page = layout::kHypercallPage;
-  info.clock_page = 0;
+  // The clock page is filled when the boot vCPU starts (it needs a vCPU's
+  // TSC); until then it is zero, which reads as "not valid".
+  std::memset(memory.Translate(layout::kClockPage, kPageSize), 0, kPageSize);
+  info.clock_page = params.tsc_frequency_hz != 0 ? layout::kClockPage : 0;
   info.tsc_frequency_hz = params.tsc_frequency_hz;
   info.cmdline = layout::kCmdline;
   info.cmdline_length = static_cast<uint32_t>(params.cmdline.size());
@@ -212,6 +220,50 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(const GuestMemory& memory,
 
   return MakeApEntry(image.entry, layout::kBootStackTop, layout::kBootInfo,
                      /*cr3=*/0);
+}
+
+absl::Status PublishClockPage(const GuestMemory& memory, BackendVcpu& vcpu,
+                              uint64_t tsc_frequency_hz, uint64_t epoch_ns) {
+  if (tsc_frequency_hz == 0) {
+    return absl::FailedPreconditionError("the TSC frequency is unknown");
+  }
+  auto monotonic_ns = [] {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u +
+           static_cast<uint64_t>(ts.tv_nsec);
+  };
+  // Pair a TSC reading with clock.monotonic: the TSC read between two
+  // clock reads, the tightest of three tries, at the midpoint.
+  uint64_t best_window = UINT64_MAX, tsc_base = 0, ns_base = 0;
+  for (int i = 0; i < 3; ++i) {
+    const uint64_t before = monotonic_ns();
+    ASSIGN_OR_RETURN(const uint64_t tsc, vcpu.ReadGuestTsc());
+    const uint64_t after = monotonic_ns();
+    if (after - before < best_window) {
+      best_window = after - before;
+      tsc_base = tsc;
+      ns_base = before + (after - before) / 2 - epoch_ns;
+    }
+  }
+  hvb_clock_page page = {};
+  page.flags = HVB_CLOCK_F_VALID;
+  page.tsc_base = tsc_base;
+  page.ns_base = ns_base;
+  page.shift = 32;
+  page.mul = static_cast<uint64_t>(
+      (static_cast<unsigned __int128>(1'000'000'000) << 32) / tsc_frequency_hz);
+  page.tsc_frequency_hz = tsc_frequency_hz;
+  // Sequence protocol: odd while writing, even once consistent.
+  auto* live = reinterpret_cast<hvb_clock_page*>(
+      memory.Translate(layout::kClockPage, sizeof(hvb_clock_page)));
+  const uint32_t sequence = live->sequence;
+  __atomic_store_n(&live->sequence, sequence + 1, __ATOMIC_RELEASE);
+  std::memcpy(reinterpret_cast<uint8_t*>(live) + sizeof(page.sequence),
+              reinterpret_cast<const uint8_t*>(&page) + sizeof(page.sequence),
+              sizeof(page) - sizeof(page.sequence));
+  __atomic_store_n(&live->sequence, sequence + 2, __ATOMIC_RELEASE);
+  return absl::OkStatus();
 }
 
 }  // namespace hvbios

@@ -44,6 +44,13 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(const GuestMemory& memory,
                                                    const BootParams& params,
                                                    const BackendVm& backend);
 
+// Publishes the clock page (docs/abi.md, "The clock page") from `vcpu`'s
+// TSC at `tsc_frequency_hz`, with ns counted from CLOCK_MONOTONIC
+// `epoch_ns` (the clock.monotonic zero). Call while `vcpu` is not running.
+// FailedPrecondition if the frequency is unknown.
+absl::Status PublishClockPage(const GuestMemory& memory, BackendVcpu& vcpu,
+                              uint64_t tsc_frequency_hz, uint64_t epoch_ns);
+
 }  // namespace hvbios
 
 #endif  // HVBIOS_LIB_BOOT_SETUP_H_

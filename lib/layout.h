@@ -19,6 +19,7 @@ inline constexpr uint64_t kBootInfo = 0x2000;  // boot info + map + devices
 inline constexpr uint64_t kCmdline = 0x3000;   // one page, NUL-terminated
 inline constexpr uint64_t kCmdlineMax = kPageSize - 1;
 inline constexpr uint64_t kHypercallPage = 0x4000;
+inline constexpr uint64_t kClockPage = 0x5000;
 inline constexpr uint64_t kPageTables = 0x10000;
 inline constexpr uint64_t kBootStackBottom = 0x70000;
 inline constexpr uint64_t kBootStackTop = 0x80000;

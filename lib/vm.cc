@@ -446,6 +446,7 @@ absl::Status Vcpu::Start() {
     return absl::FailedPreconditionError(
         "no guest loaded: call LoadGuest() before starting the boot vCPU");
   }
+  vm_->InitClockPageLocked(*backend_);
   return StartLocked(*vm_->boot_entry_);
 }
 
@@ -746,6 +747,12 @@ absl::Status Vm::LoadGuest(absl::Span<const uint8_t> elf) {
                            *backend_));
   boot_entry_ = entry;
   return absl::OkStatus();
+}
+
+void Vm::InitClockPageLocked(BackendVcpu& vcpu) {
+  // A failure leaves the page invalid: guests fall back to the hypercall.
+  (void)PublishClockPage(*memory_, vcpu, backend_->tsc_frequency_hz(),
+                         created_monotonic_ns_);
 }
 
 std::vector<bool> Vm::DisksReadOnly() const {

@@ -1,5 +1,7 @@
 #include "tests/fake_backend.h"
 
+#include <time.h>
+
 #include <cstring>
 
 #include "hvbios/internal/mutex.h"
@@ -49,6 +51,13 @@ class FakeBackendVcpu : public BackendVcpu {
   void Kick() override {
     hvbios::MutexLock lock(&script_->mu);
     script_->kicked = true;
+  }
+
+  // A TSC that advances with host time at the fake's 1 GHz.
+  absl::StatusOr<uint64_t> ReadGuestTsc() override {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1'000'000'000ull + ts.tv_nsec;
   }
 
   absl::StatusOr<Registers> GetRegisters() override {

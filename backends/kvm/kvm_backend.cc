@@ -56,7 +56,9 @@ struct KvmMsrsHeader {
 };
 static_assert(sizeof(KvmMsrsHeader) == 8);
 constexpr unsigned long kKvmSetMsrs = _IOW(KVMIO, 0x89, KvmMsrsHeader);
+constexpr unsigned long kKvmGetMsrs = _IOWR(KVMIO, 0x88, KvmMsrsHeader);
 static_assert(kKvmSetMsrs == 0x4008ae89);
+static_assert(kKvmGetMsrs == 0xc008ae88);
 
 // KVM_SET_GSI_ROUTING takes a kvm_irq_routing (flexible array too).
 struct KvmIrqRoutingHeader {
@@ -341,6 +343,20 @@ class KvmVcpu final : public BackendVcpu {
       // No thread runs the vCPU yet: the next KVM_RUN must return at once.
       __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
     }
+  }
+
+  absl::StatusOr<uint64_t> ReadGuestTsc() override {
+    constexpr uint32_t kTscMsr = 0x10;  // IA32_TIME_STAMP_COUNTER
+    struct {
+      KvmMsrsHeader header;
+      kvm_msr_entry entries[1];
+    } msrs = {};
+    msrs.header.nmsrs = 1;
+    msrs.entries[0].index = kTscMsr;
+    if (ioctl(fd_.get(), kKvmGetMsrs, &msrs) != 1) {
+      return ErrnoStatus(errno, "KVM_GET_MSRS (IA32_TSC)");
+    }
+    return msrs.entries[0].data;
   }
 
   absl::StatusOr<Registers> GetRegisters() override {

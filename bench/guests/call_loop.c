@@ -4,6 +4,8 @@
  *   console  console.write of 1 byte
  *   clock    clock.monotonic
  *   block    block.read of 4 KiB (8 sectors) from disk 0, sector 0
+ *   clockpage  no call of its own: times 16 clock-page reads with the
+ *              page itself and reports the total through debug.echo
  * The host benchmark drives the vCPU one exit at a time. */
 #include "hvbios/guest/hvb.h"
 
@@ -21,6 +23,13 @@ int hvb_main(const struct hvb_boot_info *boot) {
   if (strcmp(cmd, "block") == 0) {
     for (;;) {
       hvb_call6(HVB_FN_BLOCK_READ, 0, 0, 8, (uint64_t)(uintptr_t)buf, 0, 0);
+    }
+  }
+  if (strcmp(cmd, "clockpage") == 0) {
+    for (;;) {
+      const uint64_t start = hvb_clock_page_ns();
+      for (int i = 0; i < 16; ++i) hvb_clock_page_ns();
+      hvb_call1(HVB_FN_DEBUG_ECHO, hvb_clock_page_ns() - start);
     }
   }
   for (;;) hvb_call0(HVB_FN_DEBUG_NULL);

@@ -60,6 +60,33 @@ hvb_status hvb_puts(const char *s) {
 uint64_t hvb_clock_monotonic_ns(void) {
   return hvb_call0(HVB_FN_CLOCK_MONOTONIC).value;
 }
+uint64_t hvb_clock_page_ns(void) {
+  if (g_boot_info == 0 || g_boot_info->clock_page == 0) return 0;
+  const struct hvb_clock_page *page =
+      (const struct hvb_clock_page *)(uintptr_t)g_boot_info->clock_page;
+  uint32_t seq;
+  uint64_t ns;
+  do {
+    seq = __atomic_load_n(&page->sequence, __ATOMIC_ACQUIRE);
+    if (seq & 1) continue;
+    if (!(page->flags & HVB_CLOCK_F_VALID)) return 0;
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    const uint64_t tsc = ((uint64_t)hi << 32) | lo;
+    ns = page->ns_base +
+         (uint64_t)(((unsigned __int128)(tsc - page->tsc_base) * page->mul) >>
+                    page->shift);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+  } while ((seq & 1) ||
+           __atomic_load_n(&page->sequence, __ATOMIC_RELAXED) != seq);
+  return ns;
+}
+
+uint64_t hvb_clock_now_ns(void) {
+  const uint64_t ns = hvb_clock_page_ns();
+  return ns != 0 ? ns : hvb_clock_monotonic_ns();
+}
+
 uint64_t hvb_clock_wallclock_ns(void) {
   return hvb_call0(HVB_FN_CLOCK_WALLCLOCK).value;
 }

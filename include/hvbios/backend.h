@@ -99,6 +99,10 @@ class BackendVcpu {
   // thread is not in the guest now. A kick is never lost.
   virtual void Kick() = 0;
 
+  // The vCPU's time-stamp counter (what rdtsc returns in the guest). Any
+  // thread while the vCPU is not running (e.g. before its first Run()).
+  virtual absl::StatusOr<uint64_t> ReadGuestTsc() = 0;
+
   // Reads the registers. The bound thread, or any thread once the bound
   // thread stopped calling Run().
   virtual absl::StatusOr<Registers> GetRegisters() = 0;

@@ -288,6 +288,10 @@ class Vm {
   // The long-mode entry for a VcpuEntry, checked against guest RAM.
   absl::StatusOr<LongModeEntry> EntryFor(const VcpuEntry& entry) const;
   std::vector<bool> DisksReadOnly() const;
+  // Publishes the clock page (docs/abi.md) from `vcpu`'s TSC; once, before
+  // the boot vCPU first runs.
+  void InitClockPageLocked(BackendVcpu& vcpu)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether any vCPU is running or paused.
   bool AnyVcpuActiveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

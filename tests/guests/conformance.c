@@ -677,6 +677,71 @@ static void test_block_ring(int dev) {
         "error flag not set");
 }
 
+/* ---- clock page (ABI 0.4) -------------------------------------------------
+ */
+
+static volatile uint64_t clock_go, clock_t1;
+static void ap_read_clock(uint64_t unused) {
+  (void)unused;
+  while (!clock_go) {
+  }
+  clock_t1 = hvb_clock_page_ns();
+}
+
+static void test_clock_page(const struct hvb_boot_info *boot) {
+  if (boot->clock_page == 0) {
+    hvb_printf("conformance: no clock page, skipping its checks\n");
+    return;
+  }
+  const struct hvb_clock_page *page =
+      (const struct hvb_clock_page *)(uintptr_t)boot->clock_page;
+  CHECK("clock_page.valid",
+        (page->flags & HVB_CLOCK_F_VALID) &&
+            page->tsc_frequency_hz == boot->tsc_frequency_hz &&
+            page->mul != 0 && page->shift < 64 && (page->sequence & 1) == 0,
+        "flags %u freq %lu mul %lu shift %u seq %u", page->flags,
+        page->tsc_frequency_hz, page->mul, page->shift, page->sequence);
+  const struct hvb_mem_region *map =
+      (const struct hvb_mem_region *)(uintptr_t)boot->mem_map;
+  int platform = 0;
+  for (uint32_t i = 0; i < boot->mem_map_count; ++i) {
+    platform |= map[i].type == HVB_MEM_PLATFORM &&
+                map[i].base <= boot->clock_page &&
+                boot->clock_page < map[i].base + map[i].length;
+  }
+  CHECK("clock_page.platform_memory", platform, "not in a PLATFORM region");
+  /* Consistent with the hypercall: between two calls, give or take 1 ms
+   * (the pairing of TSC and clock, the kHz-rounded frequency). */
+  const uint64_t a = hvb_clock_monotonic_ns();
+  const uint64_t p = hvb_clock_page_ns();
+  const uint64_t c = hvb_clock_monotonic_ns();
+  CHECK("clock_page.agrees_with_clock_monotonic",
+        p + 1000000 >= a && p <= c + 1000000, "call %lu, page %lu, call %lu", a,
+        p, c);
+  uint64_t last = hvb_clock_page_ns();
+  int monotonic = 1;
+  for (int i = 0; i < 200; ++i) {
+    const uint64_t now = hvb_clock_page_ns();
+    monotonic = monotonic && now >= last;
+    last = now;
+  }
+  CHECK("clock_page.nondecreasing", monotonic, "went backwards");
+  if (hvb_vcpu_count() >= 2) {
+    clock_go = 0;
+    clock_t1 = 0;
+    hvb_vcpu_start_c(1, ap_read_clock, ap_stack, sizeof(ap_stack), 0);
+    spin_ms(2);
+    const uint64_t t0 = hvb_clock_page_ns();
+    clock_go = 1;
+    const uint64_t limit = hvb_clock_monotonic_ns() + 5000000000ull;
+    while (clock_t1 == 0 && hvb_clock_monotonic_ns() < limit) {
+    }
+    CHECK("clock_page.monotonic_across_vcpus", clock_t1 >= t0,
+          "vCPU 0 read %lu, then vCPU 1 read %lu", t0, clock_t1);
+    wait_vcpu_state(1, HVB_VCPU_STOPPED, 5000);
+  }
+}
+
 int hvb_main(const struct hvb_boot_info *boot) {
   hvb_printf("hvbios conformance, ABI %u.%u\n", HVB_ABI_VERSION_MAJOR,
              HVB_ABI_VERSION_MINOR);
@@ -696,6 +761,7 @@ int hvb_main(const struct hvb_boot_info *boot) {
   test_vcpu(boot);
   test_timer();
   test_event();
+  test_clock_page(boot);
   test_rng();
   const int disk = find_disk(boot, 0);
   if (disk >= 0) {

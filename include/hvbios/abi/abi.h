@@ -7,6 +7,7 @@
 #define HVBIOS_ABI_ABI_H_
 
 #include "hvbios/abi/boot.h"
+#include "hvbios/abi/clock.h"
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/ring.h"
 #include "hvbios/abi/status.h"

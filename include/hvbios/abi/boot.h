@@ -67,7 +67,8 @@ struct hvb_boot_info {
                                 wrote it; fields past what a guest knows are
                                 for newer minors */
   uint64_t hypercall_page;   /* HVB_HCPAGE_SIZE bytes, read-only, executable */
-  uint64_t clock_page;       /* 0 in ABI 0.1 (reserved: exit-free clock) */
+  uint64_t clock_page;       /* struct hvb_clock_page (clock.h), read-only;
+                                0 if the platform has none (since 0.4) */
   uint64_t tsc_frequency_hz; /* 0 if unknown */
   uint64_t cmdline;          /* NUL-terminated UTF-8; 0 if none */
   uint32_t cmdline_length;   /* bytes, without the NUL */

@@ -125,6 +125,11 @@ hvb_status hvb_puts(const char *s); /* s and a newline */
 
 /* ---- clock --------------------------------------------------------------- */
 uint64_t hvb_clock_monotonic_ns(void);
+/* clock.monotonic without an exit, from the clock page (rdtsc), or the
+ * hypercall where the platform publishes no valid page. */
+uint64_t hvb_clock_now_ns(void);
+/* The clock page's reading, or 0 if there is no valid page. */
+uint64_t hvb_clock_page_ns(void);
 uint64_t hvb_clock_wallclock_ns(void);
 
 /* ---- power --------------------------------------------------------------- */
