@@ -47,11 +47,18 @@ def main():
     plot_rows = []
     for name, entry in rows.items():
         label = name.replace("BM_", "").replace("/real_time", "").replace(
-            "/manual_time", "").replace("/iterations:2000", "")
+            "/manual_time", "")
+        for cut in ("/iterations:2000", "/iterations:20"):
+            label = label.replace(cut, "")
         if "label" in entry and entry["label"]:
             label += f" ({entry['label']})"
         ratio = entry.get("floor_ratio")
         cpu_scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[entry["time_unit"]]
+        if "ns_per_request" in entry:  # a round of requests: show one
+            label += (f", {entry['items_per_second']:.0f} IOPS, "
+                      f"{entry['bytes_per_second'] / 2**20:.0f} MiB/s")
+            entry = dict(entry, real_time=entry["ns_per_request"],
+                         time_unit="ns", cpu_time=0)
         print(f"| {label} | {pretty(to_ns(entry))} | "
               f"{'1 (the floor)' if 'Floor' in name else (f'{ratio:.2f}' if ratio else '–')} | "
               f"{pretty(entry['cpu_time'] * cpu_scale)} |")
