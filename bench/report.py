@@ -37,6 +37,23 @@ def to_ns(entry):
     return entry["real_time"] * scale
 
 
+def short_label(name, entry):
+    """A label that fits under a bar: "hypercall null", "ring 4K b32"."""
+    if name.startswith("BM_BlockRead/"):
+        fields = dict(part.split(":") for part in name.split("/")[1:4])
+        size = f"{int(fields['sectors']) * 512 // 1024}K"
+        if fields["ring"] == "0":
+            return f"sync {size}"
+        return f"ring {size} b{fields['batch']}"
+    if name.startswith("BM_Hypercall/"):
+        return f"hypercall {entry.get('label', '')}"
+    return {"BM_ClockPageRead": "clock page",
+            "BM_VmCreateBootToFirstHypercallDestroy": "VM boot+destroy",
+            "BM_VcpuCreate": "vCPU create",
+            "BM_EventToGuestHandler": "event to busy guest"}.get(
+                name.split("/")[0], name.split("/")[0].replace("BM_", ""))
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -54,6 +71,7 @@ def main():
             label += f" ({entry['label']})"
         ratio = entry.get("floor_ratio")
         cpu_scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[entry["time_unit"]]
+        short = short_label(name, entry)
         if "ns_per_request" in entry:  # a round of requests: show one
             label += (f", {entry['items_per_second']:.0f} IOPS, "
                       f"{entry['bytes_per_second'] / 2**20:.0f} MiB/s")
@@ -63,21 +81,21 @@ def main():
               f"{'1 (the floor)' if 'Floor' in name else (f'{ratio:.2f}' if ratio else '–')} | "
               f"{pretty(entry['cpu_time'] * cpu_scale)} |")
         if ratio:
-            plot_rows.append((label, ratio))
+            plot_rows.append((short, ratio))
     if len(sys.argv) > 2 and plot_rows:
         with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False) as f:
             for i, (label, ratio) in enumerate(plot_rows):
                 f.write(f'{i} "{label}" {ratio}\n')
             data = f.name
         script = f"""
-set terminal pngcairo size 1000,560 font ",10"
+set terminal pngcairo size 1100,560 font ",10"
 set output "{sys.argv[2]}"
 set title "hvbios on this machine: cost per operation / raw KVM exit (same run)"
 set logscale y
 set ylabel "× raw PIO exit round trip"
 set style fill solid 0.8
 set boxwidth 0.6
-set xtics rotate by -35 left
+set xtics rotate by -40 left
 set grid ytics
 set key off
 plot "{data}" using 1:3:xtic(2) with boxes lc rgb "#3b6ea5", \\
