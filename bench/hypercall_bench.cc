@@ -29,6 +29,7 @@
 #include "lib/guest_memory.h"
 #include "lib/hypercall.h"
 #include "lib/status_macros.h"
+#include "tests/inert_service_host.h"
 
 namespace hvbios {
 namespace {
@@ -136,43 +137,22 @@ class FloorRatio {
 
 // The services' view for the benchmark: real clocks, console output
 // discarded, disk 0 a 1 MiB temporary file.
-class BenchHost : public ServiceHost {
+class BenchHost : public testing::InertServiceHost {
  public:
   BenchHost(const GuestMemory* memory, BlockDevice* disk)
       : memory_(memory), disk_(disk) {}
   const GuestMemory& memory() const override { return *memory_; }
-  uint32_t implementation_id() const override { return 1; }
   void ConsoleWrite(absl::string_view bytes) override {
     benchmark::DoNotOptimize(bytes.data());
   }
-  size_t ConsoleRead(uint8_t*, size_t) override { return 0; }
   uint64_t MonotonicNs() const override {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1'000'000'000ull + ts.tv_nsec;
   }
-  uint64_t WallclockNs() const override { return 0; }
-  void RequestShutdown(uint8_t) override {}
-  void RequestReboot() override {}
-  uint32_t vcpu_count() const override { return 1; }
-  int64_t StartVcpu(uint32_t, const LongModeEntry&) override {
-    return HVB_ERR_STATE;
-  }
-  void StopVcpu(uint32_t) override {}
-  int64_t VcpuStatusOf(uint32_t) override { return HVB_VCPU_RUNNING; }
-  void SetTimer(uint32_t, uint64_t, uint8_t) override {}
-  void CancelTimer(uint32_t) override {}
-  int64_t RouteEvent(uint32_t, uint32_t, uint8_t) override { return HVB_OK; }
-  void MaskEvent(uint32_t, bool) override {}
-  int64_t RaiseEvent(uint32_t, uint8_t) override { return HVB_OK; }
-  bool EventSourceExists(uint32_t) override { return false; }
   BlockDevice* block_device(uint32_t id) override {
     return id == 0 ? disk_ : nullptr;
   }
-  int64_t SetupQueue(uint32_t, uint64_t, uint32_t) override {
-    return HVB_ERR_NODEV;
-  }
-  size_t RandomBytes(uint8_t*, size_t) override { return 0; }
 
  private:
   const GuestMemory* memory_;

@@ -13,6 +13,7 @@
 #include "hvbios/abi/status.h"
 #include "lib/block.h"
 #include "lib/hypercall.h"
+#include "tests/inert_service_host.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -37,37 +38,18 @@ namespace {
 
 // A host whose services do real work without allocating, as VmServices'
 // hot paths do (console output goes to a fixed buffer).
-class QuietHost : public ServiceHost {
+class QuietHost : public testing::InertServiceHost {
  public:
   QuietHost(GuestMemory memory, std::unique_ptr<BlockDevice> disk)
       : memory_(std::move(memory)), disk_(std::move(disk)) {}
   const GuestMemory& memory() const override { return memory_; }
-  uint32_t implementation_id() const override { return 1; }
   void ConsoleWrite(absl::string_view bytes) override {
     written_ += bytes.size();
   }
-  size_t ConsoleRead(uint8_t*, size_t) override { return 0; }
   uint64_t MonotonicNs() const override { return 1; }
   uint64_t WallclockNs() const override { return 2; }
-  void RequestShutdown(uint8_t) override {}
-  void RequestReboot() override {}
-  uint32_t vcpu_count() const override { return 1; }
-  int64_t StartVcpu(uint32_t, const LongModeEntry&) override {
-    return HVB_ERR_STATE;
-  }
-  void StopVcpu(uint32_t) override {}
-  int64_t VcpuStatusOf(uint32_t) override { return HVB_VCPU_RUNNING; }
-  void SetTimer(uint32_t, uint64_t, uint8_t) override {}
-  void CancelTimer(uint32_t) override {}
-  int64_t RouteEvent(uint32_t, uint32_t, uint8_t) override { return HVB_OK; }
-  void MaskEvent(uint32_t, bool) override {}
-  int64_t RaiseEvent(uint32_t, uint8_t) override { return HVB_OK; }
-  bool EventSourceExists(uint32_t source) override { return source == 0; }
   BlockDevice* block_device(uint32_t id) override {
     return id == 0 ? disk_.get() : nullptr;
-  }
-  int64_t SetupQueue(uint32_t, uint64_t, uint32_t) override {
-    return HVB_ERR_NOMEM;
   }
   size_t RandomBytes(uint8_t* dst, size_t length) override {
     std::memset(dst, 1, length);
