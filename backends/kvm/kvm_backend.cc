@@ -337,11 +337,16 @@ class KvmVcpu final : public BackendVcpu {
   }
 
   void Kick() override {
+    // Request the exit ourselves first: a KVM_RUN about to start returns at
+    // once. The signal then interrupts one already in progress (api.rst,
+    // immediate_exit). Relying on the handler alone can lose a kick: a
+    // handler may run late (ThreadSanitizer defers them to its next safe
+    // point), after the thread has entered KVM_RUN with a spinning guest.
+    // The vCPU clears the flag only after a run returns and re-checks its
+    // mailbox afterwards, so the clear cannot lose a request either.
+    __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
     if (bound_.load(std::memory_order_acquire)) {
       pthread_kill(thread_, kick_signal_);
-    } else {
-      // No thread runs the vCPU yet: the next KVM_RUN must return at once.
-      __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
     }
   }
 
