@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,8 +51,11 @@ class BlockTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SKIP_WITHOUT_KVM();
-    dir_ = ::testing::TempDir() + "/hvbios_block_test";
-    std::system(absl::StrCat("mkdir -p ", dir_).c_str());
+    // A directory of its own: runs of the suite may overlap (presets,
+    // machines shared by several jobs).
+    std::string pattern = ::testing::TempDir() + "/hvbios_block_test.XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
   }
   std::string MakeImage(const std::string& name, size_t bytes) {
     const std::string path = dir_ + "/" + name;
@@ -75,6 +79,9 @@ class BlockTest : public ::testing::Test {
     EXPECT_EQ(exit.exit_code, 0) << vm->console() << exit.message;
     EXPECT_NE(vm->console().find("disk_io: ok"), std::string::npos)
         << vm->console();
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::system(absl::StrCat("rm -rf ", dir_).c_str());
   }
   std::string dir_;
 };

@@ -2,6 +2,7 @@
 // failure must be one clear line on stderr and a status below 128 (never a
 // crash or a signal). Timings are measured in the notes, not asserted here.
 #include <elf.h>
+#include <stdlib.h>
 
 #include <fstream>
 #include <random>
@@ -25,8 +26,11 @@ class HvbiosRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SKIP_WITHOUT_KVM();
-    dir_ = ::testing::TempDir() + "/hvbios_run_test";
-    std::system(absl::StrCat("mkdir -p ", dir_).c_str());
+    // A directory of its own: runs of the suite may overlap (presets,
+    // machines shared by several jobs).
+    std::string pattern = ::testing::TempDir() + "/hvbios_run_test.XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
   }
   CommandResult Run(std::vector<std::string> args,
                     const std::string& input = "") {
@@ -47,6 +51,9 @@ class HvbiosRunTest : public ::testing::Test {
     EXPECT_EQ(r.err.rfind("hvbios-run: ", 0), 0u) << r.err;
     EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
     EXPECT_EQ(r.out, "");
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::system(absl::StrCat("rm -rf ", dir_).c_str());
   }
   std::string dir_;
 };
