@@ -31,44 +31,61 @@ constexpr uint16_t kHypercallPort = 0xe8;
 // queue's eventfd is bound to it with a data match (KVM_IOEVENTFD).
 constexpr uint16_t kNotifyPort = 0xea;
 
-// ---- Structs the C++ build of the KVM header gets wrong
-// ---------------------- linux-libc-dev 6.1 declares flexible arrays with
-// __DECLARE_FLEX_ARRAY, which wraps them next to an empty struct: 0 bytes in C,
-// 1 byte in C++. In C++ kvm_cpuid2::entries lands at offset 12 instead of 8 and
+// ---- Structs the C++ build of the KVM header gets wrong ------------------
+// linux-libc-dev 6.1 declares flexible arrays with __DECLARE_FLEX_ARRAY,
+// which wraps them next to an empty struct: 0 bytes in C, 1 byte in C++. In
+// C++ kvm_cpuid2::entries lands at offset 12 instead of 8 and
 // sizeof(kvm_cpuid2), which KVM_GET_SUPPORTED_CPUID and KVM_SET_CPUID2
 // encode, is 12 instead of 8: the kernel rejects them with EINVAL. Use the
 // C layout: an 8-byte header followed by the entries.
-struct KvmCpuid2Header {
-  uint32_t nent;
-  uint32_t padding;
+// The same holds for kvm_msrs and kvm_irq_routing: all three are a count,
+// a 32-bit field that must be 0, then the entries.
+struct KvmArrayHeader {
+  uint32_t count;
+  uint32_t reserved;
 };
-static_assert(sizeof(KvmCpuid2Header) == 8);
+static_assert(sizeof(KvmArrayHeader) == 8);
 constexpr unsigned long kKvmGetSupportedCpuid =
-    _IOWR(KVMIO, 0x05, KvmCpuid2Header);
-constexpr unsigned long kKvmSetCpuid2 = _IOW(KVMIO, 0x90, KvmCpuid2Header);
+    _IOWR(KVMIO, 0x05, KvmArrayHeader);
+constexpr unsigned long kKvmSetCpuid2 = _IOW(KVMIO, 0x90, KvmArrayHeader);
+constexpr unsigned long kKvmGetMsrs = _IOWR(KVMIO, 0x88, KvmArrayHeader);
+constexpr unsigned long kKvmSetMsrs = _IOW(KVMIO, 0x89, KvmArrayHeader);
+constexpr unsigned long kKvmSetGsiRouting = _IOW(KVMIO, 0x6a, KvmArrayHeader);
+// The values the C header produces.
 static_assert(kKvmGetSupportedCpuid == 0xc008ae05);
 static_assert(kKvmSetCpuid2 == 0x4008ae90);
-
-// KVM_SET_MSRS takes a kvm_msrs (flexible array too): same treatment.
-struct KvmMsrsHeader {
-  uint32_t nmsrs;
-  uint32_t pad;
-};
-static_assert(sizeof(KvmMsrsHeader) == 8);
-constexpr unsigned long kKvmSetMsrs = _IOW(KVMIO, 0x89, KvmMsrsHeader);
-constexpr unsigned long kKvmGetMsrs = _IOWR(KVMIO, 0x88, KvmMsrsHeader);
-static_assert(kKvmSetMsrs == 0x4008ae89);
 static_assert(kKvmGetMsrs == 0xc008ae88);
-
-// KVM_SET_GSI_ROUTING takes a kvm_irq_routing (flexible array too).
-struct KvmIrqRoutingHeader {
-  uint32_t nr;
-  uint32_t flags;
-};
-static_assert(sizeof(KvmIrqRoutingHeader) == 8);
-constexpr unsigned long kKvmSetGsiRouting =
-    _IOW(KVMIO, 0x6a, KvmIrqRoutingHeader);
+static_assert(kKvmSetMsrs == 0x4008ae89);
 static_assert(kKvmSetGsiRouting == 0x4008ae6a);
+
+// A kvm_cpuid2 / kvm_msrs / kvm_irq_routing in the C layout.
+template <typename Entry>
+class KvmArray {
+ public:
+  explicit KvmArray(uint32_t count)
+      : bytes_(sizeof(KvmArrayHeader) + count * sizeof(Entry)) {
+    header()->count = count;
+  }
+  // The kernel may lower the count (KVM_GET_SUPPORTED_CPUID).
+  uint32_t count() const {
+    return reinterpret_cast<const KvmArrayHeader*>(bytes_.data())->count;
+  }
+  Entry& operator[](size_t i) {
+    return reinterpret_cast<Entry*>(bytes_.data() + sizeof(KvmArrayHeader))[i];
+  }
+  void* data() { return bytes_.data(); }
+  // Drops the space of entries past count().
+  void Shrink() {
+    bytes_.resize(sizeof(KvmArrayHeader) + count() * sizeof(Entry));
+  }
+
+ private:
+  KvmArrayHeader* header() {
+    return reinterpret_cast<KvmArrayHeader*>(bytes_.data());
+  }
+  std::vector<uint8_t> bytes_;  // new[] alignment suits every Entry here
+};
+using CpuidTable = KvmArray<kvm_cpuid_entry2>;
 
 // The MSI that raises `vector` on the APIC whose id is `vcpu_id`: fixed,
 // edge-triggered, physical destination (SDM Vol. 3A, 11.11).
@@ -77,31 +94,6 @@ void FillMsi(uint32_t vcpu_id, uint8_t vector, uint32_t* address_lo,
   *address_lo = 0xfee00000u | (vcpu_id << 12);
   *data = vector;
 }
-
-// A kvm_cpuid2 in the C layout.
-class CpuidTable {
- public:
-  explicit CpuidTable(uint32_t capacity)
-      : bytes_(sizeof(KvmCpuid2Header) + capacity * sizeof(kvm_cpuid_entry2)) {
-    header()->nent = capacity;
-  }
-  KvmCpuid2Header* header() {
-    return reinterpret_cast<KvmCpuid2Header*>(bytes_.data());
-  }
-  kvm_cpuid_entry2* entries() {
-    return reinterpret_cast<kvm_cpuid_entry2*>(bytes_.data() +
-                                               sizeof(KvmCpuid2Header));
-  }
-  void* data() { return bytes_.data(); }
-  // Drops entries past header()->nent.
-  void Shrink() {
-    bytes_.resize(sizeof(KvmCpuid2Header) +
-                  header()->nent * sizeof(kvm_cpuid_entry2));
-  }
-
- private:
-  std::vector<uint8_t> bytes_;
-};
 
 // ---- Kicking a vCPU thread out of KVM_RUN ----------------------------------
 // api.rst, "immediate_exit": a signal handler on the vCPU thread sets
@@ -352,16 +344,12 @@ class KvmVcpu final : public BackendVcpu {
 
   absl::StatusOr<uint64_t> ReadGuestTsc() override {
     constexpr uint32_t kTscMsr = 0x10;  // IA32_TIME_STAMP_COUNTER
-    struct {
-      KvmMsrsHeader header;
-      kvm_msr_entry entries[1];
-    } msrs = {};
-    msrs.header.nmsrs = 1;
-    msrs.entries[0].index = kTscMsr;
-    if (ioctl(fd_.get(), kKvmGetMsrs, &msrs) != 1) {
+    KvmArray<kvm_msr_entry> msrs(1);
+    msrs[0].index = kTscMsr;
+    if (ioctl(fd_.get(), kKvmGetMsrs, msrs.data()) != 1) {
       return ErrnoStatus(errno, "KVM_GET_MSRS (IA32_TSC)");
     }
-    return msrs.entries[0].data;
+    return msrs[0].data;
   }
 
   absl::StatusOr<Registers> GetRegisters() override {
@@ -498,15 +486,10 @@ class KvmVm final : public BackendVm {
     FillMsi(vcpu_id, vector, &route.u.msi.address_lo, &route.u.msi.data);
     // The table replaces the whole routing (api.rst, KVM_SET_GSI_ROUTING);
     // nothing here uses the default irqchip pin routes.
-    std::vector<uint8_t> table(sizeof(KvmIrqRoutingHeader) +
-                               msi_routes_.size() *
-                                   sizeof(kvm_irq_routing_entry));
-    auto* header = reinterpret_cast<KvmIrqRoutingHeader*>(table.data());
-    header->nr = static_cast<uint32_t>(msi_routes_.size());
-    auto* entries = reinterpret_cast<kvm_irq_routing_entry*>(
-        table.data() + sizeof(KvmIrqRoutingHeader));
+    KvmArray<kvm_irq_routing_entry> table(
+        static_cast<uint32_t>(msi_routes_.size()));
     size_t i = 0;
-    for (const auto& [gsi, entry] : msi_routes_) entries[i++] = entry;
+    for (const auto& [gsi, entry] : msi_routes_) table[i++] = entry;
     if (ioctl(vm_.get(), kKvmSetGsiRouting, table.data()) != 0) {
       return ErrnoStatus(errno, "KVM_SET_GSI_ROUTING");
     }
@@ -569,8 +552,8 @@ class KvmVm final : public BackendVm {
   // bits 31..24, leaves 0xb/0x1f EDX), as a guest expects to find it.
   absl::Status SetCpuid(int vcpu_fd, uint32_t id) const {
     CpuidTable table = cpuid_;
-    for (uint32_t i = 0; i < table.header()->nent; ++i) {
-      kvm_cpuid_entry2& e = table.entries()[i];
+    for (uint32_t i = 0; i < table.count(); ++i) {
+      kvm_cpuid_entry2& e = table[i];
       if (e.function == 1) e.ebx = (e.ebx & 0x00ffffff) | (id << 24);
       if (e.function == 0xb || e.function == 0x1f) e.edx = id;
     }
@@ -588,15 +571,11 @@ class KvmVm final : public BackendVm {
     constexpr uint64_t kApicBase = 0xfee00000;
     constexpr uint64_t kApicBaseBsp = 1 << 8, kApicBaseExtd = 1 << 10,
                        kApicBaseEnable = 1 << 11;
-    struct {
-      KvmMsrsHeader header;
-      kvm_msr_entry entries[1];
-    } msrs = {};
-    msrs.header.nmsrs = 1;
-    msrs.entries[0].index = kApicBaseMsr;
-    msrs.entries[0].data = kApicBase | kApicBaseEnable | kApicBaseExtd |
-                           (id == 0 ? kApicBaseBsp : 0);
-    if (ioctl(vcpu_fd, kKvmSetMsrs, &msrs) != 1) {
+    KvmArray<kvm_msr_entry> msrs(1);
+    msrs[0].index = kApicBaseMsr;
+    msrs[0].data = kApicBase | kApicBaseEnable | kApicBaseExtd |
+                   (id == 0 ? kApicBaseBsp : 0);
+    if (ioctl(vcpu_fd, kKvmSetMsrs, msrs.data()) != 1) {
       return ErrnoStatus(errno, "KVM_SET_MSRS (IA32_APIC_BASE, x2APIC)");
     }
     // Spurious-interrupt vector register (offset 0xf0): bit 8 enables the
