@@ -25,6 +25,7 @@
 #include "hvbios/internal/mutex.h"
 #include "hvbios/kvm.h"
 #include "lib/boot_setup.h"
+#include "lib/clock.h"
 #include "lib/elf_loader.h"
 #include "lib/guest_memory.h"
 #include "lib/hypercall.h"
@@ -145,11 +146,7 @@ class BenchHost : public testing::InertServiceHost {
   void ConsoleWrite(absl::string_view bytes) override {
     benchmark::DoNotOptimize(bytes.data());
   }
-  uint64_t MonotonicNs() const override {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1'000'000'000ull + ts.tv_nsec;
-  }
+  uint64_t MonotonicNs() const override { return ClockNs(CLOCK_MONOTONIC); }
   BlockDevice* block_device(uint32_t id) override {
     return id == 0 ? disk_ : nullptr;
   }
@@ -192,10 +189,8 @@ struct DrivenVm {
                               .disks_read_only = {true}},
                              *vm));
     ASSIGN_OR_RETURN(vcpu, vm->CreateVcpu(0));
-    timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
     (void)PublishClockPage(*memory, *vcpu, vm->tsc_frequency_hz(),
-                           now.tv_sec * 1'000'000'000ull + now.tv_nsec);
+                           ClockNs(CLOCK_MONOTONIC));
     RETURN_IF_ERROR(vcpu->BindToCurrentThread());
     RETURN_IF_ERROR(vcpu->SetEntryState(entry));
     host = std::make_unique<BenchHost>(memory.get(), disk.get());

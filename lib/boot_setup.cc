@@ -1,7 +1,5 @@
 #include "lib/boot_setup.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cstring>
 
@@ -9,6 +7,7 @@
 #include "hvbios/abi/clock.h"
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/ring.h"
+#include "lib/clock.h"
 #include "lib/layout.h"
 #include "lib/status_macros.h"
 
@@ -227,19 +226,13 @@ absl::Status PublishClockPage(const GuestMemory& memory, BackendVcpu& vcpu,
   if (tsc_frequency_hz == 0) {
     return absl::FailedPreconditionError("the TSC frequency is unknown");
   }
-  auto monotonic_ns = [] {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u +
-           static_cast<uint64_t>(ts.tv_nsec);
-  };
   // Pair a TSC reading with clock.monotonic: the TSC read between two
   // clock reads, the tightest of three tries, at the midpoint.
   uint64_t best_window = UINT64_MAX, tsc_base = 0, ns_base = 0;
   for (int i = 0; i < 3; ++i) {
-    const uint64_t before = monotonic_ns();
+    const uint64_t before = ClockNs(CLOCK_MONOTONIC);
     ASSIGN_OR_RETURN(const uint64_t tsc, vcpu.ReadGuestTsc());
-    const uint64_t after = monotonic_ns();
+    const uint64_t after = ClockNs(CLOCK_MONOTONIC);
     if (after - before < best_window) {
       best_window = after - before;
       tsc_base = tsc;

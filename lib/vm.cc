@@ -16,6 +16,7 @@
 #include "hvbios/abi/status.h"
 #include "lib/block_queue.h"
 #include "lib/boot_setup.h"
+#include "lib/clock.h"
 #include "lib/elf_loader.h"
 #include "lib/guest_memory.h"
 #include "lib/hypercall.h"
@@ -33,13 +34,6 @@ constexpr size_t kMaxDisks = 16;
 constexpr size_t kMaxQueues = 16;
 // Largest image file read at all; larger ones cannot fit any VM anyway.
 constexpr uint64_t kMaxImageFileBytes = 1ull << 30;
-
-uint64_t ClockNs(clockid_t clock) {
-  timespec ts;
-  clock_gettime(clock, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u +
-         static_cast<uint64_t>(ts.tv_nsec);
-}
 
 std::string DescribeExit(const VcpuExit& exit) {
   switch (exit.kind) {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "hvbios/internal/mutex.h"
+#include "lib/clock.h"
 
 namespace hvbios::testing {
 namespace {
@@ -55,9 +56,7 @@ class FakeBackendVcpu : public BackendVcpu {
 
   // A TSC that advances with host time at the fake's 1 GHz.
   absl::StatusOr<uint64_t> ReadGuestTsc() override {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1'000'000'000ull + ts.tv_nsec;
+    return ClockNs(CLOCK_MONOTONIC);
   }
 
   absl::StatusOr<Registers> GetRegisters() override {
