@@ -156,6 +156,20 @@ class BenchHost : public testing::InertServiceHost {
   BlockDevice* disk_;
 };
 
+// A read-only disk of `bytes` zeros in an already unlinked temporary file.
+absl::StatusOr<std::unique_ptr<BlockDevice>> TemporaryDisk(uint64_t bytes) {
+  char path[] = "/tmp/hvbios-bench-disk-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) return absl::InternalError("mkstemp failed");
+  const bool sized = ftruncate(fd, static_cast<off_t>(bytes)) == 0;
+  close(fd);
+  absl::StatusOr<std::unique_ptr<BlockDevice>> disk =
+      sized ? OpenDiskImage(path, /*read_only=*/true)
+            : absl::InternalError("ftruncate failed");
+  unlink(path);
+  return disk;
+}
+
 // A VM with tests' call_loop guest whose vCPU the benchmark thread drives:
 // exactly the library's path (Run, DispatchHypercall, CompleteHypercall),
 // without the vCPU thread's bookkeeping.
@@ -165,17 +179,7 @@ struct DrivenVm {
     ASSIGN_OR_RETURN(GuestMemory mem, GuestMemory::Create(16 << 20));
     memory = std::make_unique<GuestMemory>(std::move(mem));
     RETURN_IF_ERROR(vm->MapMemory(0, 0, memory->Translate(0, 1), 16 << 20));
-    char path[] = "/tmp/hvbios-bench-disk-XXXXXX";
-    const int fd = mkstemp(path);
-    if (fd < 0 || ftruncate(fd, 1 << 20) != 0) {
-      return absl::InternalError("cannot make a temporary disk");
-    }
-    close(fd);
-    absl::StatusOr<std::unique_ptr<BlockDevice>> file =
-        OpenDiskImage(path, /*read_only=*/true);
-    unlink(path);
-    RETURN_IF_ERROR(file.status());
-    disk = *std::move(file);
+    ASSIGN_OR_RETURN(disk, TemporaryDisk(1 << 20));
     ASSIGN_OR_RETURN(
         std::vector<uint8_t> image,
         ReadGuestImage(std::string(HVBIOS_GUEST_DIR) + "/call_loop.elf"));
@@ -410,15 +414,8 @@ void BM_BlockRead(benchmark::State& state) {
   constexpr int kRequests = 64;
   const bool ring = state.range(0) == 1;
   const int64_t sectors = state.range(1), batch = state.range(2);
-  char path[] = "/tmp/hvbios-bench-blk-XXXXXX";
-  const int fd = mkstemp(path);
-  if (fd < 0 || ftruncate(fd, 8 << 20) != 0) {
-    return state.SkipWithError("cannot make a temporary disk");
-  }
-  close(fd);
-  absl::StatusOr<std::unique_ptr<BlockDevice>> disk = OpenDiskImage(path, true);
-  unlink(path);
-  if (!disk.ok()) return state.SkipWithError("cannot open the disk");
+  absl::StatusOr<std::unique_ptr<BlockDevice>> disk = TemporaryDisk(8 << 20);
+  if (!disk.ok()) return state.SkipWithError("cannot make a temporary disk");
 
   Mutex mu;
   std::vector<uint64_t> rounds;  // guarded by mu
