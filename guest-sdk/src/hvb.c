@@ -32,17 +32,23 @@ int hvb_base_probe(uint32_t fid) {
   return r.status == HVB_OK && r.value == 1;
 }
 
-hvb_status hvb_console_write(const void *buf, size_t length) {
+/* Calls `fid(buf, length)` until it has moved all `length` bytes: the
+ * console and rng calls may do less than asked (docs/abi.md). */
+static hvb_status call_until_done(uint32_t fid, const void *buf,
+                                  size_t length) {
   const char *p = (const char *)buf;
   while (length > 0) {
-    struct hvb_result r =
-        hvb_call2(HVB_FN_CONSOLE_WRITE, hvb_virt_to_phys(p), length);
+    struct hvb_result r = hvb_call2(fid, hvb_virt_to_phys(p), length);
     if (r.status != HVB_OK) return r.status;
     if (r.value == 0 || r.value > length) return HVB_ERR_IO;
     p += r.value;
     length -= r.value;
   }
   return HVB_OK;
+}
+
+hvb_status hvb_console_write(const void *buf, size_t length) {
+  return call_until_done(HVB_FN_CONSOLE_WRITE, buf, length);
 }
 
 hvb_status hvb_console_read(void *buf, size_t capacity, size_t *count) {
@@ -237,16 +243,7 @@ void hvb_notify(uint32_t queue) {
 }
 
 hvb_status hvb_rng_fill(void *buf, size_t length) {
-  uint8_t *p = (uint8_t *)buf;
-  while (length > 0) {
-    struct hvb_result r =
-        hvb_call2(HVB_FN_RNG_FILL, hvb_virt_to_phys(p), length);
-    if (r.status != HVB_OK) return r.status;
-    if (r.value == 0 || r.value > length) return HVB_ERR_IO;
-    p += r.value;
-    length -= r.value;
-  }
-  return HVB_OK;
+  return call_until_done(HVB_FN_RNG_FILL, buf, length);
 }
 
 void hvb_wait_for_event(void) {
