@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hvbios/abi/static_assert.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -88,11 +90,6 @@ struct hvb_boot_info {
 #endif
 
 /* Layout is part of the ABI: pin it. */
-#ifdef __cplusplus
-#define HVB_STATIC_ASSERT static_assert
-#else
-#define HVB_STATIC_ASSERT _Static_assert
-#endif
 HVB_STATIC_ASSERT(sizeof(struct hvb_mem_region) == 24, "hvb_mem_region");
 HVB_STATIC_ASSERT(sizeof(struct hvb_device) == 32, "hvb_device");
 HVB_STATIC_ASSERT(sizeof(struct hvb_boot_info) == 152, "hvb_boot_info");

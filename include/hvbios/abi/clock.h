@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#include "hvbios/abi/static_assert.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -46,10 +48,8 @@ struct hvb_clock_page {
 
 #ifdef __cplusplus
 } /* extern "C" */
-#define HVB_CLOCK_STATIC_ASSERT static_assert
-#else
-#define HVB_CLOCK_STATIC_ASSERT _Static_assert
 #endif
-HVB_CLOCK_STATIC_ASSERT(sizeof(struct hvb_clock_page) == 72, "hvb_clock_page");
+
+HVB_STATIC_ASSERT(sizeof(struct hvb_clock_page) == 72, "hvb_clock_page");
 
 #endif /* HVBIOS_ABI_CLOCK_H_ */

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hvbios/abi/static_assert.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -83,16 +85,10 @@ struct hvb_ring_completion {
 } /* extern "C" */
 #endif
 
-#ifdef __cplusplus
-#define HVB_RING_STATIC_ASSERT static_assert
-#else
-#define HVB_RING_STATIC_ASSERT _Static_assert
-#endif
-HVB_RING_STATIC_ASSERT(sizeof(struct hvb_block_info) == 32, "hvb_block_info");
-HVB_RING_STATIC_ASSERT(sizeof(struct hvb_ring_header) == 64, "hvb_ring_header");
-HVB_RING_STATIC_ASSERT(sizeof(struct hvb_ring_request) == 32,
-                       "hvb_ring_request");
-HVB_RING_STATIC_ASSERT(sizeof(struct hvb_ring_completion) == 16,
-                       "hvb_ring_completion");
+HVB_STATIC_ASSERT(sizeof(struct hvb_block_info) == 32, "hvb_block_info");
+HVB_STATIC_ASSERT(sizeof(struct hvb_ring_header) == 64, "hvb_ring_header");
+HVB_STATIC_ASSERT(sizeof(struct hvb_ring_request) == 32, "hvb_ring_request");
+HVB_STATIC_ASSERT(sizeof(struct hvb_ring_completion) == 16,
+                  "hvb_ring_completion");
 
 #endif /* HVBIOS_ABI_RING_H_ */
