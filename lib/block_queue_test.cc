@@ -64,6 +64,16 @@ class BlockQueueTest : public ::testing::Test {
     }
     return true;
   }
+  // Waits (bounded) until the platform flags the ring broken; the flag.
+  uint32_t AwaitError() {
+    const absl::Time limit = absl::Now() + absl::Seconds(30);
+    uint32_t error;
+    while ((error = __atomic_load_n(&header()->error, __ATOMIC_ACQUIRE)) == 0 &&
+           absl::Now() < limit) {
+      absl::SleepFor(absl::Microseconds(100));
+    }
+    return error;
+  }
   hvb_ring_completion Completion(uint32_t index) {
     hvb_ring_completion c = {};
     memory_->ReadObject(
@@ -136,12 +146,7 @@ TEST_F(BlockQueueTest, BadRequestsCompleteWithTheirErrors) {
 TEST_F(BlockQueueTest, IndicesOutOfBoundsBreakOnlyThisRing) {
   tail_ = 1000;  // far beyond sq_head + entries
   Submit();
-  const absl::Time limit = absl::Now() + absl::Seconds(30);
-  while (__atomic_load_n(&header()->error, __ATOMIC_ACQUIRE) == 0 &&
-         absl::Now() < limit) {
-    absl::SleepFor(absl::Microseconds(100));
-  }
-  EXPECT_NE(header()->error, 0u);
+  EXPECT_NE(AwaitError(), 0u);
   EXPECT_EQ(header()->cq_tail, 0u) << "nothing was executed";
 }
 
@@ -154,12 +159,7 @@ TEST_F(BlockQueueTest, TooManyOutstandingRequestsBreakTheRing) {
   ASSERT_TRUE(AwaitCompletions(kEntries));
   Post(HVB_RING_OP_READ, 0, 1, 0x20000, 99);
   Submit();
-  const absl::Time limit = absl::Now() + absl::Seconds(30);
-  while (__atomic_load_n(&header()->error, __ATOMIC_ACQUIRE) == 0 &&
-         absl::Now() < limit) {
-    absl::SleepFor(absl::Microseconds(100));
-  }
-  EXPECT_NE(header()->error, 0u);
+  EXPECT_NE(AwaitError(), 0u);
   EXPECT_EQ(header()->cq_tail, kEntries) << "no completion was overwritten";
 }
 
