@@ -2,6 +2,9 @@
 #ifndef HVBIOS_TESTS_TEST_UTIL_H_
 #define HVBIOS_TESTS_TEST_UTIL_H_
 
+#include <stdlib.h>
+
+#include <cstdlib>
 #include <string>
 
 #include "absl/status/status.h"
@@ -36,5 +39,32 @@ absl::StatusCode CodeOf(const absl::StatusOr<T>& s) {
   return s.status().code();
 }
 inline absl::StatusCode CodeOf(const absl::Status& s) { return s.code(); }
+
+namespace hvbios::testing {
+
+// A directory of its own under the test temp dir, removed when it goes
+// out of scope: runs of a suite may overlap (presets, shared machines).
+class ScopedTempDir {
+ public:
+  ScopedTempDir() = default;
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+  ~ScopedTempDir() {
+    if (!path_.empty()) std::system(("rm -rf '" + path_ + "'").c_str());
+  }
+  // Creates it; false if mkdtemp failed.
+  bool Create(const std::string& prefix) {
+    std::string pattern = ::testing::TempDir() + "/" + prefix + ".XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) return false;
+    path_ = pattern;
+    return true;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace hvbios::testing
 
 #endif  // HVBIOS_TESTS_TEST_UTIL_H_

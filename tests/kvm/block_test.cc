@@ -51,11 +51,8 @@ class BlockTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SKIP_WITHOUT_KVM();
-    // A directory of its own: runs of the suite may overlap (presets,
-    // machines shared by several jobs).
-    std::string pattern = ::testing::TempDir() + "/hvbios_block_test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    ASSERT_TRUE(temp_dir_.Create("hvbios_block_test"));
+    dir_ = temp_dir_.path();
   }
   std::string MakeImage(const std::string& name, size_t bytes) {
     const std::string path = dir_ + "/" + name;
@@ -80,9 +77,7 @@ class BlockTest : public ::testing::Test {
     EXPECT_NE(vm->console().find("disk_io: ok"), std::string::npos)
         << vm->console();
   }
-  void TearDown() override {
-    if (!dir_.empty()) std::system(absl::StrCat("rm -rf ", dir_).c_str());
-  }
+  testing::ScopedTempDir temp_dir_;
   std::string dir_;
 };
 

@@ -13,6 +13,7 @@
 #include "tests/elf_builder.h"
 #include "tests/kvm/kvm_guest.h"
 #include "tests/run_command.h"
+#include "tests/test_util.h"
 
 namespace hvbios {
 namespace {
@@ -26,11 +27,8 @@ class HvbiosRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SKIP_WITHOUT_KVM();
-    // A directory of its own: runs of the suite may overlap (presets,
-    // machines shared by several jobs).
-    std::string pattern = ::testing::TempDir() + "/hvbios_run_test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    ASSERT_TRUE(temp_dir_.Create("hvbios_run_test"));
+    dir_ = temp_dir_.path();
   }
   CommandResult Run(std::vector<std::string> args,
                     const std::string& input = "") {
@@ -52,9 +50,7 @@ class HvbiosRunTest : public ::testing::Test {
     EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
     EXPECT_EQ(r.out, "");
   }
-  void TearDown() override {
-    if (!dir_.empty()) std::system(absl::StrCat("rm -rf ", dir_).c_str());
-  }
+  testing::ScopedTempDir temp_dir_;
   std::string dir_;
 };
 
