@@ -490,8 +490,8 @@ static void test_event(void) {
         poll_until(&ipi_hits, 2, 5000) && (spin_ms(5), ipi_hits == 2),
         "hits %lu", ipi_hits);
   /* A halt ends with the next event (the page's halt entry). */
+  const uint64_t before = test_vector_hits; /* before arming: no hang */
   hvb_timer_set(hvb_clock_monotonic_ns() + 1000000, kTestVector);
-  const uint64_t before = test_vector_hits;
   HVB_WAIT_UNTIL(test_vector_hits != before);
   CHECK("hcpage.halt_wakes_on_event", test_vector_hits == before + 1,
         "hits %lu", test_vector_hits);

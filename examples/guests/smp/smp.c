@@ -37,7 +37,10 @@ static void ap_main(uint64_t self) {
   work[self] = do_work((uint32_t)self);
   reported[self] = 1;
   hvb_event_send_ipi(0, kIpiVector);
-  HVB_WAIT_UNTIL(go[self]);
+  /* vCPU 0 sets the flag, then rings. Waiting for the flag alone would let
+   * this vCPU stop before the doorbell arrives, and an event for a stopped
+   * vCPU is dropped: wait for both. */
+  HVB_WAIT_UNTIL(go[self] && ipis[self] > 0);
   /* Returning stops this vCPU (vcpu.stop, through the SDK trampoline). */
 }
 
