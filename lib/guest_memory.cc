@@ -24,14 +24,20 @@ absl::Status GuestMemory::ValidateSize(uint64_t ram_bytes) {
 absl::StatusOr<GuestMemory> GuestMemory::Create(uint64_t ram_bytes) {
   RETURN_IF_ERROR(ValidateSize(ram_bytes));
   // MAP_NORESERVE: the guest touches only what it uses; untouched RAM costs
-  // neither RSS nor commit charge.
-  void* data = ::mmap(nullptr, ram_bytes, PROT_READ | PROT_WRITE,
+  // neither RSS nor commit charge. The RAM sits between two inaccessible
+  // guard areas, so a host bug that runs off either end of guest RAM faults
+  // at once instead of reading or corrupting a neighbouring mapping.
+  const uint64_t mapped_bytes = ram_bytes + 2 * kGuardBytes;
+  void* data = ::mmap(nullptr, mapped_bytes, PROT_NONE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (data == MAP_FAILED) {
     return ErrnoStatus(errno, "mmap of guest RAM");
   }
-  MappedRegion mapping(data, ram_bytes);
-  auto* host = static_cast<uint8_t*>(data);
+  MappedRegion mapping(data, mapped_bytes);
+  auto* host = static_cast<uint8_t*>(data) + kGuardBytes;
+  if (::mprotect(host, ram_bytes, PROT_READ | PROT_WRITE) != 0) {
+    return ErrnoStatus(errno, "mprotect of guest RAM");
+  }
   std::vector<Region> regions;
   const uint64_t low = std::min(ram_bytes, layout::kLowRamMax);
   regions.push_back({0, low, host});

@@ -33,8 +33,10 @@ class GuestMemory {
   static absl::Status ValidateSize(uint64_t ram_bytes);
 
   // Lays out `ram_bytes` of RAM (a multiple of 2 MiB, within
-  // [layout::kMinRam, layout::kMaxRam]) as docs/architecture.md describes.
+  // [layout::kMinRam, layout::kMaxRam]) as docs/architecture.md describes,
+  // with kGuardBytes of inaccessible host address space on either side.
   static absl::StatusOr<GuestMemory> Create(uint64_t ram_bytes);
+  static constexpr uint64_t kGuardBytes = 64 << 10;
 
   GuestMemory(GuestMemory&&) = default;
   GuestMemory& operator=(GuestMemory&&) = default;

@@ -1,6 +1,9 @@
 #include "lib/guest_memory.h"
 
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <string>
 
 #include "gtest/gtest.h"
 #include "lib/layout.h"
@@ -10,6 +13,37 @@ namespace hvbios {
 namespace {
 
 constexpr uint64_t kMiB = 1ull << 20;
+
+// The permissions /proc/self/maps gives the page holding `address`
+// ("rw-p", "---p", ...), or "" if nothing is mapped there.
+std::string PermissionsAt(const void* address) {
+  std::ifstream maps("/proc/self/maps");
+  const auto target = reinterpret_cast<uintptr_t>(address);
+  std::string line;
+  while (std::getline(maps, line)) {
+    uintptr_t begin = 0, end = 0;
+    char perms[5] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &begin, &end, perms) == 3 &&
+        begin <= target && target < end) {
+      return perms;
+    }
+  }
+  return "";
+}
+
+TEST(GuestMemoryTest, RamIsFencedByGuardAreas) {
+  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(6 * kMiB));
+  const uint8_t* first = mem.Translate(0, 1);
+  const uint8_t* last = mem.Translate(mem.top() - 1, 1);
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(last, nullptr);
+  EXPECT_EQ(PermissionsAt(first), "rw-p");
+  EXPECT_EQ(PermissionsAt(last), "rw-p");
+  EXPECT_EQ(PermissionsAt(first - 1), "---p");
+  EXPECT_EQ(PermissionsAt(first - GuestMemory::kGuardBytes), "---p");
+  EXPECT_EQ(PermissionsAt(last + 1), "---p");
+  EXPECT_EQ(PermissionsAt(last + GuestMemory::kGuardBytes), "---p");
+}
 
 TEST(GuestMemoryTest, RejectsBadSizes) {
   for (uint64_t size : {uint64_t{0}, kMiB, 3 * kMiB, 2 * kMiB + 4096,

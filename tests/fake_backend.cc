@@ -39,9 +39,10 @@ class FakeBackendVcpu : public BackendVcpu {
       exit.kind = VcpuExit::Kind::kCanceled;
       return exit;
     }
-    VcpuExit exit = script_->exits.front();
+    ScriptedExit exit = std::move(script_->exits.front());
     script_->exits.pop_front();
-    return exit;
+    if (exit.guest_code) exit.guest_code();
+    return static_cast<VcpuExit>(exit);
   }
 
   void CompleteHypercall(int64_t status, uint64_t value) override {

@@ -5,6 +5,7 @@
 #define HVBIOS_TESTS_FAKE_BACKEND_H_
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,12 +17,19 @@
 
 namespace hvbios::testing {
 
+// One step of a script: what the "guest" does on its vCPU thread (write
+// guest memory, say), then the exit that ends it.
+struct ScriptedExit : VcpuExit {
+  std::function<void()> guest_code;  // may be empty
+};
+
 // Shared between a test and one fake vCPU.
 struct FakeVcpuScript {
   hvbios::Mutex mu;
-  // Exits Run() returns in order. Once empty, Run() blocks (like a guest
+  // Exits Run() returns in order, each after running its guest_code on the
+  // vCPU's thread (under `mu`). Once empty, Run() blocks (like a guest
   // spinning) until kicked, then returns kCanceled.
-  std::deque<VcpuExit> exits ABSL_GUARDED_BY(mu);
+  std::deque<ScriptedExit> exits ABSL_GUARDED_BY(mu);
   // What CompleteHypercall() received, in order.
   std::vector<HypercallResult> completions ABSL_GUARDED_BY(mu);
   std::optional<LongModeEntry> entry ABSL_GUARDED_BY(mu);
@@ -29,21 +37,33 @@ struct FakeVcpuScript {
   int runs ABSL_GUARDED_BY(mu) = 0;
   Registers registers ABSL_GUARDED_BY(mu) = {};
 
-  void AddHypercall(uint64_t fid, std::vector<uint64_t> args = {}) {
-    VcpuExit exit = {};
+  // The guest runs `guest_code`, then makes hypercall `fid`.
+  void AddHypercall(uint64_t fid, std::vector<uint64_t> args = {},
+                    std::function<void()> guest_code = {}) {
+    ScriptedExit exit = {};
     exit.kind = VcpuExit::Kind::kHypercall;
     exit.hypercall.fid = fid;
     for (size_t i = 0; i < args.size() && i < 6; ++i) {
       exit.hypercall.arg[i] = args[i];
     }
+    exit.guest_code = std::move(guest_code);
     hvbios::MutexLock lock(&mu);
-    exits.push_back(exit);
+    exits.push_back(std::move(exit));
   }
   void AddExit(VcpuExit::Kind kind) {
     VcpuExit exit = {};
     exit.kind = kind;
     hvbios::MutexLock lock(&mu);
-    exits.push_back(exit);
+    exits.push_back({exit});
+  }
+  // The guest runs `guest_code`, then rings queue `queue`'s doorbell.
+  void AddNotify(uint64_t queue, std::function<void()> guest_code = {}) {
+    ScriptedExit exit = {};
+    exit.kind = VcpuExit::Kind::kNotify;
+    exit.address = queue;
+    exit.guest_code = std::move(guest_code);
+    hvbios::MutexLock lock(&mu);
+    exits.push_back(std::move(exit));
   }
   std::vector<HypercallResult> Completions() {
     hvbios::MutexLock lock(&mu);
