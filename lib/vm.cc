@@ -460,6 +460,11 @@ absl::Status Vcpu::StartLocked(const LongModeEntry& entry) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "the VM has stopped (%s)", VmExitReasonName(vm_->exit_->reason)));
   }
+  // A start is a fresh CPU: events raised on the vCPU while it was stopped
+  // are dropped here, before the start is visible, so that none raised after
+  // it are (docs/abi.md, vcpu.start). Its thread is parked or not yet
+  // running, so the backend may be touched from this one.
+  if (absl::Status s = backend_->ResetInterruptState(); !s.ok()) return s;
   pending_start_ = entry;
   state_ = VcpuState::kRunning;
   vm_->ever_started_ = true;

@@ -305,6 +305,11 @@ TEST_F(VmTest, GuestStartsAndStopsVcpus) {
   AwaitCompletions(*boot, 2);
   const int64_t second = boot->Completions()[1].status;
   EXPECT_TRUE(second == HVB_OK || second == HVB_ERR_STATE) << second;
+  {
+    hvbios::MutexLock lock(&ap->mu);
+    EXPECT_EQ(ap->interrupt_resets, second == HVB_OK ? 2 : 1)
+        << "every start begins with no events pending";
+  }
   // Now the boot vCPU stops too: nothing is left running.
   boot->AddHypercall(HVB_FN_VCPU_STOP);
   ap->AddHypercall(HVB_FN_VCPU_STOP);  // in case the second start restarted

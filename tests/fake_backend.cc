@@ -17,6 +17,12 @@ class FakeBackendVcpu : public BackendVcpu {
 
   absl::Status BindToCurrentThread() override { return absl::OkStatus(); }
 
+  absl::Status ResetInterruptState() override {
+    hvbios::MutexLock lock(&script_->mu);
+    ++script_->interrupt_resets;
+    return absl::OkStatus();
+  }
+
   absl::Status SetEntryState(const LongModeEntry& entry) override {
     hvbios::MutexLock lock(&script_->mu);
     script_->entry = entry;

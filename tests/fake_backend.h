@@ -35,6 +35,7 @@ struct FakeVcpuScript {
   std::optional<LongModeEntry> entry ABSL_GUARDED_BY(mu);
   bool kicked ABSL_GUARDED_BY(mu) = false;
   int runs ABSL_GUARDED_BY(mu) = 0;
+  int interrupt_resets ABSL_GUARDED_BY(mu) = 0;
   Registers registers ABSL_GUARDED_BY(mu) = {};
 
   // The guest runs `guest_code`, then makes hypercall `fid`.

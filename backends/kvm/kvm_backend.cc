@@ -169,12 +169,14 @@ void FillHypercallPage(absl::Span<uint8_t> page) {
 
 class KvmVcpu final : public BackendVcpu {
  public:
-  KvmVcpu(uint32_t id, UniqueFd fd, MappedRegion run_mapping, int kick_signal)
+  KvmVcpu(uint32_t id, UniqueFd fd, MappedRegion run_mapping, int kick_signal,
+          const kvm_lapic_state& initial_lapic)
       : id_(id),
         fd_(std::move(fd)),
         run_mapping_(std::move(run_mapping)),
         run_(static_cast<kvm_run*>(run_mapping_.data())),
-        kick_signal_(kick_signal) {
+        kick_signal_(kick_signal),
+        initial_lapic_(initial_lapic) {
     // Ask KVM to store the GPRs in kvm_run on every exit (api.rst,
     // KVM_CAP_SYNC_REGS): reading hypercall arguments costs no ioctl.
     run_->kvm_valid_regs = KVM_SYNC_X86_REGS;
@@ -190,6 +192,15 @@ class KvmVcpu final : public BackendVcpu {
     tls_kick_target = run_;
     thread_ = pthread_self();
     bound_.store(true, std::memory_order_release);
+    return absl::OkStatus();
+  }
+
+  absl::Status ResetInterruptState() override {
+    // Loading the APIC state saved at creation clears IRR and ISR (api.rst,
+    // KVM_SET_LAPIC), as INIT would (SDM Vol. 3A, 11.4.7.3).
+    if (ioctl(fd_.get(), KVM_SET_LAPIC, &initial_lapic_) != 0) {
+      return ErrnoStatus(errno, "KVM_SET_LAPIC (reset)");
+    }
     return absl::OkStatus();
   }
 
@@ -377,6 +388,7 @@ class KvmVcpu final : public BackendVcpu {
   const MappedRegion run_mapping_;
   kvm_run* const run_;
   const int kick_signal_;
+  const kvm_lapic_state initial_lapic_;  // as CreateVcpu left it
   std::atomic<bool> bound_{false};
   pthread_t thread_{};  // written once before bound_ is set
 };
@@ -457,9 +469,9 @@ class KvmVm final : public BackendVm {
     if (run == MAP_FAILED) return ErrnoStatus(errno, "mmap of kvm_run");
     MappedRegion run_mapping(run, vcpu_mmap_size_);
     RETURN_IF_ERROR(SetCpuid(fd.get(), id));
-    RETURN_IF_ERROR(EnableX2Apic(fd.get(), id));
+    ASSIGN_OR_RETURN(const kvm_lapic_state lapic, EnableX2Apic(fd.get(), id));
     return std::make_unique<KvmVcpu>(id, std::move(fd), std::move(run_mapping),
-                                     kick_signal_);
+                                     kick_signal_, lapic);
   }
 
   absl::Status RaiseInterrupt(uint32_t vcpu_id, uint8_t vector) override {
@@ -566,7 +578,8 @@ class KvmVm final : public BackendVm {
   // Puts the vCPU's local APIC in x2APIC mode, software-enabled, so that
   // the EOI entry (an x2APIC MSR write) works and events are accepted
   // without the guest ever touching the APIC (docs/abi.md, section 3).
-  static absl::Status EnableX2Apic(int vcpu_fd, uint32_t id) {
+  static absl::StatusOr<kvm_lapic_state> EnableX2Apic(int vcpu_fd,
+                                                      uint32_t id) {
     constexpr uint32_t kApicBaseMsr = 0x1b;
     constexpr uint64_t kApicBase = 0xfee00000;
     constexpr uint64_t kApicBaseBsp = 1 << 8, kApicBaseExtd = 1 << 10,
@@ -589,7 +602,7 @@ class KvmVm final : public BackendVm {
     if (ioctl(vcpu_fd, KVM_SET_LAPIC, &lapic) != 0) {
       return ErrnoStatus(errno, "KVM_SET_LAPIC");
     }
-    return absl::OkStatus();
+    return lapic;
   }
 
   const UniqueFd kvm_;

@@ -85,6 +85,12 @@ class BackendVcpu {
   // runs: used for the first start and for restarts after vcpu.stop.
   virtual absl::Status SetEntryState(const LongModeEntry& entry) = 0;
 
+  // Discards every interrupt pending on or in service at the vCPU's local
+  // interrupt controller, leaving it as it was at creation, so that a
+  // (re)started vCPU begins afresh. Any thread, while the vCPU is not
+  // running (never started, or parked after vcpu.stop).
+  virtual absl::Status ResetInterruptState() = 0;
+
   // Runs the guest until the next exit. Bound thread only. Returns an error
   // only if the hypervisor itself failed (not for guest misbehaviour, which
   // is an exit kind). Allocates nothing.

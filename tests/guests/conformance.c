@@ -284,7 +284,7 @@ static void test_power_errors(void) {
 
 /* ---- vcpu, timer, event (ABI 0.2) --------------------------------------- */
 
-enum { kTestVector = 0x60, kIpiVector = 0x61 };
+enum { kTestVector = 0x60, kIpiVector = 0x61, kApVector = 0x62 };
 static volatile uint64_t test_vector_hits, ipi_hits;
 static void on_test_vector(struct hvb_interrupt_frame *f) {
   (void)f;
@@ -328,6 +328,17 @@ static void ap_spin(uint64_t arg) {
   ap_flag = arg;
   while (!ap_release) {
   }
+}
+/* Takes events for `ms` milliseconds, counting kApVector's in ap_hits. */
+static volatile uint64_t ap_hits;
+static void on_ap_vector(struct hvb_interrupt_frame *frame) {
+  (void)frame;
+  ap_hits = ap_hits + 1;
+}
+static void ap_take_events(uint64_t ms) {
+  hvb_interrupts_load();
+  hvb_interrupts_enable();
+  spin_ms(ms);
 }
 
 static void test_vcpu(const struct hvb_boot_info *boot) {
@@ -392,6 +403,23 @@ static void test_vcpu(const struct hvb_boot_info *boot) {
   ap_release = 1;
   CHECK("vcpu.stop.spinner", wait_vcpu_state(1, HVB_VCPU_STOPPED, 5000),
         "vCPU 1 did not stop");
+
+  /* A vCPU starts afresh: an event raised while it was stopped is
+   * discarded, one raised once start has returned is delivered. */
+  hvb_interrupt_set_handler(kApVector, on_ap_vector);
+  ap_hits = 0;
+  const hvb_status sent = hvb_event_send_ipi(1, kApVector);
+  st = hvb_vcpu_start_c(1, ap_take_events, ap_stack, sizeof(ap_stack), 20);
+  CHECK("vcpu.start.discards_events_raised_while_stopped",
+        sent == HVB_OK && st == HVB_OK &&
+            wait_vcpu_state(1, HVB_VCPU_STOPPED, 5000) && ap_hits == 0,
+        "send %ld, start %ld, hits %lu", (long)sent, (long)st, ap_hits);
+  st = hvb_vcpu_start_c(1, ap_take_events, ap_stack, sizeof(ap_stack), 50);
+  const hvb_status sent_after = hvb_event_send_ipi(1, kApVector);
+  CHECK("vcpu.start.keeps_events_raised_after_it",
+        st == HVB_OK && sent_after == HVB_OK &&
+            wait_vcpu_state(1, HVB_VCPU_STOPPED, 5000) && ap_hits == 1,
+        "start %ld, send %ld, hits %lu", (long)st, (long)sent_after, ap_hits);
 }
 
 /* Arms a deadline, cancels it before it is due, waits past it: nothing
