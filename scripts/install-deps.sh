@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ make
   libabsl-dev          # Status, StrFormat, Mutex, time
+  libprotobuf-dev protobuf-compiler  # VM profiles (proto/)
   libgtest-dev         # tests
   libbenchmark-dev     # bench/hvbios-bench
   linux-libc-dev       # <linux/kvm.h>

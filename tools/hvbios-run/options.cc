@@ -7,47 +7,84 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "hvbios/profile.h"
 
 namespace hvbios::run {
 
-absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text) {
-  absl::string_view digits = text;
-  size_t i = 0;
-  while (i < text.size() && absl::ascii_isdigit(text[i])) ++i;
-  digits = text.substr(0, i);
-  std::string suffix = absl::AsciiStrToUpper(text.substr(i));
-  uint64_t value;
-  if (digits.empty() || !absl::SimpleAtoi(digits, &value)) {
+namespace {
+
+// Parses a --timeout value or a profile's timeout_seconds.
+absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
+  absl::Duration d;
+  double seconds;
+  if (absl::SimpleAtod(text, &seconds)) {
+    d = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(text, &d)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "malformed memory size '", text, "' (expected e.g. 64M, 1G, 512KiB)"));
+        "malformed timeout '", text, "' (expected e.g. 10, 2.5s, 500ms)"));
   }
-  if (absl::EndsWith(suffix, "IB"))
-    suffix.resize(suffix.size() - 2);
-  else if (absl::EndsWith(suffix, "B") && suffix.size() > 1)
-    suffix.pop_back();
-  int shift;
-  if (suffix.empty() || suffix == "B")
-    shift = 0;
-  else if (suffix == "K")
-    shift = 10;
-  else if (suffix == "M")
-    shift = 20;
-  else if (suffix == "G")
-    shift = 30;
-  else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "malformed memory size '", text, "': unknown unit (use K, M or G)"));
+  if (d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("timeout must be positive");
   }
-  if (value > (UINT64_MAX >> shift)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("memory size '", text, "' is too large"));
-  }
-  return value << shift;
+  return d;
 }
+
+// Which settings the command line gave.
+struct Given {
+  bool memory = false, cpus = false, cmdline = false, timeout = false,
+       disks = false, image = false;
+};
+
+// Fills in what the command line left unset from the profile at `path`:
+// flags win, and --disk options replace the profile's disks.
+absl::Status ApplyProfile(const std::string& path, const Given& given,
+                          RunOptions* options) {
+  absl::StatusOr<VmProfile> profile = ReadVmProfile(path);
+  if (!profile.ok()) return profile.status();
+  auto field_error = [&](absl::string_view field, const absl::Status& s) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", field, ": ", s.message()));
+  };
+  if (profile->has_memory() && !given.memory) {
+    absl::StatusOr<uint64_t> bytes = ParseMemorySize(profile->memory());
+    if (!bytes.ok()) return field_error("memory", bytes.status());
+    options->memory_bytes = *bytes;
+  }
+  if (profile->has_vcpus() && !given.cpus) {
+    if (profile->vcpus() == 0) {
+      return field_error("vcpus", absl::InvalidArgumentError("must be >= 1"));
+    }
+    options->cpus = profile->vcpus();
+  }
+  if (profile->has_cmdline() && !given.cmdline) {
+    options->cmdline = profile->cmdline();
+  }
+  if (profile->has_timeout_seconds() && !given.timeout) {
+    absl::StatusOr<absl::Duration> d =
+        ParseTimeout(absl::StrCat(profile->timeout_seconds()));
+    if (!d.ok()) return field_error("timeout_seconds", d.status());
+    options->timeout = *d;
+  }
+  if (!given.disks) {
+    if (profile->disks_size() > static_cast<int>(kMaxDisks)) {
+      return field_error("disks", absl::InvalidArgumentError(absl::StrCat(
+                                      "at most ", kMaxDisks, " disks")));
+    }
+    for (const Disk& disk : profile->disks()) {
+      options->disks.push_back({disk.path(), disk.read_only()});
+    }
+  }
+  if (!given.image) options->image = profile->guest();
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<RunOptions> ParseRunOptions(
     const std::vector<std::string>& args) {
   RunOptions options;
+  std::string profile;
+  Given given;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     // Accept both "--flag value" and "--flag=value".
@@ -76,6 +113,7 @@ absl::StatusOr<RunOptions> ParseRunOptions(
       absl::StatusOr<uint64_t> bytes = ParseMemorySize(*v);
       if (!bytes.ok()) return bytes.status();
       options.memory_bytes = *bytes;
+      given.memory = true;
     } else if (name == "--cpus" || name == "-c") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
@@ -83,6 +121,7 @@ absl::StatusOr<RunOptions> ParseRunOptions(
         return absl::InvalidArgumentError(absl::StrCat(
             "malformed vCPU count '", *v, "' (expected a number from 1)"));
       }
+      given.cpus = true;
     } else if (name == "--disk" || name == "-d") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
@@ -106,21 +145,20 @@ absl::StatusOr<RunOptions> ParseRunOptions(
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
       options.cmdline = *v;
+      given.cmdline = true;
     } else if (name == "--timeout") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
-      absl::Duration d;
-      double seconds;
-      if (absl::SimpleAtod(*v, &seconds)) {
-        d = absl::Seconds(seconds);
-      } else if (!absl::ParseDuration(*v, &d)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "malformed timeout '", *v, "' (expected e.g. 10, 2.5s, 500ms)"));
+      absl::StatusOr<absl::Duration> d = ParseTimeout(*v);
+      if (!d.ok()) return d.status();
+      options.timeout = *d;
+    } else if (name == "--profile" || name == "-p") {
+      absl::StatusOr<std::string> v = take_value();
+      if (!v.ok()) return v.status();
+      if (!profile.empty()) {
+        return absl::InvalidArgumentError("only one --profile can be given");
       }
-      if (d <= absl::ZeroDuration()) {
-        return absl::InvalidArgumentError("timeout must be positive");
-      }
-      options.timeout = d;
+      profile = *v;
     } else if (absl::StartsWith(arg, "-") && arg != "-") {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown option '", arg, "' (see --help)"));
@@ -132,8 +170,18 @@ absl::StatusOr<RunOptions> ParseRunOptions(
                        "': only one guest image can be given"));
     }
   }
+  if (!options.help && !profile.empty()) {
+    given.timeout = options.timeout.has_value();
+    given.disks = !options.disks.empty();
+    given.image = !options.image.empty();
+    if (absl::Status s = ApplyProfile(profile, given, &options); !s.ok()) {
+      return s;
+    }
+  }
   if (!options.help && options.image.empty()) {
-    return absl::InvalidArgumentError("no guest image given (see --help)");
+    return absl::InvalidArgumentError(
+        "no guest image given, on the command line or in a profile (see "
+        "--help)");
   }
   return options;
 }
@@ -141,6 +189,7 @@ absl::StatusOr<RunOptions> ParseRunOptions(
 std::string UsageText() {
   return absl::StrFormat(
       R"(Usage: hvbios-run [OPTIONS] GUEST.elf
+       hvbios-run --profile VM.textproto [OPTIONS] [GUEST.elf]
 
 Boots GUEST.elf (a static x86-64 ELF executable, hvbios boot protocol) in a
 KVM virtual machine and serves its hvbios hypercalls. The guest's console
@@ -158,6 +207,10 @@ Options:
       --cmdline STR   the guest's command line (at most 4095 bytes)
       --timeout T     stop the guest after T (seconds, or e.g. 500ms, 2m);
                       default: no limit
+  -p, --profile FILE  a VM profile (protobuf text format, hvbios.VmProfile in
+                      proto/hvbios/vm_profile.proto): guest, memory, vcpus,
+                      cmdline, disks, timeout_seconds; options given on the
+                      command line win, and --disk replaces its disks
   -h, --help          print this help and exit 0
 
 Exit status:

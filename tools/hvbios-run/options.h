@@ -39,10 +39,9 @@ struct RunOptions {
   bool help = false;
 };
 
-// Parses "64M", "1G", "512KiB", "2097152" (bytes); K/M/G are powers of 1024.
-absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text);
-
-// Parses argv[1..]. InvalidArgument with a one-line message on misuse.
+// Parses argv[1..], reading the --profile file if one is given.
+// InvalidArgument (or NotFound for a missing profile) with a one-line
+// message on misuse.
 absl::StatusOr<RunOptions> ParseRunOptions(
     const std::vector<std::string>& args);
 

@@ -1,25 +1,13 @@
 #include "tools/hvbios-run/options.h"
 
+#include <fstream>
+#include <string>
+
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
 namespace hvbios::run {
 namespace {
-
-TEST(ParseMemorySizeTest, UnitsAndErrors) {
-  EXPECT_EQ(*ParseMemorySize("2097152"), 2097152u);
-  EXPECT_EQ(*ParseMemorySize("64M"), 64u << 20);
-  EXPECT_EQ(*ParseMemorySize("64m"), 64u << 20);
-  EXPECT_EQ(*ParseMemorySize("64MiB"), 64u << 20);
-  EXPECT_EQ(*ParseMemorySize("64MB"), 64u << 20);
-  EXPECT_EQ(*ParseMemorySize("2G"), 2ull << 30);
-  EXPECT_EQ(*ParseMemorySize("512K"), 512u << 10);
-  for (const char* bad : {"", "M", "lots", "12X", "-4M", "1.5G", "64 M",
-                          "99999999999999999999", "17179869184G"}) {
-    EXPECT_EQ(CodeOf(ParseMemorySize(bad)), absl::StatusCode::kInvalidArgument)
-        << bad;
-  }
-}
 
 TEST(ParseRunOptionsTest, FlagsInBothForms) {
   ASSERT_OK_AND_ASSIGN(
@@ -75,11 +63,73 @@ TEST(ParseRunOptionsTest, Misuse) {
   }
 }
 
+class ProfileOptionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(dir_.Create("profile_options")); }
+  std::string Write(const std::string& text) {
+    const std::string path = dir_.path() + "/vm.textproto";
+    std::ofstream(path) << text;
+    return path;
+  }
+  testing::ScopedTempDir dir_;
+};
+
+TEST_F(ProfileOptionsTest, TheProfileFillsWhatTheFlagsLeaveOut) {
+  const std::string path = Write(R"pb(
+    guest: "smp.elf"
+    memory: "64M"
+    vcpus: 4
+    cmdline: "from the profile"
+    disks { path: "a.img" read_only: true }
+    timeout_seconds: 30
+  )pb");
+  ASSERT_OK_AND_ASSIGN(RunOptions o, ParseRunOptions({"--profile", path}));
+  EXPECT_EQ(o.image, dir_.path() + "/smp.elf");
+  EXPECT_EQ(o.memory_bytes, 64u << 20);
+  EXPECT_EQ(o.cpus, 4u);
+  EXPECT_EQ(o.cmdline, "from the profile");
+  ASSERT_EQ(o.disks.size(), 1u);
+  EXPECT_EQ(o.disks[0].path, dir_.path() + "/a.img");
+  EXPECT_TRUE(o.disks[0].read_only);
+  EXPECT_EQ(o.timeout, absl::Seconds(30));
+
+  // Flags win, wherever they stand; --disk replaces the profile's disks.
+  ASSERT_OK_AND_ASSIGN(
+      o, ParseRunOptions({"--cpus", "2", "-p", path, "--mem=8M", "--cmdline",
+                          "", "--timeout", "1", "-d", "b.img", "other.elf"}));
+  EXPECT_EQ(o.image, "other.elf");
+  EXPECT_EQ(o.memory_bytes, 8u << 20);
+  EXPECT_EQ(o.cpus, 2u);
+  EXPECT_EQ(o.cmdline, "");
+  EXPECT_EQ(o.timeout, absl::Seconds(1));
+  ASSERT_EQ(o.disks.size(), 1u);
+  EXPECT_EQ(o.disks[0].path, "b.img");
+}
+
+TEST_F(ProfileOptionsTest, BadProfilesAreUsageErrorsNamingTheFile) {
+  for (const char* text :
+       {"vcpus: 0", "memory: \"lots\"", "timeout_seconds: -1", "colour: 3",
+        "vcpus: 2" /* and no guest anywhere */}) {
+    const std::string path = Write(text);
+    absl::StatusOr<RunOptions> o = ParseRunOptions({"--profile", path});
+    EXPECT_EQ(CodeOf(o), absl::StatusCode::kInvalidArgument) << text;
+    if (std::string(text) != "vcpus: 2") {
+      EXPECT_NE(o.status().message().find(path), std::string::npos)
+          << o.status();
+    }
+  }
+  EXPECT_EQ(CodeOf(ParseRunOptions({"--profile", dir_.path() + "/none"})),
+            absl::StatusCode::kNotFound);
+  const std::string path = Write("guest: \"g.elf\"");
+  EXPECT_EQ(CodeOf(ParseRunOptions({"-p", path, "-p", path})),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(UsageTextTest, DocumentsEveryFlagAndExitStatus) {
   const std::string usage = UsageText();
   for (const char* text :
-       {"--mem", "--cpus", "--cmdline", "--timeout", "--help", "120", "121",
-        "122", "123", "124", "125"}) {
+       {"--mem", "--cpus", "--cmdline", "--timeout", "--profile", "--help",
+        "120", "121", "122", "123", "124", "125"}) {
     EXPECT_NE(usage.find(text), std::string::npos) << text;
   }
 }

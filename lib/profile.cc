@@ -1,0 +1,148 @@
+#include "hvbios/profile.h"
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "hvbios/block.h"
+#include "lib/status_macros.h"
+
+namespace hvbios {
+namespace {
+
+// Keeps the first error the text-format parser reports, with its position
+// (the parser's line and column are 0-based).
+class FirstError : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (error_.empty()) {
+      error_ = absl::StrFormat("line %d, column %d: %s", line + 1, column + 1,
+                               message);
+    }
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string error_;
+};
+
+// `path` relative to `dir` unless it is absolute (or `dir` is empty).
+std::string Resolve(const std::string& dir, const std::string& path) {
+  if (dir.empty() || path.empty() || path[0] == '/') return path;
+  return absl::StrCat(dir, "/", path);
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && absl::ascii_isdigit(text[i])) ++i;
+  const absl::string_view digits = text.substr(0, i);
+  std::string suffix = absl::AsciiStrToUpper(text.substr(i));
+  uint64_t value;
+  if (digits.empty() || !absl::SimpleAtoi(digits, &value)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed memory size '", text, "' (expected e.g. 64M, 1G, 512KiB)"));
+  }
+  if (absl::EndsWith(suffix, "IB")) {
+    suffix.resize(suffix.size() - 2);
+  } else if (absl::EndsWith(suffix, "B") && suffix.size() > 1) {
+    suffix.pop_back();
+  }
+  int shift;
+  if (suffix.empty() || suffix == "B") {
+    shift = 0;
+  } else if (suffix == "K") {
+    shift = 10;
+  } else if (suffix == "M") {
+    shift = 20;
+  } else if (suffix == "G") {
+    shift = 30;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed memory size '", text, "': unknown unit (use K, M or G)"));
+  }
+  if (value > (UINT64_MAX >> shift)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory size '", text, "' is too large"));
+  }
+  return value << shift;
+}
+
+absl::StatusOr<VmProfile> ParseVmProfile(absl::string_view text) {
+  google::protobuf::TextFormat::Parser parser;
+  FirstError errors;
+  parser.RecordErrorsTo(&errors);
+  VmProfile profile;
+  if (!parser.ParseFromString(std::string(text), &profile)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("VM profile: ", errors.error().empty() ? "cannot be parsed"
+                                                            : errors.error()));
+  }
+  return profile;
+}
+
+absl::StatusOr<VmProfile> ReadVmProfile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return ErrnoStatus(errno,
+                       absl::StrFormat("cannot read VM profile '%s'", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<VmProfile> profile = ParseVmProfile(text.str());
+  if (!profile.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", profile.status().message()));
+  }
+  const size_t slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "" : path.substr(0, slash == 0 ? 1 : slash);
+  if (profile->has_guest()) {
+    profile->set_guest(Resolve(dir, profile->guest()));
+  }
+  for (Disk& disk : *profile->mutable_disks()) {
+    disk.set_path(Resolve(dir, disk.path()));
+  }
+  return profile;
+}
+
+absl::StatusOr<VmOptions> VmOptionsFromProfile(const VmProfile& profile) {
+  VmOptions options;
+  if (profile.has_memory()) {
+    absl::StatusOr<uint64_t> bytes = ParseMemorySize(profile.memory());
+    if (!bytes.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("VM profile, memory: ", bytes.status().message()));
+    }
+    options.memory_bytes = *bytes;
+  }
+  if (profile.has_vcpus()) options.vcpu_count = profile.vcpus();
+  if (profile.has_cmdline()) options.cmdline = profile.cmdline();
+  for (int i = 0; i < profile.disks_size(); ++i) {
+    const Disk& disk = profile.disks(i);
+    absl::StatusOr<std::unique_ptr<BlockDevice>> device =
+        OpenDiskImage(disk.path(), disk.read_only());
+    if (!device.ok()) {
+      return absl::Status(device.status().code(),
+                          absl::StrFormat("VM profile, disks[%d]: %s", i,
+                                          device.status().message()));
+    }
+    options.disks.push_back(*std::move(device));
+  }
+  if (absl::Status s = ValidateVmOptions(options); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("VM profile: ", s.message()));
+  }
+  return options;
+}
+
+}  // namespace hvbios
