@@ -10,6 +10,7 @@ packages=(
   libgtest-dev         # tests
   libbenchmark-dev     # bench/hvbios-bench
   linux-libc-dev       # <linux/kvm.h>
+  qemu-system-x86      # the bare-metal firmware's PC (hvbios-qemu)
 )
 missing=()
 for p in "${packages[@]}"; do

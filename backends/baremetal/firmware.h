@@ -1,0 +1,126 @@
+/* hvbios bare-metal firmware: internal interfaces.
+ *
+ * The firmware boots on a PC through the PVH entry (QEMU's -kernel, Xen's
+ * direct boot), loads the guest ELF it was given as the first boot module,
+ * and serves the hvbios ABI (docs/abi.md) to it from the hypercall page.
+ * Everything here runs at CPL 0 on the firmware's own page tables, with
+ * interrupts off; see README.md for the design. */
+#ifndef HVBIOS_BAREMETAL_FIRMWARE_H_
+#define HVBIOS_BAREMETAL_FIRMWARE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hvbios/abi/abi.h"
+
+/* ---- CPU and port I/O ---------------------------------------------------- */
+
+static inline void outb(uint16_t port, uint8_t v) {
+  __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline uint8_t inb(uint16_t port) {
+  uint8_t v;
+  __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+  return v;
+}
+static inline void outl(uint16_t port, uint32_t v) {
+  __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline uint64_t rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+}
+static inline void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c,
+                         uint32_t *d) {
+  __asm__ volatile("cpuid"
+                   : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d)
+                   : "a"(leaf), "c"(0));
+}
+static inline uint32_t mmio_read32(uint64_t address) {
+  return *(volatile uint32_t *)(uintptr_t)address;
+}
+static inline void mmio_write32(uint64_t address, uint32_t v) {
+  *(volatile uint32_t *)(uintptr_t)address = v;
+}
+
+/* ---- Memory, strings ------------------------------------------------------
+ */
+
+void *memcpy(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+size_t strlen(const char *s);
+
+/* Guest RAM as the firmware maps it (identity, RAM only). */
+struct fw_ram {
+  uint64_t base, end; /* [base, end), 4 KiB aligned */
+};
+/* True if [address, address + length) lies in guest RAM, without
+ * wrapping; length 0 is never in RAM (docs/abi.md, section 3.1). */
+int fw_ram_contains(uint64_t address, uint64_t length);
+
+/* ---- Devices (platform.c) ------------------------------------------------ */
+
+void uart_init(void);
+void uart_write(const char *bytes, size_t length);
+/* Reads up to `length` bytes that have arrived; never waits. */
+size_t uart_read(char *bytes, size_t length);
+int uart_has_input(void);
+/* The UART raises (or stops raising) its IRQ when input arrives. */
+void uart_input_interrupt(int enable);
+
+void fw_printf(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/* TSC frequency against the PIT; 0 if it could not be measured. */
+uint64_t tsc_calibrate(void);
+/* Wall-clock seconds since the Unix epoch, from the CMOS RTC. */
+uint64_t rtc_read_unix_seconds(void);
+
+/* Local APIC (xAPIC, MMIO), I/O APIC and legacy PIC. */
+void interrupts_init(uint64_t tsc_hz);
+uint32_t lapic_id(void);
+/* Raises `vector` on this CPU (a self IPI). */
+void lapic_self_ipi(uint8_t vector);
+/* One-shot timer raising `vector` after `ns` (0: cancel). */
+void lapic_timer_arm(uint64_t ns, uint8_t vector);
+/* Routes ISA IRQ `irq` through the I/O APIC to `vector` on the CPU with
+ * APIC id `apic_id`, masked or not. */
+void ioapic_route(uint32_t irq, uint32_t apic_id, uint8_t vector, int masked);
+
+/* Messages for the machine's owner (hvbios-qemu): "shutdown N",
+ * "reboot", "fault ...", written to the debug console port. Then the
+ * machine is left: on QEMU through isa-debug-exit, elsewhere by halting. */
+__attribute__((noreturn)) void machine_exit(const char *status_line);
+__attribute__((noreturn)) void machine_reboot(void);
+
+/* ---- The clock ------------------------------------------------------------
+ */
+
+/* Nanoseconds since the firmware started (clock.monotonic). */
+uint64_t clock_monotonic_ns(void);
+uint64_t clock_wall_ns(void);
+
+/* ---- Boot (main.c) and services (services.c) ----------------------------- */
+
+struct fw_platform {
+  uint64_t tsc_hz;
+  uint64_t tsc_at_start;
+  uint64_t ns_mul; /* ns per TSC tick, as ns_mul / 2^32 */
+  uint64_t wall_ns_at_start;
+  int has_rdrand;
+  uint32_t boot_apic_id;
+  struct fw_ram ram[16];
+  uint32_t ram_count;
+};
+extern struct fw_platform g_platform;
+
+struct fw_result {
+  int64_t status;
+  uint64_t value;
+};
+/* Serves hypercall `fid` (rax) with arguments rdi, rsi, rdx, rcx, r8, r9.
+ * Returned in rax:rdx by the SysV ABI, which is what the hypercall page's
+ * return path hands to the guest. */
+struct fw_result fw_dispatch(uint64_t fid, const uint64_t args[6]);
+
+#endif /* HVBIOS_BAREMETAL_FIRMWARE_H_ */

@@ -1,0 +1,450 @@
+/* Boot: from the PVH loader's start_info to the guest's entry point.
+ *
+ * Physical layout (all below 1 MiB; the guest image starts at 1 MiB):
+ *
+ *   0x00000-0x00fff  page 0: never mapped for the guest      RESERVED
+ *   0x01000-0x0ffff  free                                     USABLE
+ *   0x10000-0x17fff  the guest's boot page tables             BOOT
+ *   0x18000-0x18fff  boot info, memory map, device list       BOOT
+ *   0x19000-0x19fff  command line                             BOOT
+ *   0x1a000-0x6ffff  free                                     USABLE
+ *   0x70000-0x7ffff  the guest's boot stack                   BOOT
+ *   0x80000-         the firmware image (code, data, the hypercall
+ *                    and clock pages, its stacks and page tables) PLATFORM
+ *   ...-0x9efff      free                                     USABLE
+ *
+ * The PVH loader's own data (start_info, the command line, the module
+ * list) may lie anywhere below 1 MiB, so it is copied out first. */
+#include "firmware.h"
+
+struct fw_platform g_platform;
+
+/* ---- What the PVH loader hands over (Xen's
+ * public/arch-x86/hvm/start_info.h, version 1) ---------------------------- */
+
+#define PVH_START_MAGIC 0x336ec578u
+struct pvh_start_info {
+  uint32_t magic, version, flags, nr_modules;
+  uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
+  uint32_t memmap_entries, reserved;
+};
+struct pvh_module {
+  uint64_t paddr, size, cmdline_paddr, reserved;
+};
+struct pvh_memmap_entry {
+  uint64_t addr, size;
+  uint32_t type, reserved; /* type 1: RAM */
+};
+
+/* ---- Fixed addresses
+ * --------------------------------------------------------- */
+
+enum {
+  kBootTables = 0x10000, /* PML4, PDPT, 4 PDs, the PT of the first 2 MiB */
+  kBootInfo = 0x18000,
+  kCmdline = 0x19000,
+  kBootStack = 0x70000,
+  kBootStackTop = 0x80000,
+  kMaxMemMap = 64,
+  kLowRamEnd = 0x9f000, /* conventional memory ends at the EBDA */
+};
+#define kFourGiB 0x100000000ull
+extern char fw_image_start[], fw_image_end[]; /* firmware.ld */
+extern char hcpage[], clock_page_storage[];
+extern uint64_t hcpage_fw_cr3, hcpage_fw_stack, hcpage_fw_call;
+extern void fw_call(void);
+
+/* The firmware's own page tables: every address below 4 GiB identity-
+ * mapped with 2 MiB pages, the APICs' MMIO uncached. */
+static uint64_t fw_pml4[512] __attribute__((aligned(4096)));
+static uint64_t fw_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t fw_pd[4][512] __attribute__((aligned(4096)));
+/* The stack hypercalls run on. */
+static uint8_t fw_stack[16384] __attribute__((aligned(16)));
+
+enum {
+  kPresent = 1,
+  kWritable = 2,
+  kWriteThrough = 8,
+  kCacheDisable = 16,
+  kLarge = 0x80,
+};
+
+__attribute__((noreturn)) static void fail(const char *why) {
+  fw_printf("hvbios-firmware: %s\n", why);
+  char line[160] = "error ";
+  size_t n = 6;
+  for (const char *p = why; *p && n < sizeof(line) - 1; ++p) line[n++] = *p;
+  line[n] = 0;
+  machine_exit(line);
+}
+
+/* ---- RAM
+ * ----------------------------------------------------------------------- */
+
+int fw_ram_contains(uint64_t address, uint64_t length) {
+  if (length == 0 || address + length < address) return 0;
+  for (uint32_t i = 0; i < g_platform.ram_count; ++i) {
+    const struct fw_ram *r = &g_platform.ram[i];
+    if (address >= r->base && address - r->base <= r->end - r->base &&
+        length <= r->end - address) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* The RAM the guest gets, from the loader's memory map: conventional
+ * memory from 0 to the EBDA, and RAM from 1 MiB up, in whole 2 MiB pages
+ * above 2 MiB (the unit of the guest's identity map there), below 4 GiB. */
+static void collect_ram(const struct pvh_start_info *si) {
+  if (si->version < 1 || si->memmap_paddr == 0) {
+    fail("the boot loader passed no memory map (PVH start_info version 0)");
+  }
+  const struct pvh_memmap_entry *e =
+      (const struct pvh_memmap_entry *)(uintptr_t)si->memmap_paddr;
+  struct fw_ram ram[16];
+  uint32_t count = 0;
+  for (uint32_t i = 0; i < si->memmap_entries && count < 15; ++i) {
+    if (e[i].type != 1 || e[i].size == 0) continue;
+    uint64_t base = e[i].addr, end = e[i].addr + e[i].size;
+    if (end > kFourGiB) end = kFourGiB;
+    if (base < 0x100000) {
+      if (base == 0 && end >= kLowRamEnd)
+        ram[count++] = (struct fw_ram){0, kLowRamEnd};
+      continue;
+    }
+    /* The first 2 MiB are mapped in 4 KiB pages, the rest in 2 MiB ones. */
+    base = base < 0x200000 ? (base + 0xfff) & ~0xfffull
+                           : (base + 0x1fffff) & ~0x1fffffull;
+    end = end <= 0x200000 ? end & ~0xfffull : end & ~0x1fffffull;
+    if (base < end) ram[count++] = (struct fw_ram){base, end};
+  }
+  /* Sorted by base (the loader's map need not be). */
+  for (uint32_t i = 1; i < count; ++i) {
+    for (uint32_t j = i; j > 0 && ram[j].base < ram[j - 1].base; --j) {
+      const struct fw_ram t = ram[j];
+      ram[j] = ram[j - 1];
+      ram[j - 1] = t;
+    }
+  }
+  if (count == 0 || ram[0].base != 0)
+    fail("no conventional memory below 640 KiB");
+  memcpy(g_platform.ram, ram, sizeof(ram));
+  g_platform.ram_count = count;
+}
+
+/* ---- Loading the guest image (docs/abi.md, section 2.1)
+ * ------------------------ */
+
+struct image_segment {
+  uint64_t base, end; /* page-rounded, for the memory map */
+};
+
+static uint64_t load_guest(const uint8_t *file, uint64_t size,
+                           uint64_t file_paddr, struct image_segment *segs,
+                           uint32_t *seg_count) {
+  /* ELF64 header and program header fields, at their fixed offsets. */
+  if (size < 64) fail("the guest image is not an ELF file (too short)");
+  if (file[0] != 0x7f || file[1] != 'E' || file[2] != 'L' || file[3] != 'F') {
+    fail("the guest image is not an ELF file");
+  }
+  uint16_t type, machine, phentsize, phnum;
+  uint64_t entry, phoff;
+  memcpy(&type, file + 16, 2);
+  memcpy(&machine, file + 18, 2);
+  memcpy(&entry, file + 24, 8);
+  memcpy(&phoff, file + 32, 8);
+  memcpy(&phentsize, file + 54, 2);
+  memcpy(&phnum, file + 56, 2);
+  if (file[4] != 2 || file[5] != 1 || type != 2 || machine != 62) {
+    fail("the guest image is not a static x86-64 ELF executable (ET_EXEC)");
+  }
+  if (phentsize != 56 || phnum == 0 || phnum > 32 || phoff > size ||
+      (uint64_t)phnum * 56 > size - phoff) {
+    fail("the guest image's program headers are malformed");
+  }
+  struct {
+    uint64_t offset, vaddr, paddr, filesz, memsz;
+    uint32_t flags;
+  } load[32];
+  uint32_t loads = 0;
+  uint64_t entry_paddr = 0;
+  for (uint32_t i = 0; i < phnum; ++i) {
+    const uint8_t *ph = file + phoff + (uint64_t)i * 56;
+    uint32_t ptype;
+    memcpy(&ptype, ph, 4);
+    if (ptype != 1) continue; /* PT_LOAD */
+    memcpy(&load[loads].flags, ph + 4, 4);
+    memcpy(&load[loads].offset, ph + 8, 8);
+    memcpy(&load[loads].vaddr, ph + 16, 8);
+    memcpy(&load[loads].paddr, ph + 24, 8);
+    memcpy(&load[loads].filesz, ph + 32, 8);
+    memcpy(&load[loads].memsz, ph + 40, 8);
+    if (load[loads].memsz == 0) continue;
+    const uint64_t paddr = load[loads].paddr, memsz = load[loads].memsz;
+    if (load[loads].filesz > memsz || load[loads].offset > size ||
+        load[loads].filesz > size - load[loads].offset) {
+      fail("a segment of the guest image runs past the end of the file");
+    }
+    if (paddr < HVB_GUEST_LOAD_MIN || !fw_ram_contains(paddr, memsz)) {
+      fail("a segment of the guest image lies below 1 MiB or outside RAM");
+    }
+    if (paddr < file_paddr + size && file_paddr < paddr + memsz) {
+      fail("a segment of the guest image overlaps the image as loaded");
+    }
+    for (uint32_t j = 0; j < loads; ++j) {
+      if (paddr < load[j].paddr + load[j].memsz &&
+          load[j].paddr < paddr + memsz) {
+        fail("segments of the guest image overlap");
+      }
+    }
+    if ((load[loads].flags & 1) && entry >= load[loads].vaddr &&
+        entry - load[loads].vaddr < memsz) {
+      entry_paddr = paddr + (entry - load[loads].vaddr);
+    }
+    ++loads;
+  }
+  if (loads == 0) fail("the guest image has nothing to load");
+  if (entry_paddr == 0) {
+    fail("the guest image's entry point is not in an executable segment");
+  }
+  for (uint32_t i = 0; i < loads; ++i) {
+    uint8_t *dst = (uint8_t *)(uintptr_t)load[i].paddr;
+    memcpy(dst, file + load[i].offset, load[i].filesz);
+    memset(dst + load[i].filesz, 0, load[i].memsz - load[i].filesz);
+    segs[i].base = load[i].paddr & ~0xfffull;
+    segs[i].end = (load[i].paddr + load[i].memsz + 0xfff) & ~0xfffull;
+  }
+  *seg_count = loads;
+  return entry_paddr;
+}
+
+/* ---- The memory map
+ * ------------------------------------------------------------- */
+
+struct claim {
+  uint64_t base, end;
+  uint32_t type;
+};
+
+/* RAM minus the claims is USABLE; claims keep their type. Claims must be
+ * sorted and disjoint. Adjacent ranges of one type merge. */
+static uint32_t build_mem_map(const struct claim *claims, uint32_t nclaims,
+                              struct hvb_mem_region *out) {
+  uint32_t n = 0;
+  for (uint32_t r = 0; r < g_platform.ram_count; ++r) {
+    uint64_t at = g_platform.ram[r].base;
+    const uint64_t end = g_platform.ram[r].end;
+    while (at < end && n < kMaxMemMap) {
+      uint32_t type = HVB_MEM_USABLE;
+      uint64_t next = end;
+      for (uint32_t c = 0; c < nclaims; ++c) {
+        if (claims[c].base <= at && at < claims[c].end) {
+          type = claims[c].type;
+          next = claims[c].end < end ? claims[c].end : end;
+          break;
+        }
+        if (claims[c].base > at && claims[c].base < next) next = claims[c].base;
+      }
+      if (n > 0 && out[n - 1].type == type &&
+          out[n - 1].base + out[n - 1].length == at) {
+        out[n - 1].length += next - at;
+      } else {
+        out[n++] = (struct hvb_mem_region){at, next - at, type, 0};
+      }
+      at = next;
+    }
+  }
+  return n;
+}
+
+/* ---- Page tables
+ * ---------------------------------------------------------------- */
+
+static void build_firmware_tables(void) {
+  fw_pml4[0] = (uint64_t)(uintptr_t)fw_pdpt | kPresent | kWritable;
+  for (uint64_t g = 0; g < 4; ++g) {
+    fw_pdpt[g] = (uint64_t)(uintptr_t)fw_pd[g] | kPresent | kWritable;
+    for (uint64_t i = 0; i < 512; ++i) {
+      const uint64_t address = (g << 30) | (i << 21);
+      uint64_t flags = kPresent | kWritable | kLarge;
+      if (address >= 0xfe000000) flags |= kCacheDisable | kWriteThrough;
+      fw_pd[g][i] = address | flags;
+    }
+  }
+  __asm__ volatile("mov %0, %%cr3"
+                   :
+                   : "r"((uint64_t)(uintptr_t)fw_pml4)
+                   : "memory");
+}
+
+/* The guest's boot tables (docs/abi.md 2.2): RAM identity-mapped read-write,
+ * except page 0 (not mapped) and the hypercall and clock pages (read-only);
+ * nothing else mapped. */
+static uint64_t build_guest_tables(void) {
+  uint64_t *pml4 = (uint64_t *)(uintptr_t)kBootTables;
+  uint64_t *pdpt = pml4 + 512;
+  uint64_t *pd = pml4 + 1024; /* 4 of them */
+  uint64_t *pt = pml4 + 3072; /* the first 2 MiB */
+  memset(pml4, 0, 7 * 4096);
+  pml4[0] = (uint64_t)(uintptr_t)pdpt | kPresent | kWritable;
+  for (uint64_t g = 0; g < 4; ++g) {
+    pdpt[g] = (uint64_t)(uintptr_t)(pd + 512 * g) | kPresent | kWritable;
+  }
+  pd[0] = (uint64_t)(uintptr_t)pt | kPresent | kWritable;
+  for (uint64_t page = 1; page < 512; ++page) {
+    const uint64_t address = page << 12;
+    if (!fw_ram_contains(address, 4096)) continue;
+    uint64_t flags = kPresent | kWritable;
+    if (address == (uint64_t)(uintptr_t)hcpage ||
+        address == (uint64_t)(uintptr_t)clock_page_storage) {
+      flags = kPresent;
+    }
+    pt[page] = address | flags;
+  }
+  for (uint64_t i = 1; i < 4 * 512; ++i) {
+    const uint64_t address = i << 21;
+    if (fw_ram_contains(address, 1 << 21)) {
+      pd[i] = address | kPresent | kWritable | kLarge;
+    }
+  }
+  return (uint64_t)(uintptr_t)pml4;
+}
+
+/* ---- The clock
+ * ------------------------------------------------------------------- */
+
+uint64_t clock_monotonic_ns(void) {
+  const uint64_t ticks = rdtsc() - g_platform.tsc_at_start;
+  return (uint64_t)(((unsigned __int128)ticks * g_platform.ns_mul) >> 32);
+}
+uint64_t clock_wall_ns(void) {
+  return g_platform.wall_ns_at_start + clock_monotonic_ns();
+}
+
+/* ---- Entry
+ * -------------------------------------------------------------------------- */
+
+__attribute__((noreturn)) static void enter_guest(uint64_t cr3, uint64_t rip,
+                                                  uint64_t rsp,
+                                                  uint64_t boot_info) {
+  const uint32_t mxcsr = 0x1f80;
+  __asm__ volatile(
+      "fninit\n\t"
+      "ldmxcsr %[mxcsr]\n\t"
+      "mov %[cr3], %%cr3\n\t"
+      "mov %[rsp], %%rsp\n\t"
+      "push $0x2\n\t" /* rflags: interrupts off */
+      "popfq\n\t"
+      "jmp *%[rip]"
+      :
+      : [mxcsr] "m"(mxcsr), [cr3] "r"(cr3), [rsp] "r"(rsp), [rip] "r"(rip),
+        "D"(boot_info)
+      : "memory");
+  __builtin_unreachable();
+}
+
+void fw_main(uint32_t start_info_paddr);
+void fw_main(uint32_t start_info_paddr) {
+  uart_init();
+  const struct pvh_start_info *si =
+      (const struct pvh_start_info *)(uintptr_t)start_info_paddr;
+  if (si->magic != PVH_START_MAGIC) fail("not started by a PVH boot loader");
+  collect_ram(si);
+  build_firmware_tables();
+
+  /* What we need of the loader's data, before low memory is reused. */
+  char *cmdline = (char *)(uintptr_t)kCmdline;
+  uint32_t cmdline_length = 0;
+  if (si->cmdline_paddr != 0) {
+    const char *src = (const char *)(uintptr_t)si->cmdline_paddr;
+    while (src[cmdline_length] && cmdline_length < 4095) {
+      cmdline[cmdline_length] = src[cmdline_length];
+      ++cmdline_length;
+    }
+  }
+  cmdline[cmdline_length] = 0;
+  if (si->nr_modules < 1 || si->modlist_paddr == 0) {
+    fail("no guest image: pass it as the first boot module (QEMU: -initrd)");
+  }
+  const struct pvh_module module =
+      *(const struct pvh_module *)(uintptr_t)si->modlist_paddr;
+  if (module.paddr < 0x100000 || !fw_ram_contains(module.paddr, module.size)) {
+    fail("the boot module does not lie in RAM above 1 MiB");
+  }
+
+  /* Clocks. */
+  uint32_t a, b, c, d;
+  cpuid(1, &a, &b, &c, &d);
+  g_platform.has_rdrand = (c >> 30) & 1;
+  g_platform.tsc_hz = tsc_calibrate();
+  if (g_platform.tsc_hz == 0) fail("cannot measure the TSC against the PIT");
+  g_platform.ns_mul = (1000000000ull << 32) / g_platform.tsc_hz;
+  g_platform.wall_ns_at_start = rtc_read_unix_seconds() * 1000000000ull;
+  g_platform.tsc_at_start = rdtsc();
+  interrupts_init(g_platform.tsc_hz);
+  g_platform.boot_apic_id = lapic_id();
+
+  /* The guest. */
+  struct image_segment segs[32];
+  uint32_t seg_count = 0;
+  const uint64_t entry =
+      load_guest((const uint8_t *)(uintptr_t)module.paddr, module.size,
+                 module.paddr, segs, &seg_count);
+
+  /* The hypercall page's slots and the clock page. */
+  hcpage_fw_cr3 = (uint64_t)(uintptr_t)fw_pml4;
+  hcpage_fw_stack = (uint64_t)(uintptr_t)(fw_stack + sizeof(fw_stack));
+  hcpage_fw_call = (uint64_t)(uintptr_t)fw_call;
+  struct hvb_clock_page *clock = (struct hvb_clock_page *)clock_page_storage;
+  memset(clock, 0, 4096);
+  clock->flags = HVB_CLOCK_F_VALID; /* one CPU: its TSC is the clock */
+  clock->tsc_base = g_platform.tsc_at_start;
+  clock->ns_base = 0;
+  clock->mul = g_platform.ns_mul;
+  clock->shift = 32;
+  clock->tsc_frequency_hz = g_platform.tsc_hz;
+
+  /* Memory map: claims in address order. */
+  struct claim claims[8 + 32];
+  uint32_t nclaims = 0;
+  claims[nclaims++] = (struct claim){0, 0x1000, HVB_MEM_RESERVED};
+  claims[nclaims++] =
+      (struct claim){kBootTables, kCmdline + 0x1000, HVB_MEM_BOOT};
+  claims[nclaims++] = (struct claim){kBootStack, kBootStackTop, HVB_MEM_BOOT};
+  claims[nclaims++] =
+      (struct claim){(uint64_t)(uintptr_t)fw_image_start,
+                     ((uint64_t)(uintptr_t)fw_image_end + 0xfff) & ~0xfffull,
+                     HVB_MEM_PLATFORM};
+  for (uint32_t i = 0; i < seg_count; ++i) {
+    uint32_t j = nclaims++;
+    for (; j > 4 && claims[j - 1].base > segs[i].base; --j)
+      claims[j] = claims[j - 1];
+    claims[j] = (struct claim){segs[i].base, segs[i].end, HVB_MEM_IMAGE};
+  }
+  struct hvb_boot_info *boot = (struct hvb_boot_info *)(uintptr_t)kBootInfo;
+  struct hvb_mem_region *map = (struct hvb_mem_region *)(boot + 1);
+  memset(boot, 0, 4096);
+  const uint32_t map_count = build_mem_map(claims, nclaims, map);
+  struct hvb_device *devices = (struct hvb_device *)(map + map_count);
+  devices[0] = (struct hvb_device){HVB_DEV_CONSOLE, 0, 0, {0, 0}};
+
+  boot->magic = HVB_BOOT_MAGIC;
+  boot->abi_version = HVB_ABI_VERSION;
+  boot->size = sizeof(*boot);
+  boot->hypercall_page = (uint64_t)(uintptr_t)hcpage;
+  boot->clock_page = (uint64_t)(uintptr_t)clock_page_storage;
+  boot->tsc_frequency_hz = g_platform.tsc_hz;
+  boot->cmdline = cmdline_length ? (uint64_t)(uintptr_t)cmdline : 0;
+  boot->cmdline_length = cmdline_length;
+  boot->vcpu_count = 1;
+  boot->boot_vcpu_id = 0;
+  boot->mem_map_count = map_count;
+  boot->mem_map = (uint64_t)(uintptr_t)map;
+  boot->device_count = 1;
+  boot->devices = (uint64_t)(uintptr_t)devices;
+
+  const uint64_t guest_cr3 = build_guest_tables();
+  enter_guest(guest_cr3, entry, kBootStackTop, (uint64_t)(uintptr_t)boot);
+}

@@ -1,0 +1,285 @@
+/* The hvbios services as the bare-metal firmware provides them, table-
+ * driven like the host's (lib/hypercall.cc), with the same argument checks
+ * in the same order so that one conformance suite holds both to the ABI.
+ * This platform has one vCPU (the boot CPU), the console on COM1, the
+ * clock on the TSC, the timer and events on the local APIC, console input
+ * through the I/O APIC, and RDRAND for rng. It has no disks yet: the block
+ * service answers HVB_ERR_NODEV for every device id, as the boot info's
+ * device list (the console only) says. */
+#include "firmware.h"
+
+typedef struct fw_result (*handler)(const uint64_t *a);
+
+static struct fw_result ok(uint64_t value) {
+  struct fw_result r = {HVB_OK, value};
+  return r;
+}
+static struct fw_result error(int64_t status) {
+  struct fw_result r = {status, 0};
+  return r;
+}
+
+enum { kVcpuCount = 1 };
+static int valid_vector(uint64_t v) {
+  return v >= HVB_VECTOR_MIN && v <= HVB_VECTOR_MAX;
+}
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* ---- base -----------------------------------------------------------------
+ */
+
+static int implemented(uint64_t fid);
+
+static struct fw_result base_abi_version(const uint64_t *a) {
+  (void)a;
+  return ok(HVB_ABI_VERSION);
+}
+static struct fw_result base_impl_id(const uint64_t *a) {
+  (void)a;
+  return ok(HVB_IMPL_HVBIOS_BAREMETAL);
+}
+static struct fw_result base_impl_version(const uint64_t *a) {
+  (void)a;
+  return ok((0u << 16) | 1u); /* 0.1, like the host library */
+}
+static struct fw_result base_probe(const uint64_t *a) {
+  return ok(implemented(a[0]) ? 1 : 0);
+}
+
+/* ---- console ---------------------------------------------------------------
+ * Guest buffers are read and written in place: the firmware runs with
+ * interrupts off on the only CPU, so nothing can change them meanwhile. */
+
+static struct fw_result console_write(const uint64_t *a) {
+  const uint64_t length = min_u64(a[1], HVB_CONSOLE_MAX_IO);
+  if (length == 0) return ok(0);
+  if (!fw_ram_contains(a[0], length)) return error(HVB_ERR_FAULT);
+  uart_write((const char *)(uintptr_t)a[0], length);
+  return ok(length);
+}
+static struct fw_result console_read(const uint64_t *a) {
+  const uint64_t length = min_u64(a[1], HVB_CONSOLE_MAX_IO);
+  if (length == 0) return ok(0);
+  if (!fw_ram_contains(a[0], length)) return error(HVB_ERR_FAULT);
+  return ok(uart_read((char *)(uintptr_t)a[0], length));
+}
+
+/* ---- clock, power, debug --------------------------------------------------
+ */
+
+static struct fw_result clock_monotonic(const uint64_t *a) {
+  (void)a;
+  return ok(clock_monotonic_ns());
+}
+static struct fw_result clock_wallclock(const uint64_t *a) {
+  (void)a;
+  return ok(clock_wall_ns());
+}
+
+static struct fw_result power_shutdown(const uint64_t *a) {
+  if (a[0] > 255) return error(HVB_ERR_INVAL);
+  char line[16] = "shutdown ";
+  char *p = line + 9;
+  const unsigned code = (unsigned)a[0];
+  if (code >= 100) *p++ = (char)('0' + code / 100);
+  if (code >= 10) *p++ = (char)('0' + code / 10 % 10);
+  *p++ = (char)('0' + code % 10);
+  *p = 0;
+  machine_exit(line);
+}
+static struct fw_result power_reboot(const uint64_t *a) {
+  (void)a;
+  machine_reboot();
+}
+
+static struct fw_result debug_null(const uint64_t *a) {
+  (void)a;
+  return ok(0);
+}
+static struct fw_result debug_echo(const uint64_t *a) {
+  return ok(a[0] ^ a[1] ^ a[2] ^ a[3] ^ a[4] ^ a[5]);
+}
+
+/* ---- vcpu: only the boot CPU, so far ----------------------------------------
+ */
+
+static struct fw_result vcpu_count(const uint64_t *a) {
+  (void)a;
+  return ok(kVcpuCount);
+}
+static struct fw_result vcpu_self(const uint64_t *a) {
+  (void)a;
+  return ok(0);
+}
+static struct fw_result vcpu_start(const uint64_t *a) {
+  const uint64_t id = a[0], rip = a[1], rsp = a[2], cr3 = a[4];
+  if (id >= kVcpuCount) return error(HVB_ERR_NODEV);
+  if (!fw_ram_contains(rip, 1)) return error(HVB_ERR_FAULT);
+  if (rsp % 16 != 0) return error(HVB_ERR_INVAL);
+  if (rsp < 8 || !fw_ram_contains(rsp - 8, 8)) return error(HVB_ERR_FAULT);
+  if (cr3 != 0 && (cr3 % 4096 != 0 || !fw_ram_contains(cr3, 4096))) {
+    return error(HVB_ERR_INVAL);
+  }
+  return error(HVB_ERR_STATE); /* the only vCPU is the caller: running */
+}
+static struct fw_result vcpu_stop(const uint64_t *a) {
+  (void)a;
+  machine_exit(
+      "fault vCPU 0 stopped itself (vcpu.stop) and no vCPU is left running");
+}
+static struct fw_result vcpu_status(const uint64_t *a) {
+  if (a[0] >= kVcpuCount) return error(HVB_ERR_NODEV);
+  return ok(HVB_VCPU_RUNNING);
+}
+
+/* ---- timer: the local APIC's, one-shot -------------------------------------
+ */
+
+static struct fw_result timer_set(const uint64_t *a) {
+  if (!valid_vector(a[1])) return error(HVB_ERR_INVAL);
+  const uint64_t now = clock_monotonic_ns();
+  if (a[0] <= now) {
+    lapic_timer_arm(0, 0); /* replaces an armed deadline */
+    lapic_self_ipi((uint8_t)a[1]);
+  } else {
+    lapic_timer_arm(a[0] - now, (uint8_t)a[1]);
+  }
+  return ok(0);
+}
+static struct fw_result timer_cancel(const uint64_t *a) {
+  (void)a;
+  lapic_timer_arm(0, 0);
+  return ok(0);
+}
+
+/* ---- event: console input through the I/O APIC, IPIs to self ---------------
+ */
+
+enum { kUartIrq = 4 };
+static struct {
+  int routed, masked;
+  uint8_t vector;
+} g_console_event;
+
+static void console_event_apply(void) {
+  ioapic_route(kUartIrq, g_platform.boot_apic_id, g_console_event.vector,
+               !g_console_event.routed || g_console_event.masked);
+  uart_input_interrupt(g_console_event.routed);
+}
+
+static struct fw_result event_route(const uint64_t *a) {
+  if (a[0] != HVB_EVENT_SRC_CONSOLE_INPUT) return error(HVB_ERR_NODEV);
+  if (a[1] >= kVcpuCount) return error(HVB_ERR_NODEV);
+  if (!valid_vector(a[2])) return error(HVB_ERR_INVAL);
+  g_console_event.routed = 1;
+  g_console_event.vector = (uint8_t)a[2];
+  console_event_apply();
+  return ok(0);
+}
+static struct fw_result event_mask(const uint64_t *a) {
+  if (a[0] != HVB_EVENT_SRC_CONSOLE_INPUT) return error(HVB_ERR_NODEV);
+  g_console_event.masked = 1;
+  console_event_apply();
+  return ok(0);
+}
+static struct fw_result event_unmask(const uint64_t *a) {
+  if (a[0] != HVB_EVENT_SRC_CONSOLE_INPUT) return error(HVB_ERR_NODEV);
+  g_console_event.masked = 0;
+  console_event_apply();
+  /* The I/O APIC drops edges while masked: input that arrived meanwhile
+   * is the one event kept pending, delivered now. */
+  if (g_console_event.routed && uart_has_input()) {
+    lapic_self_ipi(g_console_event.vector);
+  }
+  return ok(0);
+}
+static struct fw_result event_send_ipi(const uint64_t *a) {
+  if (a[0] >= kVcpuCount) return error(HVB_ERR_NODEV);
+  if (!valid_vector(a[1])) return error(HVB_ERR_INVAL);
+  lapic_self_ipi((uint8_t)a[1]);
+  return ok(0);
+}
+
+/* ---- rng: RDRAND ------------------------------------------------------------
+ */
+
+static int rdrand64(uint64_t *out) {
+  /* Intel's guidance: retry a few times on a transient underflow. */
+  for (int i = 0; i < 10; ++i) {
+    unsigned char ok_flag;
+    __asm__ volatile("rdrand %0; setc %1" : "=r"(*out), "=qm"(ok_flag));
+    if (ok_flag) return 1;
+  }
+  return 0;
+}
+static struct fw_result rng_fill(const uint64_t *a) {
+  const uint64_t length = min_u64(a[1], HVB_RNG_MAX_FILL);
+  if (length == 0) return ok(0);
+  if (!fw_ram_contains(a[0], length)) return error(HVB_ERR_FAULT);
+  uint8_t *dst = (uint8_t *)(uintptr_t)a[0];
+  for (uint64_t done = 0; done < length;) {
+    uint64_t word;
+    if (!rdrand64(&word)) return error(HVB_ERR_IO);
+    const uint64_t n = min_u64(8, length - done);
+    memcpy(dst + done, &word, n);
+    done += n;
+  }
+  return ok(length);
+}
+
+/* ---- block: no disks yet
+ * ------------------------------------------------------ */
+
+static struct fw_result block_no_such_device(const uint64_t *a) {
+  (void)a;
+  return error(HVB_ERR_NODEV);
+}
+
+/* ---- dispatch ---------------------------------------------------------------
+ */
+
+static const handler kBase[] = {base_abi_version, base_impl_id,
+                                base_impl_version, base_probe};
+static const handler kConsole[] = {console_write, console_read};
+static const handler kClock[] = {clock_monotonic, clock_wallclock};
+static const handler kPower[] = {power_shutdown, power_reboot};
+static const handler kDebug[] = {debug_null, debug_echo};
+static const handler kVcpu[] = {vcpu_count, vcpu_self, vcpu_start, vcpu_stop,
+                                vcpu_status};
+static const handler kTimer[] = {timer_set, timer_cancel};
+static const handler kEvent[] = {event_route, event_mask, event_unmask,
+                                 event_send_ipi};
+static const handler kBlock[] = {block_no_such_device, block_no_such_device,
+                                 block_no_such_device, block_no_such_device,
+                                 block_no_such_device, block_no_such_device};
+static const handler kRng[] = {rng_fill};
+
+#define SERVICE(table) \
+  { table, sizeof(table) / sizeof(table[0]) }
+static const struct {
+  const handler *functions;
+  uint32_t count;
+} kServices[] = {
+    SERVICE(kBase),  SERVICE(kConsole), SERVICE(kClock),
+    SERVICE(kPower), SERVICE(kDebug),   SERVICE(kVcpu),
+    SERVICE(kTimer), SERVICE(kEvent),   SERVICE(kBlock),
+    {0, 0}, /* net: reserved */
+    SERVICE(kRng),
+};
+
+static handler lookup(uint64_t fid) {
+  if (fid > UINT32_MAX) return 0;
+  const uint32_t service = HVB_FID_SERVICE(fid);
+  const uint32_t function = HVB_FID_FUNCTION(fid);
+  if (service >= sizeof(kServices) / sizeof(kServices[0])) return 0;
+  if (service == HVB_SVC_RNG && !g_platform.has_rdrand) return 0;
+  if (function >= kServices[service].count) return 0;
+  return kServices[service].functions[function];
+}
+
+static int implemented(uint64_t fid) { return lookup(fid) != 0; }
+
+struct fw_result fw_dispatch(uint64_t fid, const uint64_t args[6]) {
+  const handler h = lookup(fid);
+  return h ? h(args) : error(HVB_ERR_NOSYS);
+}

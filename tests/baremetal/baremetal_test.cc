@@ -1,0 +1,148 @@
+// The bare-metal firmware end to end: the same guest images that the KVM
+// tests boot, unchanged, on hvbios-firmware in a PC emulated by QEMU (TCG),
+// through build/bin/hvbios-qemu. Exit statuses are hvbios-run's.
+#include <elf.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/elf_builder.h"
+#include "tests/kvm/kvm_guest.h"
+#include "tests/run_command.h"
+#include "tests/test_util.h"
+
+namespace hvbios {
+namespace {
+
+using testing::CommandResult;
+using testing::ElfBuilder;
+using testing::GuestPath;
+using testing::RunCommand;
+
+bool QemuInstalled() {
+  return RunCommand({"sh", "-c", "command -v qemu-system-x86_64"})
+             .exit_status == 0;
+}
+
+class BareMetalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!QemuInstalled()) {
+      GTEST_SKIP() << "qemu-system-x86_64 is not installed "
+                      "(scripts/install-deps.sh installs it)";
+    }
+    ASSERT_TRUE(temp_dir_.Create("baremetal_test"));
+  }
+  CommandResult Run(std::vector<std::string> args,
+                    const std::string& input = "") {
+    args.insert(args.begin(), HVBIOS_QEMU_PATH);
+    return RunCommand(args, input);
+  }
+  std::string Write(const std::string& name, const std::vector<uint8_t>& b) {
+    const std::string path = temp_dir_.path() + "/" + name;
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(b.data()), b.size());
+    return path;
+  }
+  // A rejected run: `status` and a line on stderr containing `text`.
+  void ExpectRejected(const CommandResult& r, int status,
+                      const std::string& text) {
+    EXPECT_EQ(r.exit_status, status) << r.out << r.err;
+    EXPECT_EQ(r.err.rfind("hvbios-qemu: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
+  }
+  testing::ScopedTempDir temp_dir_;
+};
+
+TEST_F(BareMetalTest, HelloRunsUnchanged) {
+  CommandResult r = Run({"--cmdline", "on bare metal", GuestPath("hello")});
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.out.find("Hello from an hvbios guest! ABI 0.4, implementation 2"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("command line: on bare metal"), std::string::npos);
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(BareMetalTest, TheConformanceSuitePasses) {
+  // Console input comes from stdin through the PC's serial port.
+  CommandResult r =
+      Run({"--cmdline", "input=ping", GuestPath("conformance")}, "ping");
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(" passed, 0 failed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+}
+
+TEST_F(BareMetalTest, TimerAndSmpExamples) {
+  CommandResult r = Run({GuestPath("timer")});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("10 ticks of 10 ms"), std::string::npos) << r.out;
+  r = Run({GuestPath("smp")});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("1 of 1 vCPUs took part"), std::string::npos) << r.out;
+}
+
+TEST_F(BareMetalTest, ConsoleInputWakesAnEventDrivenGuest) {
+  CommandResult r =
+      Run({"--timeout", "60", "--cmdline", "event-echo", GuestPath("behave")},
+          "first\nsecond\nq");
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("first\nsecond\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" input events]"), std::string::npos) << r.out;
+}
+
+TEST_F(BareMetalTest, ExitStatusesAreHvbiosRuns) {
+  for (int code : {0, 3, 119}) {
+    CommandResult r =
+        Run({"--cmdline", absl::StrCat("exit=", code), GuestPath("behave")});
+    EXPECT_EQ(r.exit_status, code) << r.err;
+  }
+  CommandResult r = Run({"--cmdline", "exit=200", GuestPath("behave")});
+  EXPECT_EQ(r.exit_status, 120);
+  EXPECT_EQ(r.err, "hvbios-qemu: guest shut down with code 200\n");
+
+  ExpectRejected(Run({"--cmdline", "triple-fault", GuestPath("behave")}), 123,
+                 "triple fault");
+  ExpectRejected(
+      Run({"--timeout", "0.5", "--cmdline", "spin", GuestPath("behave")}), 124,
+      "--timeout");
+}
+
+TEST_F(BareMetalTest, RebootBootsAgain) {
+  CommandResult r =
+      Run({"--timeout", "3", "--cmdline", "reboot", GuestPath("behave")});
+  EXPECT_EQ(r.exit_status, 124) << r.err;
+  const std::vector<absl::string_view> boots =
+      absl::StrSplit(r.out, "behave: reboot");
+  EXPECT_GE(boots.size(), 3u) << "booted more than once:\n" << r.out;
+}
+
+TEST_F(BareMetalTest, BadImagesAndCommandLines) {
+  ExpectRejected(Run({}), 121, "no guest image");
+  ExpectRejected(Run({"--cpus", "2", GuestPath("hello")}), 121, "one CPU");
+  ExpectRejected(Run({"--mem", "lots", GuestPath("hello")}), 121,
+                 "memory size");
+  ExpectRejected(Run({temp_dir_.path() + "/missing.elf"}), 122, "cannot open");
+  ExpectRejected(Run({Write("empty.elf", {})}), 122, "empty");
+  ExpectRejected(Run({Write("text.elf", {'h', 'e', 'l', 'l', 'o'})}), 122,
+                 "not an ELF");
+
+  ElfBuilder elf32 = ElfBuilder::Simple();
+  elf32.header().e_ident[EI_CLASS] = ELFCLASS32;
+  ExpectRejected(Run({Write("elf32.elf", elf32.Build())}), 122, "x86-64");
+  ExpectRejected(Run({Write("low.elf", ElfBuilder::Simple(0x4000).Build())}),
+                 122, "below 1 MiB");
+  ExpectRejected(
+      Run({Write("far.elf", ElfBuilder::Simple(1ull << 34).Build())}), 122,
+      "outside RAM");
+  ElfBuilder overlap =
+      ElfBuilder::Simple(0x100000, std::vector<uint8_t>(0x2000, 0x90));
+  overlap.Add({.paddr = 0x101000, .vaddr = 0, .data = {1}, .memory_size = 0});
+  ExpectRejected(Run({Write("overlap.elf", overlap.Build())}), 122, "overlap");
+}
+
+}  // namespace
+}  // namespace hvbios
