@@ -76,11 +76,20 @@ uint64_t tsc_calibrate(void);
 /* Wall-clock seconds since the Unix epoch, from the CMOS RTC. */
 uint64_t rtc_read_unix_seconds(void);
 
-/* Local APIC (xAPIC, MMIO), I/O APIC and legacy PIC. */
+/* Local APIC (xAPIC, MMIO), I/O APIC and legacy PIC. interrupts_init()
+ * once, on the boot CPU; lapic_init_this_cpu() on every CPU. */
 void interrupts_init(uint64_t tsc_hz);
+void lapic_init_this_cpu(void);
 uint32_t lapic_id(void);
-/* Raises `vector` on this CPU (a self IPI). */
-void lapic_self_ipi(uint8_t vector);
+/* Raises `vector` on the CPU with APIC id `apic_id` (fixed, physical). */
+void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
+/* Starts the CPU with APIC id `apic_id` at `page` (below 1 MiB) with
+ * INIT-SIPI-SIPI (SDM Vol. 3A 8.4.4.1); it begins afresh, its local APIC
+ * reset. */
+void lapic_start_cpu(uint32_t apic_id, uint64_t page);
+/* Acknowledges every interrupt in service on this CPU. */
+void lapic_end_all_in_service(void);
+void delay_us(uint64_t us);
 /* One-shot timer raising `vector` after `ns` (0: cancel). */
 void lapic_timer_arm(uint64_t ns, uint8_t vector);
 /* Routes ISA IRQ `irq` through the I/O APIC to `vector` on the CPU with
@@ -102,13 +111,29 @@ uint64_t clock_wall_ns(void);
 
 /* ---- Boot (main.c) and services (services.c) ----------------------------- */
 
+/* CPUs: vCPU i is cpus[i]; vCPU 0 is the boot CPU. */
+#define FW_MAX_CPUS 8
+#define FW_STACK_SIZE 4096 /* hcpage.S shifts by 12 */
+struct fw_cpu {
+  uint32_t apic_id;
+  volatile uint32_t state; /* HVB_VCPU_STOPPED or HVB_VCPU_RUNNING */
+  int started;             /* ever: it has a local APIC to send events to */
+  /* Where vcpu.start sends it next. */
+  uint64_t entry, stack, arg, cr3;
+};
+extern uint8_t fw_cpu_of_apic[256]; /* vCPU id by APIC id */
+/* This CPU's vCPU id. */
+uint32_t this_cpu(void);
+
 struct fw_platform {
+  uint32_t cpu_count;
+  struct fw_cpu cpus[FW_MAX_CPUS];
+  uint64_t boot_tables; /* the guest's boot page tables (cr3 0) */
   uint64_t tsc_hz;
   uint64_t tsc_at_start;
   uint64_t ns_mul; /* ns per TSC tick, as ns_mul / 2^32 */
   uint64_t wall_ns_at_start;
   int has_rdrand;
-  uint32_t boot_apic_id;
   struct fw_ram ram[16];
   uint32_t ram_count;
 };
@@ -122,5 +147,10 @@ struct fw_result {
  * Returned in rax:rdx by the SysV ABI, which is what the hypercall page's
  * return path hands to the guest. */
 struct fw_result fw_dispatch(uint64_t fid, const uint64_t args[6]);
+
+/* Enters the guest on this CPU: long mode on page tables `cr3`, the
+ * firmware's GDT, interrupts off, rip/rsp/rdi as given (docs/abi.md 2.2). */
+__attribute__((noreturn)) void enter_guest(uint64_t cr3, uint64_t rip,
+                                           uint64_t rsp, uint64_t rdi);
 
 #endif /* HVBIOS_BAREMETAL_FIRMWARE_H_ */

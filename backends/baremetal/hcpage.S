@@ -1,16 +1,28 @@
 /* The hypercall page (docs/abi.md, section 3) as the bare-metal firmware
- * serves it. The guest enters an entry with `call`, under its own page
- * tables and on its own stack; it may have mapped nothing of ours but this
- * page. So the call and EOI entries switch to the firmware's page tables
- * (CR3) first, using at most 40 bytes of the guest's stack (the ABI allows
- * 64), and everything after the switch happens on the firmware's stack.
- * Interrupts are off while the firmware runs; the guest's rflags come back
- * with `popfq`. The page is identity-mapped in both address spaces, which
- * is what lets it switch between them. */
+ * serves it, and the application processors' way in.
+ *
+ * The guest enters an entry with `call`, under its own page tables and on
+ * its own stack; it may have mapped nothing of ours but this page. So the
+ * call and EOI entries switch to the firmware's page tables (CR3) first,
+ * using at most 40 bytes of the guest's stack (the ABI allows 64); the
+ * page is identity-mapped in both address spaces, so execution continues
+ * across the switch. Everything after it happens on the calling CPU's
+ * firmware stack. Interrupts are off while the firmware runs; the guest's
+ * rflags come back with `popfq`. Only immediates are used before the
+ * switch: the page reads nothing, not even itself. */
 
-#define SLOT_FW_CR3    0x800
-#define SLOT_FW_STACK  0x808
-#define SLOT_FW_CALL   0x810
+/* r11 = the top of this CPU's firmware stack, from its local APIC id
+ * (xAPIC ID register, SDM Vol. 3A 11.4.6) through fw_cpu_of_apic. Needs
+ * the firmware's page tables. */
+.macro this_cpu_stack_top
+    mov $0xfee00020, %r11d
+    mov (%r11), %r11d
+    shr $24, %r11d
+    movzbl fw_cpu_of_apic(%r11), %r11d
+    inc %r11d
+    shl $12, %r11                       /* FW_STACK_SIZE, firmware.h */
+    add $fw_stacks, %r11
+.endm
 
     .section .hcpage, "ax"
     .p2align 12
@@ -23,13 +35,9 @@ hcpage:
     push %r10
     push %r11
     mov %cr3, %r10                      /* the guest's page tables */
-    mov hcpage + SLOT_FW_CR3(%rip), %r11
+    mov $fw_pml4, %r11d
     mov %r11, %cr3
-    mov %rsp, %r11                      /* the guest's stack, unmapped now */
-    mov hcpage + SLOT_FW_STACK(%rip), %rsp
-    push %r10
-    push %r11
-    jmp *hcpage + SLOT_FW_CALL(%rip)    /* fw_call, below */
+    jmp fw_call
 
 /* 0x040 HVB_HCPAGE_EOI: acknowledge the event being handled at the local
  * APIC (xAPIC EOI register, SDM Vol. 3A 11.8.5); preserves everything. */
@@ -39,7 +47,7 @@ hcpage:
     pushfq
     cli
     mov %cr3, %r10
-    mov hcpage + SLOT_FW_CR3(%rip), %r11
+    mov $fw_pml4, %r11d
     mov %r11, %cr3
     mov $0xfee000b0, %r11d
     movl $0, (%r11)
@@ -65,7 +73,6 @@ hcpage:
 /* 0x100: where fw_call returns to, on the firmware's stack and page
  * tables, with rax = status, rdx = value. */
     .org hcpage + 0x100
-    .globl hcpage_return
 hcpage_return:
     pop %r11                            /* the guest's rsp */
     pop %r10                            /* the guest's cr3 */
@@ -75,21 +82,17 @@ hcpage_return:
     pop %r10
     popfq
     ret
-
-/* Slots the firmware fills at boot (main.c); read-only to the guest. */
-    .org hcpage + SLOT_FW_CR3
-    .globl hcpage_fw_cr3, hcpage_fw_stack, hcpage_fw_call
-hcpage_fw_cr3:   .quad 0
-hcpage_fw_stack: .quad 0
-hcpage_fw_call:  .quad 0
     .org hcpage + 0x1000
 
-/* Serves one hypercall on the firmware's stack: keeps the argument
+/* Serves one hypercall on this CPU's firmware stack: keeps the argument
  * registers the ABI preserves (all but rdx), hands the arguments to
  * fw_dispatch() as an array, and goes back through the page. */
     .text
-    .globl fw_call
 fw_call:
+    this_cpu_stack_top
+    xchg %r11, %rsp                     /* r11 = the guest's rsp */
+    push %r10
+    push %r11
     push %rdi
     push %rsi
     push %rcx
@@ -112,5 +115,51 @@ fw_call:
     pop %rsi
     pop %rdi
     jmp hcpage_return
+
+/* An application processor's first instructions after INIT-SIPI-SIPI
+ * (SDM Vol. 3A 8.4.4): real mode, CS = this page >> 4. It goes straight
+ * to long mode on the firmware's page tables (PE and PG set together, with
+ * LME already on) and into ap_main() on its own firmware stack. */
+    .section .trampoline, "ax"
+    .p2align 12
+    .code16
+    .globl ap_trampoline
+ap_trampoline:
+    cli
+    cld
+    mov %cs, %ax
+    mov %ax, %ds
+    lgdtl ap_gdt_descriptor - ap_trampoline
+    movl $fw_pml4, %eax
+    mov %eax, %cr3
+    movl $0x620, %eax                   /* PAE, OSFXSR, OSXMMEXCPT */
+    mov %eax, %cr4
+    movl $0xc0000080, %ecx
+    rdmsr
+    orl $0x900, %eax                    /* LME, NXE */
+    wrmsr
+    movl $0x80010033, %eax              /* PG, WP, NE, ET, MP, PE */
+    mov %eax, %cr0
+    ljmpl $0x08, $ap_long_mode
+    .p2align 2
+ap_gdt_descriptor:
+    .word 3 * 8 - 1                     /* fw_gdt (entry.S): null, code, data */
+    .long fw_gdt
+
+    .text
+    .code64
+ap_long_mode:
+    mov $0x10, %eax
+    mov %eax, %ds
+    mov %eax, %es
+    mov %eax, %ss
+    mov %eax, %fs
+    mov %eax, %gs
+    this_cpu_stack_top
+    mov %r11, %rsp
+    call ap_main
+1:  cli
+    hlt
+    jmp 1b
 
     .section .note.GNU-stack, "", @progbits

@@ -19,8 +19,8 @@
 
 struct fw_platform g_platform;
 
-/* ---- What the PVH loader hands over (Xen's
- * public/arch-x86/hvm/start_info.h, version 1) ---------------------------- */
+/* ---- What the PVH loader hands over */
+/* Xen's public/arch-x86/hvm/start_info.h, version 1. */
 
 #define PVH_START_MAGIC 0x336ec578u
 struct pvh_start_info {
@@ -36,8 +36,7 @@ struct pvh_memmap_entry {
   uint32_t type, reserved; /* type 1: RAM */
 };
 
-/* ---- Fixed addresses
- * --------------------------------------------------------- */
+/* ---- Fixed addresses */
 
 enum {
   kBootTables = 0x10000, /* PML4, PDPT, 4 PDs, the PT of the first 2 MiB */
@@ -51,16 +50,18 @@ enum {
 #define kFourGiB 0x100000000ull
 extern char fw_image_start[], fw_image_end[]; /* firmware.ld */
 extern char hcpage[], clock_page_storage[];
-extern uint64_t hcpage_fw_cr3, hcpage_fw_stack, hcpage_fw_call;
-extern void fw_call(void);
 
 /* The firmware's own page tables: every address below 4 GiB identity-
- * mapped with 2 MiB pages, the APICs' MMIO uncached. */
-static uint64_t fw_pml4[512] __attribute__((aligned(4096)));
+ * mapped with 2 MiB pages, the APICs' MMIO uncached. hcpage.S loads it. */
+uint64_t fw_pml4[512] __attribute__((aligned(4096)));
 static uint64_t fw_pdpt[512] __attribute__((aligned(4096)));
 static uint64_t fw_pd[4][512] __attribute__((aligned(4096)));
-/* The stack hypercalls run on. */
-static uint8_t fw_stack[16384] __attribute__((aligned(16)));
+/* Each CPU's firmware stack, for hypercalls and for starting; hcpage.S
+ * finds it through fw_cpu_of_apic. */
+uint8_t fw_stacks[FW_MAX_CPUS][FW_STACK_SIZE] __attribute__((aligned(16)));
+uint8_t fw_cpu_of_apic[256];
+
+uint32_t this_cpu(void) { return fw_cpu_of_apic[lapic_id()]; }
 
 enum {
   kPresent = 1,
@@ -79,8 +80,7 @@ __attribute__((noreturn)) static void fail(const char *why) {
   machine_exit(line);
 }
 
-/* ---- RAM
- * ----------------------------------------------------------------------- */
+/* ---- RAM */
 
 int fw_ram_contains(uint64_t address, uint64_t length) {
   if (length == 0 || address + length < address) return 0;
@@ -134,8 +134,82 @@ static void collect_ram(const struct pvh_start_info *si) {
   g_platform.ram_count = count;
 }
 
-/* ---- Loading the guest image (docs/abi.md, section 2.1)
- * ------------------------ */
+/* ---- CPUs, from the ACPI MADT */
+
+static int acpi_checksum_ok(const uint8_t *table, uint32_t length) {
+  uint8_t sum = 0;
+  for (uint32_t i = 0; i < length; ++i) sum = (uint8_t)(sum + table[i]);
+  return sum == 0;
+}
+
+static int same_bytes(const uint8_t *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != (uint8_t)b[i]) return 0;
+  }
+  return 1;
+}
+
+/* The enabled processors of the MADT ("APIC", ACPI 6.x 5.2.12) through the
+ * RSDT, the boot CPU first: vCPU ids in that order. Without ACPI, or past
+ * FW_MAX_CPUS, only what fits. */
+static void discover_cpus(const struct pvh_start_info *si) {
+  const uint32_t boot_apic = lapic_id();
+  memset(fw_cpu_of_apic, 0, sizeof(fw_cpu_of_apic));
+  g_platform.cpus[0].apic_id = boot_apic;
+  g_platform.cpus[0].state = HVB_VCPU_RUNNING;
+  g_platform.cpus[0].started = 1;
+  g_platform.cpu_count = 1;
+  const uint8_t *rsdp = (const uint8_t *)(uintptr_t)si->rsdp_paddr;
+  if (rsdp == 0 || !same_bytes(rsdp, "RSD PTR ", 8) ||
+      !acpi_checksum_ok(rsdp, 20)) {
+    return;
+  }
+  uint32_t rsdt_address, rsdt_length;
+  memcpy(&rsdt_address, rsdp + 16, 4);
+  const uint8_t *rsdt = (const uint8_t *)(uintptr_t)rsdt_address;
+  memcpy(&rsdt_length, rsdt + 4, 4);
+  if (!same_bytes(rsdt, "RSDT", 4) || rsdt_length < 36 ||
+      !acpi_checksum_ok(rsdt, rsdt_length)) {
+    return;
+  }
+  for (uint32_t at = 36; at + 4 <= rsdt_length; at += 4) {
+    uint32_t table_address, length;
+    memcpy(&table_address, rsdt + at, 4);
+    const uint8_t *madt = (const uint8_t *)(uintptr_t)table_address;
+    memcpy(&length, madt + 4, 4);
+    if (!same_bytes(madt, "APIC", 4) || !acpi_checksum_ok(madt, length)) {
+      continue;
+    }
+    /* Entries from offset 44: type, length, then the body. */
+    for (uint32_t e = 44; e + 8 <= length && madt[e + 1] >= 2;
+         e += madt[e + 1]) {
+      if (madt[e] != 0) continue; /* not a processor local APIC */
+      uint32_t flags;
+      memcpy(&flags, madt + e + 4, 4);
+      const uint32_t apic_id = madt[e + 3];
+      if (!(flags & 1) || apic_id == boot_apic) continue; /* disabled */
+      if (g_platform.cpu_count == FW_MAX_CPUS) break;
+      const uint32_t id = g_platform.cpu_count++;
+      g_platform.cpus[id].apic_id = apic_id;
+      g_platform.cpus[id].state = HVB_VCPU_STOPPED;
+      fw_cpu_of_apic[apic_id] = (uint8_t)id;
+    }
+    return;
+  }
+}
+
+/* An application processor, on its firmware stack after ap_trampoline
+ * (hcpage.S): its local APIC set up, into the guest where vcpu.start
+ * asked. */
+void ap_main(void);
+void ap_main(void) {
+  lapic_init_this_cpu();
+  const struct fw_cpu *cpu = &g_platform.cpus[this_cpu()];
+  enter_guest(cpu->cr3 ? cpu->cr3 : g_platform.boot_tables, cpu->entry,
+              cpu->stack, cpu->arg);
+}
+
+/* ---- Loading the guest image (docs/abi.md, section 2.1) */
 
 struct image_segment {
   uint64_t base, end; /* page-rounded, for the memory map */
@@ -220,8 +294,7 @@ static uint64_t load_guest(const uint8_t *file, uint64_t size,
   return entry_paddr;
 }
 
-/* ---- The memory map
- * ------------------------------------------------------------- */
+/* ---- The memory map */
 
 struct claim {
   uint64_t base, end;
@@ -259,8 +332,7 @@ static uint32_t build_mem_map(const struct claim *claims, uint32_t nclaims,
   return n;
 }
 
-/* ---- Page tables
- * ---------------------------------------------------------------- */
+/* ---- Page tables */
 
 static void build_firmware_tables(void) {
   fw_pml4[0] = (uint64_t)(uintptr_t)fw_pdpt | kPresent | kWritable;
@@ -312,8 +384,7 @@ static uint64_t build_guest_tables(void) {
   return (uint64_t)(uintptr_t)pml4;
 }
 
-/* ---- The clock
- * ------------------------------------------------------------------- */
+/* ---- The clock */
 
 uint64_t clock_monotonic_ns(void) {
   const uint64_t ticks = rdtsc() - g_platform.tsc_at_start;
@@ -323,12 +394,9 @@ uint64_t clock_wall_ns(void) {
   return g_platform.wall_ns_at_start + clock_monotonic_ns();
 }
 
-/* ---- Entry
- * -------------------------------------------------------------------------- */
+/* ---- Entry */
 
-__attribute__((noreturn)) static void enter_guest(uint64_t cr3, uint64_t rip,
-                                                  uint64_t rsp,
-                                                  uint64_t boot_info) {
+void enter_guest(uint64_t cr3, uint64_t rip, uint64_t rsp, uint64_t rdi) {
   const uint32_t mxcsr = 0x1f80;
   __asm__ volatile(
       "fninit\n\t"
@@ -340,7 +408,7 @@ __attribute__((noreturn)) static void enter_guest(uint64_t cr3, uint64_t rip,
       "jmp *%[rip]"
       :
       : [mxcsr] "m"(mxcsr), [cr3] "r"(cr3), [rsp] "r"(rsp), [rip] "r"(rip),
-        "D"(boot_info)
+        "D"(rdi)
       : "memory");
   __builtin_unreachable();
 }
@@ -384,7 +452,7 @@ void fw_main(uint32_t start_info_paddr) {
   g_platform.wall_ns_at_start = rtc_read_unix_seconds() * 1000000000ull;
   g_platform.tsc_at_start = rdtsc();
   interrupts_init(g_platform.tsc_hz);
-  g_platform.boot_apic_id = lapic_id();
+  discover_cpus(si);
 
   /* The guest. */
   struct image_segment segs[32];
@@ -393,13 +461,11 @@ void fw_main(uint32_t start_info_paddr) {
       load_guest((const uint8_t *)(uintptr_t)module.paddr, module.size,
                  module.paddr, segs, &seg_count);
 
-  /* The hypercall page's slots and the clock page. */
-  hcpage_fw_cr3 = (uint64_t)(uintptr_t)fw_pml4;
-  hcpage_fw_stack = (uint64_t)(uintptr_t)(fw_stack + sizeof(fw_stack));
-  hcpage_fw_call = (uint64_t)(uintptr_t)fw_call;
+  /* The clock page: the TSC is the clock on every CPU (an emulator's, or
+   * a PC's with an invariant TSC, which the firmware does not check yet). */
   struct hvb_clock_page *clock = (struct hvb_clock_page *)clock_page_storage;
   memset(clock, 0, 4096);
-  clock->flags = HVB_CLOCK_F_VALID; /* one CPU: its TSC is the clock */
+  clock->flags = HVB_CLOCK_F_VALID;
   clock->tsc_base = g_platform.tsc_at_start;
   clock->ns_base = 0;
   clock->mul = g_platform.ns_mul;
@@ -438,13 +504,14 @@ void fw_main(uint32_t start_info_paddr) {
   boot->tsc_frequency_hz = g_platform.tsc_hz;
   boot->cmdline = cmdline_length ? (uint64_t)(uintptr_t)cmdline : 0;
   boot->cmdline_length = cmdline_length;
-  boot->vcpu_count = 1;
+  boot->vcpu_count = g_platform.cpu_count;
   boot->boot_vcpu_id = 0;
   boot->mem_map_count = map_count;
   boot->mem_map = (uint64_t)(uintptr_t)map;
   boot->device_count = 1;
   boot->devices = (uint64_t)(uintptr_t)devices;
 
-  const uint64_t guest_cr3 = build_guest_tables();
-  enter_guest(guest_cr3, entry, kBootStackTop, (uint64_t)(uintptr_t)boot);
+  g_platform.boot_tables = build_guest_tables();
+  enter_guest(g_platform.boot_tables, entry, kBootStackTop,
+              (uint64_t)(uintptr_t)boot);
 }

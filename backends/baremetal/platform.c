@@ -7,8 +7,8 @@
 
 #include "firmware.h"
 
-/* ---- Strings ---------------------------------------------------------------
- * The compiler may emit calls to these for struct copies. */
+/* ---- Strings */
+/* The compiler may emit calls to these for struct copies. */
 
 void *memcpy(void *dst, const void *src, size_t n) {
   uint8_t *d = dst;
@@ -27,8 +27,7 @@ size_t strlen(const char *s) {
   return n;
 }
 
-/* ---- 16550 UART on COM1 -----------------------------------------------------
- */
+/* ---- 16550 UART on COM1 */
 
 enum {
   kCom1 = 0x3f8,
@@ -77,8 +76,7 @@ void uart_input_interrupt(int enable) {
   outb(kCom1 + kUartIntEnable, enable ? 0x01 : 0x00); /* data available */
 }
 
-/* ---- fw_printf: %s %c %d %u %x %p with l/ll, width and 0-padding ----------
- */
+/* ---- fw_printf: %s %c %d %u %x %p with l/ll, width and 0-padding */
 
 static void put_unsigned(uint64_t v, unsigned base, int width, char pad) {
   char digits[24];
@@ -144,8 +142,7 @@ void fw_printf(const char *format, ...) {
   va_end(ap);
 }
 
-/* ---- PIT and TSC ------------------------------------------------------------
- */
+/* ---- PIT and TSC */
 
 uint64_t tsc_calibrate(void) {
   /* PIT channel 2, gated by port 0x61 bit 0, counts down once from
@@ -170,8 +167,7 @@ uint64_t tsc_calibrate(void) {
   return best * kPitHz / kTicks;
 }
 
-/* ---- CMOS RTC --------------------------------------------------------------
- */
+/* ---- CMOS RTC */
 
 static uint8_t cmos(uint8_t reg) {
   outb(0x70, reg);
@@ -217,8 +213,7 @@ uint64_t rtc_read_unix_seconds(void) {
   return days * 86400 + hour * 3600 + t[1] * 60ull + t[0];
 }
 
-/* ---- Interrupt controllers --------------------------------------------------
- */
+/* ---- Interrupt controllers */
 
 enum {
   kLapic = 0xfee00000,
@@ -253,6 +248,56 @@ static void ioapic_write(uint32_t reg, uint32_t v) {
   mmio_write32(kIoapic + 0x10, v);
 }
 
+void delay_us(uint64_t us) {
+  const uint64_t start = rdtsc();
+  const uint64_t ticks = us * (g_platform.tsc_hz / 1000000);
+  while (rdtsc() - start < ticks) {
+  }
+}
+
+/* Software-enabled with spurious vector 0xff (SDM Vol. 3A 11.9), local
+ * interrupt pins and errors masked, timer stopped, dividing by 128. */
+void lapic_init_this_cpu(void) {
+  lapic_write(kLapicSpurious, 0x1ff);
+  lapic_write(kLapicLvtLint0, kLvtMasked);
+  lapic_write(kLapicLvtLint1, kLvtMasked);
+  lapic_write(kLapicLvtError, kLvtMasked);
+  lapic_write(kLapicLvtTimer, kLvtMasked);
+  lapic_write(kLapicTimerDivide, 0x0a);
+  lapic_write(kLapicTimerInitial, 0);
+}
+
+static void lapic_send(uint32_t apic_id, uint32_t command) {
+  lapic_write(kLapicIcrHigh, apic_id << 24);
+  lapic_write(kLapicIcrLow, command);
+  while (lapic_read(kLapicIcrLow) & (1u << 12)) { /* delivery pending */
+  }
+}
+
+void lapic_send_ipi(uint32_t apic_id, uint8_t vector) {
+  lapic_send(apic_id, vector); /* fixed, physical destination */
+}
+
+void lapic_start_cpu(uint32_t apic_id, uint64_t page) {
+  lapic_send(apic_id, 0x4500); /* INIT, level assert */
+  delay_us(10000);
+  for (int i = 0; i < 2; ++i) {
+    lapic_send(apic_id, 0x4600 | (uint32_t)(page >> 12)); /* STARTUP */
+    delay_us(200);
+  }
+}
+
+void lapic_end_all_in_service(void) {
+  for (int eois = 0; eois < 256; ++eois) {
+    int any = 0;
+    for (uint32_t reg = 0x100; reg < 0x180; reg += 0x10) {
+      any |= lapic_read(reg) != 0; /* ISR, SDM Vol. 3A 11.8.4 */
+    }
+    if (!any) return;
+    lapic_write(kLapicEoi, 0);
+  }
+}
+
 void interrupts_init(uint64_t tsc_hz) {
   /* The 8259s: remapped away from the exception vectors, then masked;
    * every interrupt the guest sees comes through the APICs. */
@@ -267,16 +312,9 @@ void interrupts_init(uint64_t tsc_hz) {
   outb(0x21, 0xff);
   outb(0xa1, 0xff);
 
-  /* Local APIC: software-enabled with spurious vector 0xff (SDM Vol. 3A
-   * 11.9), local interrupt pins and errors masked, timer stopped. */
-  lapic_write(kLapicSpurious, 0x1ff);
-  lapic_write(kLapicLvtLint0, kLvtMasked);
-  lapic_write(kLapicLvtLint1, kLvtMasked);
-  lapic_write(kLapicLvtError, kLvtMasked);
-  lapic_write(kLapicLvtTimer, kLvtMasked);
-  lapic_write(kLapicTimerDivide, 0x0a); /* divide by 128 */
-
-  /* Its timer's rate, against the TSC over 10 ms. */
+  lapic_init_this_cpu();
+  /* The local APIC timer's rate, against the TSC over 10 ms (every CPU's
+   * runs off the same bus clock). */
   lapic_write(kLapicTimerInitial, 0xffffffff);
   const uint64_t start = rdtsc();
   while (rdtsc() - start < tsc_hz / 100) {
@@ -287,12 +325,6 @@ void interrupts_init(uint64_t tsc_hz) {
 
   /* Every I/O APIC input masked until the guest routes a source. */
   for (uint32_t pin = 0; pin < 24; ++pin) ioapic_route(pin, 0, 0, 1);
-}
-
-void lapic_self_ipi(uint8_t vector) {
-  /* Fixed delivery, destination shorthand "self" (SDM Vol. 3A 11.6.1). */
-  lapic_write(kLapicIcrHigh, 0);
-  lapic_write(kLapicIcrLow, (1u << 18) | vector);
 }
 
 void lapic_timer_arm(uint64_t ns, uint8_t vector) {
@@ -321,8 +353,7 @@ void ioapic_route(uint32_t irq, uint32_t apic_id, uint8_t vector, int masked) {
   ioapic_write(0x11 + 2 * irq, apic_id << 24);
 }
 
-/* ---- Leaving the machine
- * ----------------------------------------------------- */
+/* ---- Leaving the machine */
 
 void machine_exit(const char *status_line) {
   /* QEMU's debug console (port 0xe9) carries the status line to

@@ -1,7 +1,7 @@
 /* The hvbios services as the bare-metal firmware provides them, table-
  * driven like the host's (lib/hypercall.cc), with the same argument checks
  * in the same order so that one conformance suite holds both to the ABI.
- * This platform has one vCPU (the boot CPU), the console on COM1, the
+ * This platform's vCPUs are the PC's CPUs, the console is on COM1, the
  * clock on the TSC, the timer and events on the local APIC, console input
  * through the I/O APIC, and RDRAND for rng. It has no disks yet: the block
  * service answers HVB_ERR_NODEV for every device id, as the boot info's
@@ -19,14 +19,12 @@ static struct fw_result error(int64_t status) {
   return r;
 }
 
-enum { kVcpuCount = 1 };
 static int valid_vector(uint64_t v) {
   return v >= HVB_VECTOR_MIN && v <= HVB_VECTOR_MAX;
 }
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
-/* ---- base -----------------------------------------------------------------
- */
+/* ---- base */
 
 static int implemented(uint64_t fid);
 
@@ -46,9 +44,10 @@ static struct fw_result base_probe(const uint64_t *a) {
   return ok(implemented(a[0]) ? 1 : 0);
 }
 
-/* ---- console ---------------------------------------------------------------
- * Guest buffers are read and written in place: the firmware runs with
- * interrupts off on the only CPU, so nothing can change them meanwhile. */
+/* ---- console */
+/* Guest buffers are used in place. Only their range is checked, never
+ * their contents, so another vCPU writing one meanwhile changes only the
+ * bytes printed or overwritten. */
 
 static struct fw_result console_write(const uint64_t *a) {
   const uint64_t length = min_u64(a[1], HVB_CONSOLE_MAX_IO);
@@ -64,8 +63,7 @@ static struct fw_result console_read(const uint64_t *a) {
   return ok(uart_read((char *)(uintptr_t)a[0], length));
 }
 
-/* ---- clock, power, debug --------------------------------------------------
- */
+/* ---- clock, power, debug */
 
 static struct fw_result clock_monotonic(const uint64_t *a) {
   (void)a;
@@ -100,47 +98,92 @@ static struct fw_result debug_echo(const uint64_t *a) {
   return ok(a[0] ^ a[1] ^ a[2] ^ a[3] ^ a[4] ^ a[5]);
 }
 
-/* ---- vcpu: only the boot CPU, so far ----------------------------------------
- */
+/* ---- The firmware lock */
+/* One lock serializes the services across CPUs. The firmware runs with
+ * interrupts off, so a spinning CPU cannot be preempted by its holder. */
+static volatile int g_lock;
+static void fw_lock(void) {
+  while (__atomic_exchange_n(&g_lock, 1, __ATOMIC_ACQUIRE)) {
+    while (__atomic_load_n(&g_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+  }
+}
+static void fw_unlock(void) { __atomic_store_n(&g_lock, 0, __ATOMIC_RELEASE); }
+
+/* ---- vcpu: the PC's CPUs; vCPU 0 is the boot CPU */
+
+extern char ap_trampoline[];
 
 static struct fw_result vcpu_count(const uint64_t *a) {
   (void)a;
-  return ok(kVcpuCount);
+  return ok(g_platform.cpu_count);
 }
 static struct fw_result vcpu_self(const uint64_t *a) {
   (void)a;
-  return ok(0);
+  return ok(this_cpu());
 }
 static struct fw_result vcpu_start(const uint64_t *a) {
   const uint64_t id = a[0], rip = a[1], rsp = a[2], cr3 = a[4];
-  if (id >= kVcpuCount) return error(HVB_ERR_NODEV);
+  if (id >= g_platform.cpu_count) return error(HVB_ERR_NODEV);
   if (!fw_ram_contains(rip, 1)) return error(HVB_ERR_FAULT);
   if (rsp % 16 != 0) return error(HVB_ERR_INVAL);
   if (rsp < 8 || !fw_ram_contains(rsp - 8, 8)) return error(HVB_ERR_FAULT);
   if (cr3 != 0 && (cr3 % 4096 != 0 || !fw_ram_contains(cr3, 4096))) {
     return error(HVB_ERR_INVAL);
   }
-  return error(HVB_ERR_STATE); /* the only vCPU is the caller: running */
+  struct fw_cpu *cpu = &g_platform.cpus[id];
+  if (cpu->state != HVB_VCPU_STOPPED) return error(HVB_ERR_STATE);
+  cpu->entry = rip;
+  cpu->stack = rsp;
+  cpu->arg = a[3];
+  cpu->cr3 = cr3;
+  cpu->started = 1;
+  __atomic_store_n(&cpu->state, HVB_VCPU_RUNNING, __ATOMIC_RELEASE);
+  /* An application processor starts afresh through INIT-SIPI-SIPI, which
+   * also drops the events raised on it while it was stopped. The boot CPU
+   * cannot (INIT sends it back to the BIOS): it waits in vcpu_stop(). */
+  if (id != 0) {
+    lapic_start_cpu(cpu->apic_id, (uint64_t)(uintptr_t)ap_trampoline);
+  }
+  return ok(0);
 }
 static struct fw_result vcpu_stop(const uint64_t *a) {
   (void)a;
-  machine_exit(
-      "fault vCPU 0 stopped itself (vcpu.stop) and no vCPU is left running");
+  const uint32_t self = this_cpu();
+  struct fw_cpu *cpu = &g_platform.cpus[self];
+  lapic_timer_arm(0, 0);
+  __atomic_store_n(&cpu->state, HVB_VCPU_STOPPED, __ATOMIC_RELEASE);
+  int running = 0;
+  for (uint32_t i = 0; i < g_platform.cpu_count; ++i) {
+    running |= g_platform.cpus[i].state == HVB_VCPU_RUNNING;
+  }
+  if (!running) {
+    machine_exit(
+        "fault every vCPU stopped itself (vcpu.stop): nothing can run again");
+  }
+  fw_unlock();
+  if (self != 0) {
+    for (;;) __asm__ volatile("cli; hlt"); /* until INIT-SIPI */
+  }
+  while (__atomic_load_n(&cpu->state, __ATOMIC_ACQUIRE) != HVB_VCPU_RUNNING) {
+    __builtin_ia32_pause();
+  }
+  lapic_end_all_in_service();
+  enter_guest(cpu->cr3 ? cpu->cr3 : g_platform.boot_tables, cpu->entry,
+              cpu->stack, cpu->arg);
 }
 static struct fw_result vcpu_status(const uint64_t *a) {
-  if (a[0] >= kVcpuCount) return error(HVB_ERR_NODEV);
-  return ok(HVB_VCPU_RUNNING);
+  if (a[0] >= g_platform.cpu_count) return error(HVB_ERR_NODEV);
+  return ok(g_platform.cpus[a[0]].state);
 }
 
-/* ---- timer: the local APIC's, one-shot -------------------------------------
- */
+/* ---- timer: the local APIC's, one-shot */
 
 static struct fw_result timer_set(const uint64_t *a) {
   if (!valid_vector(a[1])) return error(HVB_ERR_INVAL);
   const uint64_t now = clock_monotonic_ns();
   if (a[0] <= now) {
     lapic_timer_arm(0, 0); /* replaces an armed deadline */
-    lapic_self_ipi((uint8_t)a[1]);
+    lapic_send_ipi(g_platform.cpus[this_cpu()].apic_id, (uint8_t)a[1]);
   } else {
     lapic_timer_arm(a[0] - now, (uint8_t)a[1]);
   }
@@ -152,26 +195,28 @@ static struct fw_result timer_cancel(const uint64_t *a) {
   return ok(0);
 }
 
-/* ---- event: console input through the I/O APIC, IPIs to self ---------------
- */
+/* ---- event: console input through the I/O APIC, IPIs */
 
 enum { kUartIrq = 4 };
 static struct {
   int routed, masked;
+  uint32_t vcpu;
   uint8_t vector;
 } g_console_event;
 
 static void console_event_apply(void) {
-  ioapic_route(kUartIrq, g_platform.boot_apic_id, g_console_event.vector,
+  ioapic_route(kUartIrq, g_platform.cpus[g_console_event.vcpu].apic_id,
+               g_console_event.vector,
                !g_console_event.routed || g_console_event.masked);
   uart_input_interrupt(g_console_event.routed);
 }
 
 static struct fw_result event_route(const uint64_t *a) {
   if (a[0] != HVB_EVENT_SRC_CONSOLE_INPUT) return error(HVB_ERR_NODEV);
-  if (a[1] >= kVcpuCount) return error(HVB_ERR_NODEV);
+  if (a[1] >= g_platform.cpu_count) return error(HVB_ERR_NODEV);
   if (!valid_vector(a[2])) return error(HVB_ERR_INVAL);
   g_console_event.routed = 1;
+  g_console_event.vcpu = (uint32_t)a[1];
   g_console_event.vector = (uint8_t)a[2];
   console_event_apply();
   return ok(0);
@@ -189,19 +234,23 @@ static struct fw_result event_unmask(const uint64_t *a) {
   /* The I/O APIC drops edges while masked: input that arrived meanwhile
    * is the one event kept pending, delivered now. */
   if (g_console_event.routed && uart_has_input()) {
-    lapic_self_ipi(g_console_event.vector);
+    lapic_send_ipi(g_platform.cpus[g_console_event.vcpu].apic_id,
+                   g_console_event.vector);
   }
   return ok(0);
 }
 static struct fw_result event_send_ipi(const uint64_t *a) {
-  if (a[0] >= kVcpuCount) return error(HVB_ERR_NODEV);
+  /* Like KVM's: a vCPU never started has no interrupt controller yet. */
+  if (a[0] >= g_platform.cpu_count || !g_platform.cpus[a[0]].started) {
+    return error(HVB_ERR_NODEV);
+  }
   if (!valid_vector(a[1])) return error(HVB_ERR_INVAL);
-  lapic_self_ipi((uint8_t)a[1]);
+  /* A stopped vCPU keeps it pending only until its next start (INIT). */
+  lapic_send_ipi(g_platform.cpus[a[0]].apic_id, (uint8_t)a[1]);
   return ok(0);
 }
 
-/* ---- rng: RDRAND ------------------------------------------------------------
- */
+/* ---- rng: RDRAND */
 
 static int rdrand64(uint64_t *out) {
   /* Intel's guidance: retry a few times on a transient underflow. */
@@ -227,16 +276,14 @@ static struct fw_result rng_fill(const uint64_t *a) {
   return ok(length);
 }
 
-/* ---- block: no disks yet
- * ------------------------------------------------------ */
+/* ---- block: no disks yet */
 
 static struct fw_result block_no_such_device(const uint64_t *a) {
   (void)a;
   return error(HVB_ERR_NODEV);
 }
 
-/* ---- dispatch ---------------------------------------------------------------
- */
+/* ---- dispatch */
 
 static const handler kBase[] = {base_abi_version, base_impl_id,
                                 base_impl_version, base_probe};
@@ -281,5 +328,9 @@ static int implemented(uint64_t fid) { return lookup(fid) != 0; }
 
 struct fw_result fw_dispatch(uint64_t fid, const uint64_t args[6]) {
   const handler h = lookup(fid);
-  return h ? h(args) : error(HVB_ERR_NOSYS);
+  if (!h) return error(HVB_ERR_NOSYS);
+  fw_lock();
+  const struct fw_result r = h(args);
+  fw_unlock();
+  return r;
 }
