@@ -3,7 +3,8 @@
  * their physical addresses and enters pvh_entry in 32-bit protected mode,
  * paging off, interrupts off, with ebx = the physical address of its
  * struct hvm_start_info. We switch to long mode on a temporary identity map
- * of the first GiB and call fw_main(start_info) in C. */
+ * of the first GiB and call fw_main(start_info) in C, on the 64 KiB below
+ * the firmware that later becomes the guest's boot stack (main.c). */
 
 /* The ELF note that marks us as PVH-bootable: XEN_ELFNOTE_PHYS32_ENTRY
  * (type 18), owner "Xen", the 32-bit physical entry point. */
@@ -23,7 +24,7 @@ pvh_entry:
     cli
     cld
     mov %ebx, %esi                      /* start_info, kept for fw_main */
-    mov $early_stack_top, %esp
+    mov $0x80000, %esp                  /* the guest boot stack, unused yet */
 
     /* Identity-map the first GiB with 2 MiB pages: enough for the
      * firmware, the loader's data and the switch. main.c builds the real
@@ -68,7 +69,7 @@ long_mode:
     mov %eax, %ss
     mov %eax, %fs
     mov %eax, %gs
-    mov $early_stack_top, %rsp
+    mov $0x80000, %rsp
     fninit                              /* x87 and SSE in their reset state */
     mov %esi, %edi
     call fw_main
@@ -96,8 +97,5 @@ gdt_descriptor:
 early_pml4: .skip 4096
 early_pdpt: .skip 4096
 early_pd:   .skip 4096
-    .p2align 4
-    .skip 16384
-early_stack_top:
 
     .section .note.GNU-stack, "", @progbits

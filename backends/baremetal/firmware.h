@@ -102,6 +102,32 @@ void ioapic_route(uint32_t irq, uint32_t apic_id, uint8_t vector, int masked);
 __attribute__((noreturn)) void machine_exit(const char *status_line);
 __attribute__((noreturn)) void machine_reboot(void);
 
+/* A hypercall's answer: rax = status, rdx = value. */
+struct fw_result {
+  int64_t status;
+  uint64_t value;
+};
+
+/* ---- Disks (block.c) ------------------------------------------------------
+ */
+
+#define FW_MAX_QUEUES 16
+/* Finds the ATA disks on the IDE channels (once, on the boot CPU). */
+void disks_init(void);
+uint32_t disk_count(void);
+int disk_read_only(uint32_t dev);
+uint32_t queue_count(void);
+struct fw_result block_info(const uint64_t *a);
+struct fw_result block_read(const uint64_t *a);
+struct fw_result block_write(const uint64_t *a);
+struct fw_result block_flush(const uint64_t *a);
+struct fw_result block_discard(const uint64_t *a);
+struct fw_result block_queue_setup(const uint64_t *a);
+/* The notify entry: serves queue `id`'s new requests (under the lock). */
+void block_queue_notify(uint64_t id);
+/* Raises queue `id`'s completion event as routed (services.c). */
+void event_queue_completed(uint32_t id);
+
 /* ---- The clock ------------------------------------------------------------
  */
 
@@ -139,10 +165,6 @@ struct fw_platform {
 };
 extern struct fw_platform g_platform;
 
-struct fw_result {
-  int64_t status;
-  uint64_t value;
-};
 /* Serves hypercall `fid` (rax) with arguments rdi, rsi, rdx, rcx, r8, r9.
  * Returned in rax:rdx by the SysV ABI, which is what the hypercall page's
  * return path hands to the guest. */

@@ -57,10 +57,17 @@ hcpage:
     pop %r10
     ret
 
-/* 0x080 HVB_HCPAGE_NOTIFY: no queues on this platform yet; a doorbell for
- * a queue that does not exist is ignored. */
+/* 0x080 HVB_HCPAGE_NOTIFY: edi = queue; the firmware serves its new
+ * requests at once (fw_notify). Preserves everything. */
     .org hcpage + 0x080
-    ret
+    pushfq
+    cli
+    push %r10
+    push %r11
+    mov %cr3, %r10
+    mov $fw_pml4, %r11d
+    mov %r11, %cr3
+    jmp fw_notify_entry
 
 /* 0x0c0 HVB_HCPAGE_HALT: enable interrupts and wait for an event. `sti`
  * takes effect after `hlt` starts, so an event pending since a `cli`
@@ -114,6 +121,33 @@ fw_call:
     pop %rcx
     pop %rsi
     pop %rdi
+    jmp hcpage_return
+
+/* Serves a doorbell on this CPU's firmware stack, keeping every register
+ * the C code may clobber. */
+fw_notify_entry:
+    this_cpu_stack_top
+    xchg %r11, %rsp
+    push %r10
+    push %r11
+    push %rax
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    sub $8, %rsp                        /* 16-byte alignment for the call */
+    mov %edi, %edi                      /* the queue id is 32 bits */
+    call fw_notify
+    add $8, %rsp
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rax
     jmp hcpage_return
 
 /* An application processor's first instructions after INIT-SIPI-SIPI

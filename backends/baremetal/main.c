@@ -453,6 +453,7 @@ void fw_main(uint32_t start_info_paddr) {
   g_platform.tsc_at_start = rdtsc();
   interrupts_init(g_platform.tsc_hz);
   discover_cpus(si);
+  disks_init();
 
   /* The guest. */
   struct image_segment segs[32];
@@ -495,6 +496,13 @@ void fw_main(uint32_t start_info_paddr) {
   const uint32_t map_count = build_mem_map(claims, nclaims, map);
   struct hvb_device *devices = (struct hvb_device *)(map + map_count);
   devices[0] = (struct hvb_device){HVB_DEV_CONSOLE, 0, 0, {0, 0}};
+  for (uint32_t i = 0; i < disk_count(); ++i) {
+    devices[1 + i] =
+        (struct hvb_device){HVB_DEV_BLOCK,
+                            i,
+                            disk_read_only(i) ? HVB_BLOCK_F_READ_ONLY : 0,
+                            {0, 0}};
+  }
 
   boot->magic = HVB_BOOT_MAGIC;
   boot->abi_version = HVB_ABI_VERSION;
@@ -508,7 +516,7 @@ void fw_main(uint32_t start_info_paddr) {
   boot->boot_vcpu_id = 0;
   boot->mem_map_count = map_count;
   boot->mem_map = (uint64_t)(uintptr_t)map;
-  boot->device_count = 1;
+  boot->device_count = 1 + disk_count();
   boot->devices = (uint64_t)(uintptr_t)devices;
 
   g_platform.boot_tables = build_guest_tables();

@@ -3,9 +3,8 @@
  * in the same order so that one conformance suite holds both to the ABI.
  * This platform's vCPUs are the PC's CPUs, the console is on COM1, the
  * clock on the TSC, the timer and events on the local APIC, console input
- * through the I/O APIC, and RDRAND for rng. It has no disks yet: the block
- * service answers HVB_ERR_NODEV for every device id, as the boot info's
- * device list (the console only) says. */
+ * through the I/O APIC, RDRAND for rng, and disks on the IDE channels
+ * (block.c). */
 #include "firmware.h"
 
 typedef struct fw_result (*handler)(const uint64_t *a);
@@ -195,47 +194,81 @@ static struct fw_result timer_cancel(const uint64_t *a) {
   return ok(0);
 }
 
-/* ---- event: console input through the I/O APIC, IPIs */
+/* ---- event: console input through the I/O APIC; queue completions and
+ * IPIs as IPIs */
 
-enum { kUartIrq = 4 };
+enum { kUartIrq = 4, kMaxSources = 1 + FW_MAX_QUEUES };
+/* Sources by index: 0 console input, 1 + q queue q. */
 static struct {
-  int routed, masked;
+  int routed, masked, pending;
   uint32_t vcpu;
   uint8_t vector;
-} g_console_event;
+} g_sources[kMaxSources];
 
-static void console_event_apply(void) {
-  ioapic_route(kUartIrq, g_platform.cpus[g_console_event.vcpu].apic_id,
-               g_console_event.vector,
-               !g_console_event.routed || g_console_event.masked);
-  uart_input_interrupt(g_console_event.routed);
+/* The index of event source `source`, or -1 if it does not exist. */
+static int source_index(uint64_t source) {
+  if (source == HVB_EVENT_SRC_CONSOLE_INPUT) return 0;
+  if (source >= HVB_EVENT_SRC_QUEUE(0) &&
+      source < HVB_EVENT_SRC_QUEUE(queue_count())) {
+    return 1 + (int)(source - HVB_EVENT_SRC_QUEUE(0));
+  }
+  return -1;
+}
+
+static void raise_source(int i) {
+  lapic_send_ipi(g_platform.cpus[g_sources[i].vcpu].apic_id,
+                 g_sources[i].vector);
+}
+
+/* Console input: the UART's IRQ through the I/O APIC while routed and
+ * unmasked. The I/O APIC drops edges while masked, so input that arrived
+ * meanwhile is the one event kept pending, raised at unmask. */
+static void console_source_apply(void) {
+  ioapic_route(kUartIrq, g_platform.cpus[g_sources[0].vcpu].apic_id,
+               g_sources[0].vector,
+               !g_sources[0].routed || g_sources[0].masked);
+  uart_input_interrupt(g_sources[0].routed);
+}
+
+void event_queue_completed(uint32_t id) {
+  const int i = 1 + (int)id;
+  if (!g_sources[i].routed) return; /* unrouted: dropped */
+  if (g_sources[i].masked) {
+    g_sources[i].pending = 1;
+  } else {
+    raise_source(i);
+  }
 }
 
 static struct fw_result event_route(const uint64_t *a) {
-  if (a[0] != HVB_EVENT_SRC_CONSOLE_INPUT) return error(HVB_ERR_NODEV);
+  const int i = source_index(a[0]);
+  if (i < 0) return error(HVB_ERR_NODEV);
   if (a[1] >= g_platform.cpu_count) return error(HVB_ERR_NODEV);
   if (!valid_vector(a[2])) return error(HVB_ERR_INVAL);
-  g_console_event.routed = 1;
-  g_console_event.vcpu = (uint32_t)a[1];
-  g_console_event.vector = (uint8_t)a[2];
-  console_event_apply();
+  g_sources[i].routed = 1;
+  g_sources[i].vcpu = (uint32_t)a[1];
+  g_sources[i].vector = (uint8_t)a[2];
+  if (i == 0) console_source_apply();
   return ok(0);
 }
 static struct fw_result event_mask(const uint64_t *a) {
-  if (a[0] != HVB_EVENT_SRC_CONSOLE_INPUT) return error(HVB_ERR_NODEV);
-  g_console_event.masked = 1;
-  console_event_apply();
+  const int i = source_index(a[0]);
+  if (i < 0) return error(HVB_ERR_NODEV);
+  g_sources[i].masked = 1;
+  if (i == 0) console_source_apply();
   return ok(0);
 }
 static struct fw_result event_unmask(const uint64_t *a) {
-  if (a[0] != HVB_EVENT_SRC_CONSOLE_INPUT) return error(HVB_ERR_NODEV);
-  g_console_event.masked = 0;
-  console_event_apply();
-  /* The I/O APIC drops edges while masked: input that arrived meanwhile
-   * is the one event kept pending, delivered now. */
-  if (g_console_event.routed && uart_has_input()) {
-    lapic_send_ipi(g_platform.cpus[g_console_event.vcpu].apic_id,
-                   g_console_event.vector);
+  const int i = source_index(a[0]);
+  if (i < 0) return error(HVB_ERR_NODEV);
+  g_sources[i].masked = 0;
+  if (i == 0) {
+    console_source_apply();
+    g_sources[0].pending = g_sources[0].routed && uart_has_input();
+  }
+  if (g_sources[i].pending) {
+    g_sources[i].pending = 0;
+    raise_source(i);
   }
   return ok(0);
 }
@@ -276,13 +309,6 @@ static struct fw_result rng_fill(const uint64_t *a) {
   return ok(length);
 }
 
-/* ---- block: no disks yet */
-
-static struct fw_result block_no_such_device(const uint64_t *a) {
-  (void)a;
-  return error(HVB_ERR_NODEV);
-}
-
 /* ---- dispatch */
 
 static const handler kBase[] = {base_abi_version, base_impl_id,
@@ -296,9 +322,8 @@ static const handler kVcpu[] = {vcpu_count, vcpu_self, vcpu_start, vcpu_stop,
 static const handler kTimer[] = {timer_set, timer_cancel};
 static const handler kEvent[] = {event_route, event_mask, event_unmask,
                                  event_send_ipi};
-static const handler kBlock[] = {block_no_such_device, block_no_such_device,
-                                 block_no_such_device, block_no_such_device,
-                                 block_no_such_device, block_no_such_device};
+static const handler kBlock[] = {block_info,  block_read,    block_write,
+                                 block_flush, block_discard, block_queue_setup};
 static const handler kRng[] = {rng_fill};
 
 #define SERVICE(table) \
@@ -325,6 +350,14 @@ static handler lookup(uint64_t fid) {
 }
 
 static int implemented(uint64_t fid) { return lookup(fid) != 0; }
+
+/* The hypercall page's notify entry (hcpage.S). */
+void fw_notify(uint64_t queue);
+void fw_notify(uint64_t queue) {
+  fw_lock();
+  block_queue_notify(queue);
+  fw_unlock();
+}
 
 struct fw_result fw_dispatch(uint64_t fid, const uint64_t args[6]) {
   const handler h = lookup(fid);

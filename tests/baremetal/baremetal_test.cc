@@ -4,7 +4,9 @@
 #include <elf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -82,6 +84,47 @@ TEST_F(BareMetalTest, TheConformanceSuitePassesOnOneAndTwoCpus) {
   }
 }
 
+// Disks are IDE drives in QEMU: the suite's block and ring checks, with a
+// writable and a read-only disk; the read-only image stays as it was.
+TEST_F(BareMetalTest, TheConformanceSuitePassesWithDisks) {
+  std::vector<uint8_t> pattern(4 << 20);
+  for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = uint8_t(i * 13);
+  const std::string rw = Write("rw.img", std::vector<uint8_t>(8 << 20, 0));
+  const std::string ro = Write("ro.img", pattern);
+  CommandResult r = Run({"--cpus", "2", "--disk", rw, "--disk", ro + ",ro",
+                         "--cmdline", "input=ping", GuestPath("conformance")},
+                        "ping");
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("testing block device 0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" passed, 0 failed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+  std::ifstream in(ro, std::ios::binary);
+  const std::vector<uint8_t> after(std::istreambuf_iterator<char>(in), {});
+  EXPECT_TRUE(after == pattern) << "the read-only image changed";
+}
+
+TEST_F(BareMetalTest, BlkAndTarfsExamples) {
+  const std::string disk = Write("blk.img", std::vector<uint8_t>(16 << 20, 0));
+  CommandResult r = Run({"--disk", disk, GuestPath("blk")});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("blk: all checks passed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ring random 4 KiB batch 32"), std::string::npos);
+
+  const std::string src = temp_dir_.path() + "/tarsrc";
+  ASSERT_EQ(std::system(("mkdir -p " + src).c_str()), 0);
+  std::ofstream(src + "/hello.txt") << "Hello from inside a tar archive!\n";
+  const std::string tar = temp_dir_.path() + "/fs.tar";
+  ASSERT_EQ(std::system(absl::StrCat("tar --format=ustar -C ", src, " -cf ",
+                                     tar, " hello.txt")
+                            .c_str()),
+            0);
+  r = Run({"--disk", tar + ",ro", "--cmdline", "cat hello.txt",
+           GuestPath("tarfs")});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Hello from inside a tar archive!"), std::string::npos)
+      << r.out;
+}
+
 TEST_F(BareMetalTest, TimerAndSmpExamples) {
   CommandResult r = Run({GuestPath("timer")});
   EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
@@ -129,7 +172,13 @@ TEST_F(BareMetalTest, RebootBootsAgain) {
 TEST_F(BareMetalTest, BadImagesAndCommandLines) {
   ExpectRejected(Run({}), 121, "no guest image");
   ExpectRejected(Run({"--cpus", "9", GuestPath("hello")}), 121, "1 to 8");
-  ExpectRejected(Run({"--disk", "x.img", GuestPath("hello")}), 121, "no disks");
+  ExpectRejected(
+      Run({"--disk", temp_dir_.path() + "/none.img", GuestPath("hello")}), 122,
+      "cannot open disk");
+  const std::string d = Write("d.img", std::vector<uint8_t>(4096, 0));
+  ExpectRejected(
+      Run({"-d", d, "-d", d, "-d", d, "-d", d, "-d", d, GuestPath("hello")}),
+      121, "at most 4");
   ExpectRejected(Run({"--mem", "lots", GuestPath("hello")}), 121,
                  "memory size");
   ExpectRejected(Run({temp_dir_.path() + "/missing.elf"}), 122, "cannot open");
