@@ -144,6 +144,7 @@ struct fw_cpu {
   uint32_t apic_id;
   volatile uint32_t state; /* HVB_VCPU_STOPPED or HVB_VCPU_RUNNING */
   int started;             /* ever: it has a local APIC to send events to */
+  volatile int coming_up;  /* between INIT-SIPI and its local APIC's setup */
   /* Where vcpu.start sends it next. */
   uint64_t entry, stack, arg, cr3;
 };

@@ -204,7 +204,8 @@ static void discover_cpus(const struct pvh_start_info *si) {
 void ap_main(void);
 void ap_main(void) {
   lapic_init_this_cpu();
-  const struct fw_cpu *cpu = &g_platform.cpus[this_cpu()];
+  struct fw_cpu *cpu = &g_platform.cpus[this_cpu()];
+  __atomic_store_n(&cpu->coming_up, 0, __ATOMIC_RELEASE);
   enter_guest(cpu->cr3 ? cpu->cr3 : g_platform.boot_tables, cpu->entry,
               cpu->stack, cpu->arg);
 }

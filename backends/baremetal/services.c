@@ -141,7 +141,19 @@ static struct fw_result vcpu_start(const uint64_t *a) {
    * also drops the events raised on it while it was stopped. The boot CPU
    * cannot (INIT sends it back to the BIOS): it waits in vcpu_stop(). */
   if (id != 0) {
+    cpu->coming_up = 1;
     lapic_start_cpu(cpu->apic_id, (uint64_t)(uintptr_t)ap_trampoline);
+    /* Events raised once start returns must reach it, and a local APIC
+     * accepts them only once software-enabled (SDM Vol. 3A 11.4.7.2):
+     * return when ap_main() has done that. */
+    const uint64_t limit = rdtsc() + g_platform.tsc_hz;
+    while (__atomic_load_n(&cpu->coming_up, __ATOMIC_ACQUIRE)) {
+      if (rdtsc() > limit) {
+        cpu->state = HVB_VCPU_STOPPED;
+        return error(HVB_ERR_NOMEM); /* it did not come up */
+      }
+      __builtin_ia32_pause();
+    }
   }
   return ok(0);
 }
