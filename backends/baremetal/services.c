@@ -145,8 +145,9 @@ static struct fw_result vcpu_start(const uint64_t *a) {
     lapic_start_cpu(cpu->apic_id, (uint64_t)(uintptr_t)ap_trampoline);
     /* Events raised once start returns must reach it, and a local APIC
      * accepts them only once software-enabled (SDM Vol. 3A 11.4.7.2):
-     * return when ap_main() has done that. */
-    const uint64_t limit = rdtsc() + g_platform.tsc_hz;
+     * return when ap_main() has done that (allowing 10 s: an emulated CPU
+     * on a loaded host can be slow to come up). */
+    const uint64_t limit = rdtsc() + 10 * g_platform.tsc_hz;
     while (__atomic_load_n(&cpu->coming_up, __ATOMIC_ACQUIRE)) {
       if (rdtsc() > limit) {
         cpu->state = HVB_VCPU_STOPPED;
