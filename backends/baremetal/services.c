@@ -99,7 +99,8 @@ static struct fw_result debug_echo(const uint64_t *a) {
 
 /* ---- The firmware lock */
 /* One lock serializes the services across CPUs. The firmware runs with
- * interrupts off, so a spinning CPU cannot be preempted by its holder. */
+ * interrupts off, so a holder is never interrupted: a CPU spins for at
+ * most one service call. */
 static volatile int g_lock;
 static void fw_lock(void) {
   while (__atomic_exchange_n(&g_lock, 1, __ATOMIC_ACQUIRE)) {
