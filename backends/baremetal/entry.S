@@ -1,3 +1,5 @@
+#include "asm.h"
+
 /* The firmware's entry: the PVH boot protocol (Xen's "HVM direct boot",
  * which QEMU's -kernel also implements). The loader puts our segments at
  * their physical addresses and enters pvh_entry in 32-bit protected mode,
@@ -45,30 +47,13 @@ pvh_entry:
     mov $early_pdpt, %eax
     or $3, %eax
     mov %eax, early_pml4
-    mov $early_pml4, %eax
-    mov %eax, %cr3
-
-    /* CR4: PAE, OSFXSR, OSXMMEXCPT (the guest's entry state, docs/abi.md
-     * 2.2). EFER: LME, NXE. CR0: PE, MP, ET, NE, WP, PG; EM, TS clear. */
-    mov $0x620, %eax
-    mov %eax, %cr4
-    mov $0xc0000080, %ecx
-    rdmsr
-    or $0x900, %eax
-    wrmsr
-    mov $0x80010033, %eax
-    mov %eax, %cr0
+    enable_long_mode early_pml4
     lgdt gdt_descriptor
     ljmp $0x08, $long_mode
 
     .code64
 long_mode:
-    mov $0x10, %eax
-    mov %eax, %ds
-    mov %eax, %es
-    mov %eax, %ss
-    mov %eax, %fs
-    mov %eax, %gs
+    load_data_segments
     mov $0x80000, %rsp
     fninit                              /* x87 and SSE in their reset state */
     mov %esi, %edi

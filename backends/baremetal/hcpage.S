@@ -1,3 +1,5 @@
+#include "asm.h"
+
 /* The hypercall page (docs/abi.md, section 3) as the bare-metal firmware
  * serves it, and the application processors' way in.
  *
@@ -164,16 +166,7 @@ ap_trampoline:
     mov %cs, %ax
     mov %ax, %ds
     lgdtl ap_gdt_descriptor - ap_trampoline
-    movl $fw_pml4, %eax
-    mov %eax, %cr3
-    movl $0x620, %eax                   /* PAE, OSFXSR, OSXMMEXCPT */
-    mov %eax, %cr4
-    movl $0xc0000080, %ecx
-    rdmsr
-    orl $0x900, %eax                    /* LME, NXE */
-    wrmsr
-    movl $0x80010033, %eax              /* PG, WP, NE, ET, MP, PE */
-    mov %eax, %cr0
+    enable_long_mode fw_pml4
     ljmpl $0x08, $ap_long_mode
     .p2align 2
 ap_gdt_descriptor:
@@ -183,12 +176,7 @@ ap_gdt_descriptor:
     .text
     .code64
 ap_long_mode:
-    mov $0x10, %eax
-    mov %eax, %ds
-    mov %eax, %es
-    mov %eax, %ss
-    mov %eax, %fs
-    mov %eax, %gs
+    load_data_segments
     this_cpu_stack_top
     mov %r11, %rsp
     call ap_main
