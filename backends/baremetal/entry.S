@@ -1,4 +1,4 @@
-#include "asm.h"
+#include "asm_macros.inc"
 
 /* The firmware's entry: the PVH boot protocol (Xen's "HVM direct boot",
  * which QEMU's -kernel also implements). The loader puts our segments at

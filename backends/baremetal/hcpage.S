@@ -1,4 +1,4 @@
-#include "asm.h"
+#include "asm_macros.inc"
 
 /* The hypercall page (docs/abi.md, section 3) as the bare-metal firmware
  * serves it, and the application processors' way in.
