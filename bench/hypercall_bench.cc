@@ -143,8 +143,9 @@ class BenchHost : public testing::InertServiceHost {
   BenchHost(const GuestMemory* memory, BlockDevice* disk)
       : memory_(memory), disk_(disk) {}
   const GuestMemory& memory() const override { return *memory_; }
-  void ConsoleWrite(absl::string_view bytes) override {
+  size_t ConsoleWrite(absl::string_view bytes) override {
     benchmark::DoNotOptimize(bytes.data());
+    return bytes.size();
   }
   uint64_t MonotonicNs() const override { return ClockNs(CLOCK_MONOTONIC); }
   BlockDevice* block_device(uint32_t id) override {

@@ -22,7 +22,8 @@ hvb_block_info BlockInfoOf(const BlockDevice& device);
 // Returns the count (read/write), 0 (flush/discard) or an HVB_ERR_*:
 // HVB_ERR_INVAL (unknown op), HVB_ERR_PERM (modifying a read-only disk),
 // HVB_ERR_RANGE (count 0 or above kBlockMaxSectors; sectors past the end),
-// HVB_ERR_FAULT (buffer not in RAM), HVB_ERR_IO (the device failed).
+// HVB_ERR_FAULT (buffer not in RAM), HVB_ERR_NOMEM (the device had no
+// space: ResourceExhausted, nothing written), HVB_ERR_IO (it failed).
 int64_t ExecuteBlockRequest(BlockDevice& device, const GuestMemory& memory,
                             uint32_t op, uint64_t sector, uint64_t count,
                             uint64_t buf);

@@ -21,8 +21,8 @@ int64_t BlockQueue::CheckRing(const GuestMemory& memory, uint64_t ring_gpa,
       (entries & (entries - 1)) != 0 || ring_gpa % 4096 != 0) {
     return HVB_ERR_INVAL;
   }
-  return memory.Contains(ring_gpa, HVB_RING_BYTES(entries)) ? HVB_OK
-                                                            : HVB_ERR_FAULT;
+  return memory.GuestOwns(ring_gpa, HVB_RING_BYTES(entries)) ? HVB_OK
+                                                             : HVB_ERR_FAULT;
 }
 
 absl::StatusOr<std::unique_ptr<BlockQueue>> BlockQueue::Create(

@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "common/memmap.h"
+#include "common/page_tables.h"
 #include "hvbios/abi/clock.h"
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/ring.h"
@@ -26,11 +28,6 @@ static_assert(kMemMapOffset >= sizeof(hvb_boot_info));
 static_assert(kMemMapOffset + kMaxMemMapEntries * sizeof(hvb_mem_region) <=
               kDevicesOffset);
 
-// x86-64 paging entry bits (SDM Vol. 3A, 4.5 "4-level paging").
-constexpr uint64_t kPtePresent = 1ull << 0;
-constexpr uint64_t kPteWritable = 1ull << 1;
-constexpr uint64_t kPteLargePage = 1ull << 7;
-
 // Flat 64-bit code and data descriptors (SDM Vol. 3A, 3.4.5 and 5.2.1):
 // base 0, limit 4 GiB, present, DPL 0; code has L=1.
 constexpr uint64_t kGdtEntries[] = {
@@ -38,51 +35,6 @@ constexpr uint64_t kGdtEntries[] = {
     0x00af9a000000ffffull,  // 0x08: code, execute/read, 64-bit
     0x00cf92000000ffffull,  // 0x10: data, read/write
 };
-
-uint64_t PageDirectory(uint64_t gib) {
-  return layout::kPageTables + (3 + gib) * kPageSize;
-}
-constexpr uint64_t kPml4 = layout::kPageTables;
-constexpr uint64_t kPdpt = layout::kPageTables + kPageSize;
-constexpr uint64_t kFirstPageTable = layout::kPageTables + 2 * kPageSize;
-
-uint64_t PageTablesEnd(const GuestMemory& memory) {
-  const uint64_t gibs = (memory.top() + layout::kGiB - 1) / layout::kGiB;
-  return PageDirectory(gibs);
-}
-
-void WritePageTables(const GuestMemory& memory) {
-  auto entry = [&](uint64_t table, uint64_t index, uint64_t value) {
-    memory.WriteObject<uint64_t>(table + index * 8, value);
-  };
-  // The tables live in RAM the guest has not seen yet, but clear them in
-  // case of a reboot into the same memory.
-  std::memset(memory.Translate(layout::kPageTables,
-                               PageTablesEnd(memory) - layout::kPageTables),
-              0, PageTablesEnd(memory) - layout::kPageTables);
-  entry(kPml4, 0, kPdpt | kPtePresent | kPteWritable);
-  const uint64_t gibs = (memory.top() + layout::kGiB - 1) / layout::kGiB;
-  for (uint64_t gib = 0; gib < gibs; ++gib) {
-    entry(kPdpt, gib, PageDirectory(gib) | kPtePresent | kPteWritable);
-    for (uint64_t i = 0; i < 512; ++i) {
-      const uint64_t addr = gib * layout::kGiB + i * layout::kLargePageSize;
-      if (!memory.Contains(addr, layout::kLargePageSize)) continue;
-      entry(PageDirectory(gib), i,
-            addr == 0 ? kFirstPageTable | kPtePresent | kPteWritable
-                      : addr | kPtePresent | kPteWritable | kPteLargePage);
-    }
-  }
-  // First 2 MiB in 4 KiB pages: page 0 absent (null dereferences fault),
-  // the hypercall and clock pages read-only (CR0.WP makes that hold at
-  // CPL 0).
-  for (uint64_t i = 1; i < 512; ++i) {
-    const uint64_t addr = i * kPageSize;
-    const bool read_only =
-        addr == layout::kHypercallPage || addr == layout::kClockPage;
-    entry(kFirstPageTable, i,
-          read_only ? addr | kPtePresent : addr | kPtePresent | kPteWritable);
-  }
-}
 
 uint64_t PageAlignDown(uint64_t v) { return v & ~(kPageSize - 1); }
 uint64_t PageAlignUp(uint64_t v) { return PageAlignDown(v + kPageSize - 1); }
@@ -92,7 +44,7 @@ uint64_t PageAlignUp(uint64_t v) { return PageAlignDown(v + kPageSize - 1); }
 LongModeEntry MakeApEntry(uint64_t rip, uint64_t rsp, uint64_t arg,
                           uint64_t cr3) {
   return LongModeEntry{
-      .cr3 = cr3 != 0 ? cr3 : kPml4,
+      .cr3 = cr3 != 0 ? cr3 : layout::kPageTables,  // the PML4 comes first
       .gdt_base = layout::kGdt,
       .gdt_limit = sizeof(kGdtEntries) - 1,
       .code_selector = layout::kCodeSelector,
@@ -118,54 +70,63 @@ absl::Status ValidateBootParams(const BootParams& params) {
   return absl::OkStatus();
 }
 
-std::vector<hvb_mem_region> BuildMemoryMap(const GuestMemory& memory,
-                                           const ElfImage& image) {
-  // Claimed ranges, in address order; RAM between them is usable.
-  std::vector<hvb_mem_region> claimed = {
-      {0, kPageSize, HVB_MEM_RESERVED, 0},
-      {layout::kGdt, layout::kHypercallPage - layout::kGdt, HVB_MEM_BOOT, 0},
-      {layout::kHypercallPage, 2 * kPageSize, HVB_MEM_PLATFORM, 0},
-      {layout::kPageTables, PageTablesEnd(memory) - layout::kPageTables,
-       HVB_MEM_BOOT, 0},
-      {layout::kBootStackBottom,
-       layout::kBootStackTop - layout::kBootStackBottom, HVB_MEM_BOOT, 0},
-  };
-  for (const ElfSegment& seg : image.segments) {
-    const uint64_t base = PageAlignDown(seg.paddr);
-    const uint64_t end = PageAlignUp(seg.paddr + seg.memory_size);
-    hvb_mem_region& last = claimed.back();
-    if (last.type == HVB_MEM_IMAGE && base <= last.base + last.length) {
-      last.length = std::max(last.length, end - last.base);  // shared page
-    } else {
-      claimed.push_back({base, end - base, HVB_MEM_IMAGE, 0});
-    }
+namespace {
+
+// The memory map of `memory` with `claims` added to the platform's own.
+std::vector<hvb_mem_region> MapWith(const GuestMemory& memory,
+                                    std::vector<hvb_memmap_claim> claims) {
+  std::vector<hvb_ram_range> ram;
+  for (const GuestMemory::Region& r : memory.regions()) {
+    ram.push_back({r.gpa, r.gpa + r.size});
   }
-  std::vector<hvb_mem_region> map;
-  for (const GuestMemory::Region& ram : memory.regions()) {
-    uint64_t cursor = ram.gpa;
-    const uint64_t ram_end = ram.gpa + ram.size;
-    for (const hvb_mem_region& c : claimed) {
-      if (c.base + c.length <= ram.gpa || c.base >= ram_end) continue;
-      if (c.base > cursor) {
-        map.push_back({cursor, c.base - cursor, HVB_MEM_USABLE, 0});
-      }
-      map.push_back(c);
-      cursor = c.base + c.length;
-    }
-    if (cursor < ram_end) {
-      map.push_back({cursor, ram_end - cursor, HVB_MEM_USABLE, 0});
-    }
-  }
+  // At most one entry per claim and one usable run around each, per RAM
+  // region: enough room whatever the image.
+  std::vector<hvb_mem_region> map(2 * (claims.size() + 1) * ram.size());
+  const int n =
+      hvb_memmap_build(ram.data(), static_cast<uint32_t>(ram.size()),
+                       claims.data(), static_cast<uint32_t>(claims.size()),
+                       map.data(), static_cast<uint32_t>(map.size()));
+  map.resize(n < 0 ? 0 : static_cast<size_t>(n));
   return map;
 }
 
-absl::StatusOr<LongModeEntry> BuildBootEnvironment(const GuestMemory& memory,
+constexpr uint64_t kPageTablesCapacity =
+    layout::kBootStackBottom - layout::kPageTables;
+
+}  // namespace
+
+std::vector<hvb_mem_region> BuildMemoryMap(const GuestMemory& memory,
+                                           const ElfImage& image) {
+  std::vector<hvb_memmap_claim> claims = {
+      {0, kPageSize, HVB_MEM_RESERVED, 0},
+      {layout::kGdt, layout::kHypercallPage, HVB_MEM_BOOT, 0},
+      {layout::kHypercallPage, layout::kClockPage + kPageSize, HVB_MEM_PLATFORM,
+       0},
+      {layout::kBootStackBottom, layout::kBootStackTop, HVB_MEM_BOOT, 0},
+  };
+  for (const ElfSegment& seg : image.segments) {
+    claims.push_back({PageAlignDown(seg.paddr),
+                      PageAlignUp(seg.paddr + seg.memory_size), HVB_MEM_IMAGE,
+                      0});
+  }
+  // The page tables' size depends on the map, and the map claims their
+  // space: size them on the map without them (their region would be usable
+  // there, mapped read-write all the same), then claim that much.
+  const std::vector<hvb_mem_region> draft = MapWith(memory, claims);
+  const uint64_t tables =
+      hvb_page_tables_build(nullptr, layout::kPageTables, kPageTablesCapacity,
+                            draft.data(), static_cast<uint32_t>(draft.size()));
+  claims.push_back(
+      {layout::kPageTables, layout::kPageTables + tables, HVB_MEM_BOOT, 0});
+  return MapWith(memory, std::move(claims));
+}
+
+absl::StatusOr<LongModeEntry> BuildBootEnvironment(GuestMemory& memory,
                                                    const ElfImage& image,
                                                    const BootParams& params,
                                                    const BackendVm& backend) {
   RETURN_IF_ERROR(ValidateBootParams(params));
   memory.Write(layout::kGdt, kGdtEntries, sizeof(kGdtEntries));
-  WritePageTables(memory);
 
   uint8_t* hcpage = memory.Translate(layout::kHypercallPage, HVB_HCPAGE_SIZE);
   backend.WriteHypercallPage(absl::MakeSpan(hcpage, HVB_HCPAGE_SIZE));
@@ -176,6 +137,14 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(const GuestMemory& memory,
         "guest image: memory map needs %d entries, at most %d fit", map.size(),
         kMaxMemMapEntries));
   }
+  if (hvb_page_tables_build(
+          memory.Translate(layout::kPageTables, kPageTablesCapacity),
+          layout::kPageTables, kPageTablesCapacity, map.data(),
+          static_cast<uint32_t>(map.size())) == 0) {
+    return absl::InternalError("the boot page tables do not fit their area");
+  }
+  // From now on the services hold guest buffers to this map.
+  memory.SetMemoryMap(map);
   std::vector<hvb_device> devices = {{HVB_DEV_CONSOLE, 0, 0, {0, 0}}};
   for (size_t i = 0; i < params.disks_read_only.size(); ++i) {
     devices.push_back({HVB_DEV_BLOCK,

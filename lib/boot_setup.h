@@ -37,9 +37,10 @@ absl::Status ValidateBootParams(const BootParams& params);
 std::vector<hvb_mem_region> BuildMemoryMap(const GuestMemory& memory,
                                            const ElfImage& image);
 
-// Writes the boot environment for an already loaded `image` and returns the
-// boot vCPU's entry state. `backend` fills the hypercall page.
-absl::StatusOr<LongModeEntry> BuildBootEnvironment(const GuestMemory& memory,
+// Writes the boot environment for an already loaded `image`, makes its
+// memory map the one `memory` holds guest buffers to, and returns the boot
+// vCPU's entry state. `backend` fills the hypercall page.
+absl::StatusOr<LongModeEntry> BuildBootEnvironment(GuestMemory& memory,
                                                    const ElfImage& image,
                                                    const BootParams& params,
                                                    const BackendVm& backend);

@@ -3,6 +3,7 @@
 // message.
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "hvbios/hvbios.h"
 #include "hvbios/kvm.h"
 #include "hvbios/vm.h"
+#include "lib/threads.h"
 
 struct hyperv_bios_vm {
   std::unique_ptr<hvbios::Vm> vm;
@@ -80,6 +82,22 @@ int NullHandle(absl::string_view function) {
               absl::StrCat(function, ": NULL handle or pointer"));
 }
 
+// Runs the body of a C API function: no C++ exception may cross the C ABI
+// (the library throws none itself; this catches what the standard library
+// might, e.g. bad_alloc, and reports it as an error).
+template <typename Body>
+auto Guard(const char* function, Body body) noexcept -> decltype(body()) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return Fail(absl::StatusCode::kInternal,
+                absl::StrCat(function, ": ", e.what()));
+  } catch (...) {
+    return Fail(absl::StatusCode::kInternal,
+                absl::StrCat(function, ": unknown C++ exception"));
+  }
+}
+
 hvbios::Vcpu* FromHandle(hyperv_bios_vcpu* vcpu) {
   return reinterpret_cast<hvbios::Vcpu*>(vcpu);
 }
@@ -107,223 +125,272 @@ void hyperv_bios_init_vm_config(hyperv_bios_vm_config* config) {
 
 int hyperv_bios_create_vm(const hyperv_bios_vm_config* config,
                           hyperv_bios_vm** out) {
-  if (config == nullptr || out == nullptr) {
-    return Fail(absl::StatusCode::kInvalidArgument,
-                "hyperv_bios_create_vm: config and out must not be NULL");
-  }
-  if (config->struct_size != sizeof(*config)) {
-    return Fail(absl::StatusCode::kInvalidArgument,
-                "hyperv_bios_create_vm: config->struct_size mismatch; call "
-                "hyperv_bios_init_vm_config() first");
-  }
-  hvbios::VmOptions options;
-  options.memory_bytes = config->memory_bytes;
-  options.vcpu_count = config->vcpu_count;
-  if (config->cmdline != nullptr) options.cmdline = config->cmdline;
-  if (config->console_output != nullptr) {
-    options.console_output =
-        [fn = config->console_output, ctx = config->console_context](
-            absl::string_view bytes) { fn(ctx, bytes.data(), bytes.size()); };
-  }
-  for (uint32_t i = 0; i < config->disk_count; ++i) {
-    const hyperv_bios_disk& d = config->disks[i];
-    absl::StatusOr<std::unique_ptr<hvbios::BlockDevice>> disk =
-        d.ops != nullptr    ? MakeCallbackDisk(d)
-        : d.path != nullptr ? hvbios::OpenDiskImage(d.path, d.read_only)
-                            : absl::InvalidArgumentError(absl::StrCat(
-                                  "disk ", i, ": neither path nor ops"));
-    if (!disk.ok()) return Fail(disk.status());
-    options.disks.push_back(*std::move(disk));
-  }
-  hvbios::kvm::KvmOptions kvm_options;
-  kvm_options.kick_signal = config->kick_signal;
-  absl::StatusOr<std::unique_ptr<hvbios::Vm>> vm =
-      hvbios::CreateKvmVm(std::move(options), kvm_options);
-  if (!vm.ok()) return Fail(vm.status());
-  *out = new hyperv_bios_vm{*std::move(vm)};
-  return Succeed();
+  return Guard(__func__, [&]() -> int {
+    if (config == nullptr || out == nullptr) {
+      return Fail(absl::StatusCode::kInvalidArgument,
+                  "hyperv_bios_create_vm: config and out must not be NULL");
+    }
+    if (config->struct_size != sizeof(*config)) {
+      return Fail(absl::StatusCode::kInvalidArgument,
+                  "hyperv_bios_create_vm: config->struct_size mismatch; call "
+                  "hyperv_bios_init_vm_config() first");
+    }
+    hvbios::VmOptions options;
+    options.memory_bytes = config->memory_bytes;
+    options.vcpu_count = config->vcpu_count;
+    if (config->cmdline != nullptr) options.cmdline = config->cmdline;
+    if (config->console_output != nullptr) {
+      options.console_output =
+          [fn = config->console_output, ctx = config->console_context](
+              absl::string_view bytes) { fn(ctx, bytes.data(), bytes.size()); };
+    }
+    for (uint32_t i = 0; i < config->disk_count; ++i) {
+      const hyperv_bios_disk& d = config->disks[i];
+      absl::StatusOr<std::unique_ptr<hvbios::BlockDevice>> disk =
+          d.ops != nullptr    ? MakeCallbackDisk(d)
+          : d.path != nullptr ? hvbios::OpenDiskImage(d.path, d.read_only)
+                              : absl::InvalidArgumentError(absl::StrCat(
+                                    "disk ", i, ": neither path nor ops"));
+      if (!disk.ok()) return Fail(disk.status());
+      options.disks.push_back(*std::move(disk));
+    }
+    hvbios::kvm::KvmOptions kvm_options;
+    kvm_options.kick_signal = config->kick_signal;
+    absl::StatusOr<std::unique_ptr<hvbios::Vm>> vm =
+        hvbios::CreateKvmVm(std::move(options), kvm_options);
+    if (!vm.ok()) return Fail(vm.status());
+    *out = new hyperv_bios_vm{*std::move(vm)};
+    return Succeed();
+  });
 }
 
-void hyperv_bios_destroy_vm(hyperv_bios_vm* vm) { delete vm; }
+int hyperv_bios_destroy_vm(hyperv_bios_vm* vm) {
+  return Guard(__func__, [&] {
+    // Destroying joins the VM's threads, one of which may be the caller's.
+    if (absl::Status s = hvbios::RefuseInsideCallback(__func__); !s.ok()) {
+      return Fail(s);
+    }
+    delete vm;
+    return Succeed();
+  });
+}
 
 int hyperv_bios_load_guest(hyperv_bios_vm* vm, const char* path) {
-  if (vm == nullptr || path == nullptr) {
-    return Fail(absl::StatusCode::kInvalidArgument,
-                "hyperv_bios_load_guest: vm and path must not be NULL");
-  }
-  absl::Status status = vm->vm->LoadGuestFile(path);
-  return status.ok() ? Succeed() : Fail(status);
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr || path == nullptr) {
+      return Fail(absl::StatusCode::kInvalidArgument,
+                  "hyperv_bios_load_guest: vm and path must not be NULL");
+    }
+    absl::Status status = vm->vm->LoadGuestFile(path);
+    return status.ok() ? Succeed() : Fail(status);
+  });
 }
 
 int hyperv_bios_load_guest_image(hyperv_bios_vm* vm, const void* image,
                                  size_t length) {
-  if (vm == nullptr || (image == nullptr && length != 0)) {
-    return Fail(absl::StatusCode::kInvalidArgument,
-                "hyperv_bios_load_guest_image: vm and image must not be NULL");
-  }
-  absl::Status status = vm->vm->LoadGuest(
-      absl::MakeConstSpan(static_cast<const uint8_t*>(image), length));
-  return status.ok() ? Succeed() : Fail(status);
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr || (image == nullptr && length != 0)) {
+      return Fail(
+          absl::StatusCode::kInvalidArgument,
+          "hyperv_bios_load_guest_image: vm and image must not be NULL");
+    }
+    absl::Status status = vm->vm->LoadGuest(
+        absl::MakeConstSpan(static_cast<const uint8_t*>(image), length));
+    return status.ok() ? Succeed() : Fail(status);
+  });
 }
 
 int hyperv_bios_create_vcpu(hyperv_bios_vm* vm, uint32_t id,
                             hyperv_bios_vcpu** out) {
-  if (vm == nullptr || out == nullptr) {
-    return Fail(absl::StatusCode::kInvalidArgument,
-                "hyperv_bios_create_vcpu: vm and out must not be NULL");
-  }
-  absl::StatusOr<hvbios::Vcpu*> vcpu = vm->vm->CreateVcpu(id);
-  if (!vcpu.ok()) return Fail(vcpu.status());
-  *out = reinterpret_cast<hyperv_bios_vcpu*>(*vcpu);
-  return Succeed();
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr || out == nullptr) {
+      return Fail(absl::StatusCode::kInvalidArgument,
+                  "hyperv_bios_create_vcpu: vm and out must not be NULL");
+    }
+    absl::StatusOr<hvbios::Vcpu*> vcpu = vm->vm->CreateVcpu(id);
+    if (!vcpu.ok()) return Fail(vcpu.status());
+    *out = reinterpret_cast<hyperv_bios_vcpu*>(*vcpu);
+    return Succeed();
+  });
 }
 
 int hyperv_bios_start_vcpu(hyperv_bios_vcpu* vcpu) {
-  if (vcpu == nullptr) {
-    return Fail(absl::StatusCode::kInvalidArgument,
-                "hyperv_bios_start_vcpu: vcpu must not be NULL");
-  }
-  absl::Status status = FromHandle(vcpu)->Start();
-  return status.ok() ? Succeed() : Fail(status);
+  return Guard(__func__, [&]() -> int {
+    if (vcpu == nullptr) {
+      return Fail(absl::StatusCode::kInvalidArgument,
+                  "hyperv_bios_start_vcpu: vcpu must not be NULL");
+    }
+    absl::Status status = FromHandle(vcpu)->Start();
+    return status.ok() ? Succeed() : Fail(status);
+  });
 }
 
 int hyperv_bios_start_vcpu_at(hyperv_bios_vcpu* vcpu, uint64_t rip,
                               uint64_t rsp, uint64_t arg, uint64_t cr3) {
-  if (vcpu == nullptr) return NullHandle("hyperv_bios_start_vcpu_at");
-  return FromStatus(FromHandle(vcpu)->StartAt(
-      {.rip = rip, .rsp = rsp, .arg = arg, .cr3 = cr3}));
+  return Guard(__func__, [&]() -> int {
+    if (vcpu == nullptr) return NullHandle("hyperv_bios_start_vcpu_at");
+    return FromStatus(FromHandle(vcpu)->StartAt(
+        {.rip = rip, .rsp = rsp, .arg = arg, .cr3 = cr3}));
+  });
 }
 
 int hyperv_bios_get_vcpu(hyperv_bios_vm* vm, uint32_t id,
                          hyperv_bios_vcpu** out) {
-  if (vm == nullptr || out == nullptr) {
-    return NullHandle("hyperv_bios_get_vcpu");
-  }
-  hvbios::Vcpu* vcpu = vm->vm->vcpu(id);
-  if (vcpu == nullptr) {
-    return Fail(absl::StatusCode::kNotFound,
-                absl::StrCat("vCPU ", id, " does not exist (yet)"));
-  }
-  *out = reinterpret_cast<hyperv_bios_vcpu*>(vcpu);
-  return Succeed();
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr || out == nullptr) {
+      return NullHandle("hyperv_bios_get_vcpu");
+    }
+    hvbios::Vcpu* vcpu = vm->vm->vcpu(id);
+    if (vcpu == nullptr) {
+      return Fail(absl::StatusCode::kNotFound,
+                  absl::StrCat("vCPU ", id, " does not exist (yet)"));
+    }
+    *out = reinterpret_cast<hyperv_bios_vcpu*>(vcpu);
+    return Succeed();
+  });
 }
 
 int hyperv_bios_pause_vcpu(hyperv_bios_vcpu* vcpu) {
-  if (vcpu == nullptr) return NullHandle("hyperv_bios_pause_vcpu");
-  return FromStatus(FromHandle(vcpu)->Pause());
+  return Guard(__func__, [&]() -> int {
+    if (vcpu == nullptr) return NullHandle("hyperv_bios_pause_vcpu");
+    return FromStatus(FromHandle(vcpu)->Pause());
+  });
 }
 
 int hyperv_bios_resume_vcpu(hyperv_bios_vcpu* vcpu) {
-  if (vcpu == nullptr) return NullHandle("hyperv_bios_resume_vcpu");
-  return FromStatus(FromHandle(vcpu)->Resume());
+  return Guard(__func__, [&]() -> int {
+    if (vcpu == nullptr) return NullHandle("hyperv_bios_resume_vcpu");
+    return FromStatus(FromHandle(vcpu)->Resume());
+  });
 }
 
 int hyperv_bios_destroy_vcpu(hyperv_bios_vcpu* vcpu) {
-  if (vcpu == nullptr) return NullHandle("hyperv_bios_destroy_vcpu");
-  return FromStatus(FromHandle(vcpu)->Destroy());
+  return Guard(__func__, [&]() -> int {
+    if (vcpu == nullptr) return NullHandle("hyperv_bios_destroy_vcpu");
+    return FromStatus(FromHandle(vcpu)->Destroy());
+  });
 }
 
 int hyperv_bios_pause_vm(hyperv_bios_vm* vm) {
-  if (vm == nullptr) return NullHandle("hyperv_bios_pause_vm");
-  return FromStatus(vm->vm->Pause());
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr) return NullHandle("hyperv_bios_pause_vm");
+    return FromStatus(vm->vm->Pause());
+  });
 }
 
 int hyperv_bios_resume_vm(hyperv_bios_vm* vm) {
-  if (vm == nullptr) return NullHandle("hyperv_bios_resume_vm");
-  return FromStatus(vm->vm->Resume());
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr) return NullHandle("hyperv_bios_resume_vm");
+    return FromStatus(vm->vm->Resume());
+  });
 }
 
 int hyperv_bios_get_vcpu_status(hyperv_bios_vcpu* vcpu,
                                 hyperv_bios_vcpu_status* status) {
-  if (vcpu == nullptr || status == nullptr) {
-    return NullHandle("hyperv_bios_get_vcpu_status");
-  }
-  const hvbios::VcpuStatus s = FromHandle(vcpu)->status();
-  static_assert(static_cast<int>(hvbios::VcpuState::kDestroyed) ==
-                HYPERV_BIOS_VCPU_DESTROYED);
-  status->state = static_cast<int>(s.state);
-  status->last_exit = static_cast<int>(s.last_exit);
-  status->exits = s.exits;
-  return Succeed();
+  return Guard(__func__, [&]() -> int {
+    if (vcpu == nullptr || status == nullptr) {
+      return NullHandle("hyperv_bios_get_vcpu_status");
+    }
+    const hvbios::VcpuStatus s = FromHandle(vcpu)->status();
+    static_assert(static_cast<int>(hvbios::VcpuState::kDestroyed) ==
+                  HYPERV_BIOS_VCPU_DESTROYED);
+    status->state = static_cast<int>(s.state);
+    status->last_exit = static_cast<int>(s.last_exit);
+    status->exits = s.exits;
+    return Succeed();
+  });
 }
 
 int hyperv_bios_raise_event(hyperv_bios_vm* vm, uint32_t vcpu_id,
                             uint8_t vector) {
-  if (vm == nullptr) return NullHandle("hyperv_bios_raise_event");
-  return FromStatus(vm->vm->RaiseEvent(vcpu_id, vector));
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr) return NullHandle("hyperv_bios_raise_event");
+    return FromStatus(vm->vm->RaiseEvent(vcpu_id, vector));
+  });
 }
 
 int hyperv_bios_read_guest_memory(hyperv_bios_vm* vm, uint64_t gpa, void* dst,
                                   size_t length) {
-  if (vm == nullptr || (dst == nullptr && length != 0)) {
-    return NullHandle("hyperv_bios_read_guest_memory");
-  }
-  return FromStatus(vm->vm->ReadGuestMemory(gpa, dst, length));
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr || (dst == nullptr && length != 0)) {
+      return NullHandle("hyperv_bios_read_guest_memory");
+    }
+    return FromStatus(vm->vm->ReadGuestMemory(gpa, dst, length));
+  });
 }
 
 int hyperv_bios_write_guest_memory(hyperv_bios_vm* vm, uint64_t gpa,
                                    const void* src, size_t length) {
-  if (vm == nullptr || (src == nullptr && length != 0)) {
-    return NullHandle("hyperv_bios_write_guest_memory");
-  }
-  return FromStatus(vm->vm->WriteGuestMemory(gpa, src, length));
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr || (src == nullptr && length != 0)) {
+      return NullHandle("hyperv_bios_write_guest_memory");
+    }
+    return FromStatus(vm->vm->WriteGuestMemory(gpa, src, length));
+  });
 }
 
 int hyperv_bios_wait_vm(hyperv_bios_vm* vm, int64_t timeout_ms,
                         hyperv_bios_vm_exit* exit) {
-  if (vm == nullptr || exit == nullptr) {
-    return Fail(absl::StatusCode::kInvalidArgument,
-                "hyperv_bios_wait_vm: vm and exit must not be NULL");
-  }
-  absl::StatusOr<hvbios::VmExit> result =
-      vm->vm->Wait(timeout_ms < 0 ? absl::InfiniteDuration()
-                                  : absl::Milliseconds(timeout_ms));
-  if (!result.ok()) return Fail(result.status());
-  *exit = {};
-  switch (result->reason) {
-    case hvbios::VmExit::Reason::kShutdown:
-      exit->reason = HYPERV_BIOS_EXIT_SHUTDOWN;
-      break;
-    case hvbios::VmExit::Reason::kReboot:
-      exit->reason = HYPERV_BIOS_EXIT_REBOOT;
-      break;
-    case hvbios::VmExit::Reason::kGuestFault:
-      exit->reason = HYPERV_BIOS_EXIT_GUEST_FAULT;
-      break;
-    case hvbios::VmExit::Reason::kStopped:
-      exit->reason = HYPERV_BIOS_EXIT_STOPPED;
-      break;
-    case hvbios::VmExit::Reason::kHostError:
-      exit->reason = HYPERV_BIOS_EXIT_HOST_ERROR;
-      break;
-  }
-  exit->exit_code = result->exit_code;
-  exit->vcpu_id = result->vcpu_id;
-  const size_t n = std::min(result->message.size(), sizeof(exit->message) - 1);
-  std::memcpy(exit->message, result->message.data(), n);
-  exit->message[n] = '\0';
-  return Succeed();
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr || exit == nullptr) {
+      return Fail(absl::StatusCode::kInvalidArgument,
+                  "hyperv_bios_wait_vm: vm and exit must not be NULL");
+    }
+    absl::StatusOr<hvbios::VmExit> result =
+        vm->vm->Wait(timeout_ms < 0 ? absl::InfiniteDuration()
+                                    : absl::Milliseconds(timeout_ms));
+    if (!result.ok()) return Fail(result.status());
+    *exit = {};
+    switch (result->reason) {
+      case hvbios::VmExit::Reason::kShutdown:
+        exit->reason = HYPERV_BIOS_EXIT_SHUTDOWN;
+        break;
+      case hvbios::VmExit::Reason::kReboot:
+        exit->reason = HYPERV_BIOS_EXIT_REBOOT;
+        break;
+      case hvbios::VmExit::Reason::kGuestFault:
+        exit->reason = HYPERV_BIOS_EXIT_GUEST_FAULT;
+        break;
+      case hvbios::VmExit::Reason::kStopped:
+        exit->reason = HYPERV_BIOS_EXIT_STOPPED;
+        break;
+      case hvbios::VmExit::Reason::kHostError:
+        exit->reason = HYPERV_BIOS_EXIT_HOST_ERROR;
+        break;
+    }
+    exit->exit_code = result->exit_code;
+    exit->vcpu_id = result->vcpu_id;
+    const size_t n =
+        std::min(result->message.size(), sizeof(exit->message) - 1);
+    std::memcpy(exit->message, result->message.data(), n);
+    exit->message[n] = '\0';
+    return Succeed();
+  });
 }
 
 int hyperv_bios_stop_vm(hyperv_bios_vm* vm) {
-  if (vm == nullptr) {
-    return Fail(absl::StatusCode::kInvalidArgument,
-                "hyperv_bios_stop_vm: vm must not be NULL");
-  }
-  vm->vm->Stop();
-  return Succeed();
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr) {
+      return Fail(absl::StatusCode::kInvalidArgument,
+                  "hyperv_bios_stop_vm: vm must not be NULL");
+    }
+    vm->vm->Stop();
+    return Succeed();
+  });
 }
 
 int64_t hyperv_bios_push_console_input(hyperv_bios_vm* vm, const void* bytes,
                                        size_t length) {
-  if (vm == nullptr || (bytes == nullptr && length != 0)) {
-    return Fail(absl::StatusCode::kInvalidArgument,
-                "hyperv_bios_push_console_input: vm and bytes must not be "
-                "NULL");
-  }
-  Succeed();
-  return static_cast<int64_t>(vm->vm->PushConsoleInput(
-      absl::string_view(static_cast<const char*>(bytes), length)));
+  return Guard(__func__, [&]() -> int64_t {
+    if (vm == nullptr || (bytes == nullptr && length != 0)) {
+      return Fail(absl::StatusCode::kInvalidArgument,
+                  "hyperv_bios_push_console_input: vm and bytes must not be "
+                  "NULL");
+    }
+    Succeed();
+    return static_cast<int64_t>(vm->vm->PushConsoleInput(
+        absl::string_view(static_cast<const char*>(bytes), length)));
+  });
 }
 
 const char* hyperv_bios_last_error(void) { return last_error.c_str(); }

@@ -21,6 +21,16 @@ absl::Status GuestMemory::ValidateSize(uint64_t ram_bytes) {
   return absl::OkStatus();
 }
 
+GuestMemory::GuestMemory(MappedRegion mapping, std::vector<Region> regions,
+                         uint64_t ram_bytes)
+    : mapping_(std::move(mapping)),
+      regions_(std::move(regions)),
+      ram_bytes_(ram_bytes) {
+  for (const Region& r : regions_) {
+    map_.push_back({r.gpa, r.size, HVB_MEM_USABLE, 0});
+  }
+}
+
 absl::StatusOr<GuestMemory> GuestMemory::Create(uint64_t ram_bytes) {
   RETURN_IF_ERROR(ValidateSize(ram_bytes));
   // MAP_NORESERVE: the guest touches only what it uses; untouched RAM costs

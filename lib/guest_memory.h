@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/memmap.h"
+#include "hvbios/abi/boot.h"
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
 #endif
@@ -17,10 +19,14 @@ namespace hvbios {
 
 // Owns a VM's RAM. Every access from the host goes through Translate(),
 // which accepts a range only if it lies entirely inside one RAM region; the
-// checks cannot overflow whatever the guest passes.
+// checks cannot overflow whatever the guest passes. Buffers a guest names
+// in hypercalls go through GuestBuffer(), which also requires them to be
+// the guest's own RAM by the memory map (docs/abi.md 3.1): never the
+// platform's pages, page 0 or a hole.
 //
-// Thread-safety: immutable after Create(); all methods may be called from
-// any thread. The bytes themselves are shared with the running guest.
+// Thread-safety: immutable after Create() and SetMemoryMap(); all methods
+// may be called from any thread. The bytes themselves are shared with the
+// running guest.
 class GuestMemory {
  public:
   struct Region {
@@ -55,6 +61,33 @@ class GuestMemory {
 
   bool Contains(uint64_t gpa, uint64_t length) const {
     return Translate(gpa, length) != nullptr;
+  }
+
+  // The memory map guests see (sorted). Until a guest is loaded, all of
+  // RAM is usable. Set before any vCPU runs.
+  void SetMemoryMap(std::vector<hvb_mem_region> map) { map_ = std::move(map); }
+  const std::vector<hvb_mem_region>& memory_map() const { return map_; }
+
+  // Whether [gpa, gpa + length) is the guest's own RAM (USABLE, BOOT or
+  // IMAGE in the memory map), the rule for every buffer a hypercall names.
+  bool GuestOwns(uint64_t gpa, uint64_t length) const {
+    return hvb_memmap_guest_owns(map_.data(),
+                                 static_cast<uint32_t>(map_.size()), gpa,
+                                 length) != 0;
+  }
+  // Host address of a guest buffer that GuestOwns(), or nullptr.
+  uint8_t* GuestBuffer(uint64_t gpa, uint64_t length) const {
+    return GuestOwns(gpa, length) ? Translate(gpa, length) : nullptr;
+  }
+  // Writes a struct to a buffer the guest owns; false (nothing written) if
+  // it does not.
+  template <typename T>
+  bool WriteToGuest(uint64_t gpa, const T& value) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    uint8_t* dst = GuestBuffer(gpa, sizeof(T));
+    if (dst == nullptr) return false;
+    std::memcpy(dst, &value, sizeof(T));
+    return true;
   }
 
   // Copies from/to guest RAM; false (and nothing copied) if out of range.
@@ -111,13 +144,11 @@ class GuestMemory {
 
  private:
   GuestMemory(MappedRegion mapping, std::vector<Region> regions,
-              uint64_t ram_bytes)
-      : mapping_(std::move(mapping)),
-        regions_(std::move(regions)),
-        ram_bytes_(ram_bytes) {}
+              uint64_t ram_bytes);
 
   MappedRegion mapping_;
   std::vector<Region> regions_;
+  std::vector<hvb_mem_region> map_;
   uint64_t ram_bytes_;
   char tsan_token_ = 0;  // the guest as TSan's synchronisation object
 };

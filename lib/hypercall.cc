@@ -44,11 +44,11 @@ HypercallResult ConsoleWrite(ServiceHost& host, uint32_t,
   const uint64_t gpa = a.arg[0];
   const uint64_t length = std::min<uint64_t>(a.arg[1], HVB_CONSOLE_MAX_IO);
   if (length == 0) return Ok(0);
-  const uint8_t* bytes = host.memory().Translate(gpa, length);
+  const uint8_t* bytes = host.memory().GuestBuffer(gpa, length);
   if (bytes == nullptr) return Error(HVB_ERR_FAULT);
-  host.ConsoleWrite(
+  const size_t written = host.ConsoleWrite(
       absl::string_view(reinterpret_cast<const char*>(bytes), length));
-  return Ok(length);
+  return written > 0 ? Ok(written) : Error(HVB_ERR_AGAIN);
 }
 
 HypercallResult ConsoleRead(ServiceHost& host, uint32_t,
@@ -56,7 +56,7 @@ HypercallResult ConsoleRead(ServiceHost& host, uint32_t,
   const uint64_t gpa = a.arg[0];
   const uint64_t length = std::min<uint64_t>(a.arg[1], HVB_CONSOLE_MAX_IO);
   if (length == 0) return Ok(0);
-  uint8_t* dst = host.memory().Translate(gpa, length);
+  uint8_t* dst = host.memory().GuestBuffer(gpa, length);
   if (dst == nullptr) return Error(HVB_ERR_FAULT);
   return Ok(host.ConsoleRead(dst, length));
 }
@@ -190,7 +190,7 @@ BlockDevice* Disk(ServiceHost& host, uint64_t id) {
 HypercallResult BlockInfo(ServiceHost& host, uint32_t, const HypercallArgs& a) {
   BlockDevice* disk = Disk(host, a.arg[0]);
   if (disk == nullptr) return Error(HVB_ERR_NODEV);
-  if (!host.memory().WriteObject(a.arg[1], BlockInfoOf(*disk))) {
+  if (!host.memory().WriteToGuest(a.arg[1], BlockInfoOf(*disk))) {
     return Error(HVB_ERR_FAULT);
   }
   return Ok();
@@ -234,7 +234,7 @@ HypercallResult BlockQueueSetup(ServiceHost& host, uint32_t,
 HypercallResult RngFill(ServiceHost& host, uint32_t, const HypercallArgs& a) {
   const uint64_t length = std::min<uint64_t>(a.arg[1], HVB_RNG_MAX_FILL);
   if (length == 0) return Ok(0);
-  uint8_t* dst = host.memory().Translate(a.arg[0], length);
+  uint8_t* dst = host.memory().GuestBuffer(a.arg[0], length);
   if (dst == nullptr) return Error(HVB_ERR_FAULT);
   const size_t n = host.RandomBytes(dst, length);
   return n > 0 ? Ok(n) : Error(HVB_ERR_IO);
@@ -302,11 +302,11 @@ HypercallResult DispatchHypercall(ServiceHost& host, uint32_t caller,
 
 int64_t CheckVcpuEntry(const GuestMemory& memory, uint64_t rip, uint64_t rsp,
                        uint64_t cr3) {
-  if (!memory.Contains(rip, 1)) return HVB_ERR_FAULT;
+  if (!memory.GuestOwns(rip, 1)) return HVB_ERR_FAULT;
   if (rsp % 16 != 0) return HVB_ERR_INVAL;
   // The first push writes the 8 bytes below rsp.
-  if (rsp < 8 || !memory.Contains(rsp - 8, 8)) return HVB_ERR_FAULT;
-  if (cr3 != 0 && (cr3 % 4096 != 0 || !memory.Contains(cr3, 4096))) {
+  if (rsp < 8 || !memory.GuestOwns(rsp - 8, 8)) return HVB_ERR_FAULT;
+  if (cr3 != 0 && (cr3 % 4096 != 0 || !memory.GuestOwns(cr3, 4096))) {
     return HVB_ERR_INVAL;
   }
   return HVB_OK;

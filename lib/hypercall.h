@@ -25,8 +25,10 @@ class ServiceHost {
   virtual ~ServiceHost() = default;
   virtual const GuestMemory& memory() const = 0;
   virtual uint32_t implementation_id() const = 0;
-  // Console output; `bytes` points into guest RAM.
-  virtual void ConsoleWrite(absl::string_view bytes) = 0;
+  // Console output; `bytes` points into guest RAM (copied before anyone
+  // else sees it). Returns how many bytes were taken, 0 if the output is
+  // congested (the guest gets HVB_ERR_AGAIN and retries).
+  virtual size_t ConsoleWrite(absl::string_view bytes) = 0;
   // Moves up to `capacity` pending input bytes to `dst` (guest RAM);
   // returns how many. Never blocks.
   virtual size_t ConsoleRead(uint8_t* dst, size_t capacity) = 0;

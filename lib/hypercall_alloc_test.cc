@@ -43,8 +43,9 @@ class QuietHost : public testing::InertServiceHost {
   QuietHost(GuestMemory memory, std::unique_ptr<BlockDevice> disk)
       : memory_(std::move(memory)), disk_(std::move(disk)) {}
   const GuestMemory& memory() const override { return memory_; }
-  void ConsoleWrite(absl::string_view bytes) override {
+  size_t ConsoleWrite(absl::string_view bytes) override {
     written_ += bytes.size();
+    return bytes.size();
   }
   uint64_t MonotonicNs() const override { return 1; }
   uint64_t WallclockNs() const override { return 2; }

@@ -23,8 +23,9 @@ class RecordingHost : public ServiceHost {
   explicit RecordingHost(GuestMemory memory) : memory_(std::move(memory)) {}
   const GuestMemory& memory() const override { return memory_; }
   uint32_t implementation_id() const override { return 42; }
-  void ConsoleWrite(absl::string_view bytes) override {
+  size_t ConsoleWrite(absl::string_view bytes) override {
     absl::StrAppend(&output_, bytes);
+    return bytes.size();
   }
   size_t ConsoleRead(uint8_t* dst, size_t capacity) override {
     const size_t n = std::min(capacity, input_.size());

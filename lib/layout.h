@@ -32,13 +32,13 @@ inline constexpr uint64_t kHighRamBase = 4 * kGiB;
 inline constexpr uint64_t kMinRam = kLargePageSize;
 inline constexpr uint64_t kMaxRam = 64 * kGiB;
 
-// Page tables: PML4, PDPT, one PT for the first 2 MiB (4 KiB pages, to keep
-// page 0 unmapped and the hypercall page read-only), one PD per GiB of
-// address space up to the top of RAM.
+// Page tables (common/page_tables.c): PML4, PDPT, one PD per GiB with RAM,
+// a PT for each 2 MiB range that maps unevenly (the first: page 0 absent,
+// the platform's pages read-only). 64 GiB of RAM above the hole need 2 +
+// 65 + 1 pages of the 96 below the boot stack.
 inline constexpr uint64_t kMaxPageDirectories = (kMaxRam + kGiB) / kGiB;
-inline constexpr uint64_t kPageTablesEnd =
-    kPageTables + (3 + kMaxPageDirectories) * kPageSize;
-static_assert(kPageTablesEnd <= kBootStackBottom);
+static_assert(kPageTables + (4 + kMaxPageDirectories) * kPageSize <=
+              kBootStackBottom);
 
 // GDT selectors installed at entry.
 inline constexpr uint16_t kCodeSelector = 0x08;

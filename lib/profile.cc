@@ -1,8 +1,6 @@
 #include "hvbios/profile.h"
 
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -13,10 +11,15 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "hvbios/block.h"
+#include "lib/file_util.h"
 #include "lib/status_macros.h"
 
 namespace hvbios {
 namespace {
+
+// A profile is a page of text; this bounds what a mistaken path (a log
+// file, a disk image) makes the parser read.
+constexpr size_t kMaxProfileBytes = 1 << 20;
 
 // Keeps the first error the text-format parser reports, with its position
 // (the parser's line and column are 0-based).
@@ -91,14 +94,10 @@ absl::StatusOr<VmProfile> ParseVmProfile(absl::string_view text) {
 }
 
 absl::StatusOr<VmProfile> ReadVmProfile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return ErrnoStatus(errno,
-                       absl::StrFormat("cannot read VM profile '%s'", path));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<VmProfile> profile = ParseVmProfile(text.str());
+  ASSIGN_OR_RETURN(const std::vector<uint8_t> text,
+                   ReadUserFile(path, kMaxProfileBytes, "VM profile"));
+  absl::StatusOr<VmProfile> profile = ParseVmProfile(absl::string_view(
+      reinterpret_cast<const char*>(text.data()), text.size()));
   if (!profile.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", profile.status().message()));

@@ -86,14 +86,16 @@ TEST(VmProfileTest, OptionsFromAProfile) {
   ScopedTempDir dir;
   ASSERT_TRUE(dir.Create("profile"));
   const std::string disk = dir.path() + "/d.img";
+  const std::string disk2 = dir.path() + "/e.img";
   std::ofstream(disk) << std::string(4096, 'x');
+  std::ofstream(disk2) << std::string(4096, 'y');
   VmProfile p;
   p.set_memory("64M");
   p.set_vcpus(3);
   p.set_cmdline("x=1");
   p.add_disks()->set_path(disk);
   Disk* ro = p.add_disks();
-  ro->set_path(disk);
+  ro->set_path(disk2);
   ro->set_read_only(true);
   ASSERT_OK_AND_ASSIGN(VmOptions o, VmOptionsFromProfile(p));
   EXPECT_EQ(o.memory_bytes, 64u << 20);

@@ -17,10 +17,13 @@
 #include "lib/block_queue.h"
 #include "lib/boot_setup.h"
 #include "lib/clock.h"
+#include "lib/console_output.h"
 #include "lib/elf_loader.h"
+#include "lib/file_util.h"
 #include "lib/guest_memory.h"
 #include "lib/hypercall.h"
 #include "lib/status_macros.h"
+#include "lib/threads.h"
 #include "lib/timer_service.h"
 #include "lib/unique_fd.h"
 
@@ -74,36 +77,7 @@ std::string DescribeExit(const VcpuExit& exit) {
 }  // namespace
 
 absl::StatusOr<std::vector<uint8_t>> ReadGuestImage(const std::string& path) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    return ErrnoStatus(errno,
-                       absl::StrFormat("cannot open guest image '%s'", path));
-  }
-  struct stat st;
-  if (fstat(fd.get(), &st) != 0) {
-    return ErrnoStatus(errno, absl::StrFormat("cannot stat '%s'", path));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("guest image '%s' is not a regular file", path));
-  }
-  if (static_cast<uint64_t>(st.st_size) > kMaxImageFileBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("guest image '%s' is larger than 1 GiB", path));
-  }
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = read(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return ErrnoStatus(errno, absl::StrFormat("cannot read '%s'", path));
-    }
-    if (n == 0) break;  // shrank while reading: parse what is there
-    done += static_cast<size_t>(n);
-  }
-  bytes.resize(done);
-  return bytes;
+  return ReadUserFile(path, kMaxImageFileBytes, "guest image");
 }
 
 absl::string_view VcpuStateName(VcpuState state) {
@@ -157,6 +131,7 @@ class VmServices final : public ServiceHost {
  public:
   explicit VmServices(Vm* vm)
       : vm_(vm),
+        console_output_(vm->options_.console_output),
         timers_(std::chrono::steady_clock::time_point(
                     std::chrono::nanoseconds(vm->created_monotonic_ns_)),
                 [this](uint32_t vcpu, uint8_t vector) {
@@ -167,8 +142,16 @@ class VmServices final : public ServiceHost {
   uint32_t implementation_id() const override {
     return vm_->backend_->implementation_id();
   }
-  void ConsoleWrite(absl::string_view bytes) override {
-    if (vm_->options_.console_output) vm_->options_.console_output(bytes);
+  size_t ConsoleWrite(absl::string_view bytes) override {
+    // Waits a little for room when the sink lags, so that a guest printing
+    // faster than it drains is slowed down rather than made to spin.
+    return console_output_.Write(bytes, absl::Milliseconds(50));
+  }
+  // Wakes vCPU threads waiting inside a service (for console room), so
+  // that a pause or stop request reaches them at once.
+  void InterruptWaits() { console_output_.Interrupt(); }
+  bool AwaitConsoleDelivered(absl::Duration timeout) {
+    return console_output_.AwaitDelivered(timeout);
   }
   size_t ConsoleRead(uint8_t* dst, size_t capacity) override {
     MutexLock lock(&console_mu_);
@@ -205,15 +188,23 @@ class VmServices final : public ServiceHost {
     absl::StatusOr<Vcpu*> vcpu = vm_->GetOrCreateVcpuLocked(id);
     if (!vcpu.ok()) return HVB_ERR_NOMEM;
     if ((*vcpu)->state_ == VcpuState::kDestroyed) return HVB_ERR_NODEV;
-    return (*vcpu)->StartLocked(entry).ok() ? HVB_OK : HVB_ERR_STATE;
+    const absl::Status s = (*vcpu)->StartLocked(entry);
+    if (s.ok()) return HVB_OK;
+    return absl::IsFailedPrecondition(s) ? HVB_ERR_STATE : HVB_ERR_NOMEM;
   }
 
   void StopVcpu(uint32_t caller) override {
+    // A stopped vCPU has no timer: one armed before would otherwise fire on
+    // it after its next start (docs/abi.md, vcpu.stop).
+    timers_.Cancel(caller);
     MutexLock lock(&vm_->mu_);
+    // The thread stops itself once this call is answered (ServeRequests):
+    // until then it still owns its backend vCPU, so a vcpu.start of it
+    // meanwhile gets HVB_ERR_STATE, as for any running vCPU.
     Vcpu* vcpu = vm_->vcpus_[caller].get();
-    vcpu->state_ = VcpuState::kStopped;
+    vcpu->stop_requested_ = true;
     vcpu->attention_.store(true, std::memory_order_release);
-    if (!vm_->AnyVcpuActiveLocked()) {
+    if (!vm_->AnyVcpuActiveLocked(/*except=*/caller)) {
       vm_->RequestExitLocked(
           {.reason = VmExit::Reason::kGuestFault,
            .vcpu_id = caller,
@@ -249,17 +240,25 @@ class VmServices final : public ServiceHost {
 
   int64_t RouteEvent(uint32_t source, uint32_t vcpu, uint8_t vector) override {
     const size_t index = *RouteIndex(source);
-    MutexLock lock(&events_mu_);
-    Route& route = routes_[index];
-    // Queue events travel through an eventfd bound to an MSI route (irqfd):
-    // the I/O thread raises them with a write, no hypervisor call.
-    if (route.irqfd.valid() &&
-        !vm_->backend_->BindInterruptFd(route.irqfd.get(), vcpu, vector).ok()) {
-      return HVB_ERR_NOMEM;
+    std::optional<Target> deliver;
+    {
+      MutexLock lock(&events_mu_);
+      Route& route = routes_[index];
+      // Queue events travel through an eventfd bound to an MSI route (irqfd):
+      // the I/O thread raises them with a write, no hypervisor call.
+      if (route.irqfd.valid() &&
+          !vm_->backend_->BindInterruptFd(route.irqfd.get(), vcpu, vector)
+               .ok()) {
+        return HVB_ERR_NOMEM;
+      }
+      route.routed = true;
+      route.vcpu = vcpu;
+      route.vector = vector;
+      // Routing a source that has work pending raises one event for it, so a
+      // guest that routes late still hears of input that came before.
+      if (!route.masked && HasPendingWork(source)) deliver = route.target();
     }
-    route.routed = true;
-    route.vcpu = vcpu;
-    route.vector = vector;
+    if (deliver) Deliver(*deliver);
     return HVB_OK;
   }
 
@@ -270,7 +269,7 @@ class VmServices final : public ServiceHost {
       MutexLock lock(&events_mu_);
       Route& route = routes_[index];
       route.masked = masked;
-      if (!masked && route.pending) {
+      if (!masked && (route.pending || HasPendingWork(source))) {
         route.pending = false;
         if (route.routed) deliver = route.target();
       }
@@ -357,6 +356,14 @@ class VmServices final : public ServiceHost {
   }
 
  private:
+  // Whether `source` has something the guest has not taken yet, which a
+  // route or an unmask reports with one event (docs/abi.md, event.route).
+  bool HasPendingWork(uint32_t source) {
+    if (source != HVB_EVENT_SRC_CONSOLE_INPUT) return false;
+    MutexLock lock(&console_mu_);
+    return !console_input_.empty();
+  }
+
   // Index into routes_: console input, then one per queue.
   std::optional<size_t> RouteIndex(uint32_t source) {
     if (source == HVB_EVENT_SRC_CONSOLE_INPUT) return 0;
@@ -392,6 +399,7 @@ class VmServices final : public ServiceHost {
   }
 
   Vm* const vm_;
+  ConsoleOutput console_output_;
   Mutex console_mu_;
   std::string console_input_ ABSL_GUARDED_BY(console_mu_);
   Mutex events_mu_;
@@ -460,26 +468,32 @@ absl::Status Vcpu::StartLocked(const LongModeEntry& entry) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "the VM has stopped (%s)", VmExitReasonName(vm_->exit_->reason)));
   }
-  // A start is a fresh CPU: events raised on the vCPU while it was stopped
-  // are dropped here, before the start is visible, so that none raised after
-  // it are (docs/abi.md, vcpu.start). Its thread is parked or not yet
-  // running, so the backend may be touched from this one.
-  if (absl::Status s = backend_->ResetInterruptState(); !s.ok()) return s;
-  pending_start_ = entry;
-  state_ = VcpuState::kRunning;
+  // The whole entry state is in place before the start is visible: its
+  // thread is parked (stopped) or not running yet, so the backend may be
+  // driven from this one. The interrupt reset comes last: a start is a
+  // fresh CPU, so events raised while it was stopped are dropped here and
+  // none raised once this returns can be (docs/abi.md, vcpu.start).
+  RETURN_IF_ERROR(backend_->SetEntryState(entry));
+  RETURN_IF_ERROR(backend_->ResetInterruptState());
+  start_pending_ = true;
+  // A VM-wide pause holds vCPUs started while it lasts, too.
+  pause_requested_ = vm_->paused_;
+  state_ = vm_->paused_ ? VcpuState::kPaused : VcpuState::kRunning;
   vm_->ever_started_ = true;
   if (thread_running_) {
     NotifyLocked();  // parked after vcpu.stop: wake it
-  } else {
-    attention_.store(true, std::memory_order_release);
-    thread_running_ = true;
-    ++vm_->live_threads_;
-    thread_ = std::thread(&Vcpu::ThreadMain, this);
+    return absl::OkStatus();
   }
+  ASSIGN_OR_RETURN(thread_, StartThread(absl::StrFormat("vCPU %d", id_),
+                                        [this] { ThreadMain(); }));
+  attention_.store(true, std::memory_order_release);
+  thread_running_ = true;
+  ++vm_->live_threads_;
   return absl::OkStatus();
 }
 
 absl::Status Vcpu::Pause() {
+  RETURN_IF_ERROR(RefuseInsideCallback("Vcpu::Pause"));
   MutexLock lock(&vm_->mu_);
   if (state_ != VcpuState::kRunning) {
     return absl::FailedPreconditionError(absl::StrFormat(
@@ -497,10 +511,16 @@ absl::Status Vcpu::Pause() {
 }
 
 absl::Status Vcpu::Resume() {
+  RETURN_IF_ERROR(RefuseInsideCallback("Vcpu::Resume"));
   MutexLock lock(&vm_->mu_);
   if (state_ != VcpuState::kPaused) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "vCPU %d is %s, not paused", id_, VcpuStateName(state_)));
+  }
+  if (!parked_) {  // started while the VM was paused, not parked yet
+    pause_requested_ = false;
+    state_ = VcpuState::kRunning;
+    return absl::OkStatus();
   }
   const uint64_t unparks = RequestResumeLocked();
   vm_->mu_.Await([this, unparks]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -533,6 +553,7 @@ bool Vcpu::ResumeServedLocked(uint64_t unparks) const {
 }
 
 absl::Status Vcpu::Destroy() {
+  RETURN_IF_ERROR(RefuseInsideCallback("Vcpu::Destroy"));
   std::thread thread;
   {
     MutexLock lock(&vm_->mu_);
@@ -540,12 +561,9 @@ absl::Status Vcpu::Destroy() {
       return absl::FailedPreconditionError(
           absl::StrFormat("vCPU %d is already destroyed", id_));
     }
-    if (thread_.get_id() == std::this_thread::get_id()) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "vCPU %d cannot be destroyed from its own thread", id_));
-    }
     state_ = VcpuState::kDestroyed;
-    pending_start_.reset();
+    start_pending_ = false;
+    stop_requested_ = false;
     pause_requested_ = false;
     exit_requested_ = true;
     NotifyLocked();
@@ -562,13 +580,16 @@ absl::StatusOr<Registers> Vcpu::GetRegisters() const {
         absl::StrFormat("vCPU %d is %s; pause it or stop the VM first", id_,
                         VcpuStateName(state_)));
   }
-  // Its thread is parked or gone: the backend is ours to query.
+  // Its thread is parked, not yet in the guest or gone: the backend is
+  // ours to query.
   return backend_->GetRegisters();
 }
 
 void Vcpu::NotifyLocked() {
   attention_.store(true, std::memory_order_release);
   if (thread_running_) backend_->Kick();
+  // It may be waiting inside a service (for console room): wake it.
+  vm_->services_->InterruptWaits();
 }
 
 bool Vcpu::ServeRequests() {
@@ -579,32 +600,28 @@ bool Vcpu::ServeRequests() {
     // Requests are made under the lock, so clearing here loses none.
     attention_.store(false, std::memory_order_relaxed);
     if (exit_requested_) return false;
-    if (pending_start_.has_value()) {
-      absl::Status s = backend_->SetEntryState(*pending_start_);
-      pending_start_.reset();
-      if (!s.ok()) {
-        vm_->RequestExitLocked({.reason = VmExit::Reason::kHostError,
-                                .vcpu_id = id_,
-                                .message = std::string(s.message())});
-        return false;
-      }
-    }
-    if (state_ == VcpuState::kStopped) {
-      // Stopped itself (vcpu.stop): nothing to pause; park until started
-      // again.
+    if (stop_requested_) {
+      // It stopped itself (vcpu.stop), and its call is answered: from now
+      // on its backend vCPU is free for the next start to set up. Park
+      // until that start.
+      stop_requested_ = false;
       pause_requested_ = false;
+      state_ = VcpuState::kStopped;
       vm_->mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return pending_start_.has_value() || exit_requested_;
+        return start_pending_ || exit_requested_;
       });
       continue;
     }
+    start_pending_ = false;
     if (pause_requested_) {
       state_ = VcpuState::kPaused;
+      parked_ = true;
       ++parks_;
       const uint64_t generation = resume_gen_;
       vm_->mu_.Await([this, generation]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return resume_gen_ != generation || exit_requested_;
       });
+      parked_ = false;
       if (state_ == VcpuState::kPaused) state_ = VcpuState::kRunning;
       ++unparks_;
       continue;  // a pause requested meanwhile parks it again
@@ -810,9 +827,9 @@ absl::StatusOr<LongModeEntry> Vm::EntryFor(const VcpuEntry& entry) const {
   }
 }
 
-bool Vm::AnyVcpuActiveLocked() const {
+bool Vm::AnyVcpuActiveLocked(uint32_t except) const {
   for (const auto& v : vcpus_) {
-    if (v != nullptr &&
+    if (v != nullptr && v->id_ != except && !v->stop_requested_ &&
         (v->state_ == VcpuState::kRunning || v->state_ == VcpuState::kPaused)) {
       return true;
     }
@@ -821,10 +838,14 @@ bool Vm::AnyVcpuActiveLocked() const {
 }
 
 absl::Status Vm::Pause() {
+  RETURN_IF_ERROR(RefuseInsideCallback("Vm::Pause"));
   MutexLock lock(&mu_);
   if (exit_.has_value()) {
     return absl::FailedPreconditionError("the VM has stopped");
   }
+  // From here until Resume(), vCPUs that start (a vcpu.start being served
+  // right now included) start paused: no vCPU escapes the pause.
+  paused_ = true;
   // Ask them all first, then wait: the pauses overlap.
   std::vector<std::pair<Vcpu*, uint64_t>> pausing;
   for (auto& v : vcpus_) {
@@ -841,15 +862,21 @@ absl::Status Vm::Pause() {
 }
 
 absl::Status Vm::Resume() {
+  RETURN_IF_ERROR(RefuseInsideCallback("Vm::Resume"));
   MutexLock lock(&mu_);
   if (exit_.has_value()) {
     return absl::FailedPreconditionError("the VM has stopped");
   }
+  paused_ = false;
   std::vector<std::pair<Vcpu*, uint64_t>> resuming;
   for (auto& v : vcpus_) {
-    if (v != nullptr && v->state_ == VcpuState::kPaused) {
-      resuming.push_back({v.get(), v->RequestResumeLocked()});
+    if (v == nullptr || v->state_ != VcpuState::kPaused) continue;
+    if (!v->parked_) {  // started during the pause, not parked yet
+      v->pause_requested_ = false;
+      v->state_ = VcpuState::kRunning;
+      continue;
     }
+    resuming.push_back({v.get(), v->RequestResumeLocked()});
   }
   mu_.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     return std::all_of(resuming.begin(), resuming.end(), [](const auto& p) {
@@ -881,20 +908,34 @@ absl::Status Vm::RaiseEvent(uint32_t vcpu_id, uint8_t vector) {
 }
 
 absl::StatusOr<VmExit> Vm::Wait(absl::Duration timeout) {
-  MutexLock lock(&mu_);
-  if (!ever_started_ && !exit_.has_value()) {
-    return absl::FailedPreconditionError(
-        "no vCPU was started: start the boot vCPU before waiting");
+  RETURN_IF_ERROR(RefuseInsideCallback("Vm::Wait"));
+  const absl::Time deadline = absl::Now() + timeout;  // saturates
+  VmExit exit;
+  {
+    MutexLock lock(&mu_);
+    if (!ever_started_ && !exit_.has_value()) {
+      return absl::FailedPreconditionError(
+          "no vCPU was started: start the boot vCPU before waiting");
+    }
+    if (!mu_.AwaitWithTimeout(
+            [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+              return exit_.has_value() && live_threads_ == 0;
+            },
+            deadline - absl::Now())) {
+      return absl::DeadlineExceededError(absl::StrFormat(
+          "the VM is still running after %s", absl::FormatDuration(timeout)));
+    }
+    exit = *exit_;
   }
-  if (!mu_.AwaitWithTimeout(
-          [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return exit_.has_value() && live_threads_ == 0;
-          },
-          timeout)) {
+  // Everything the guest wrote reaches the console sink before Wait says
+  // the VM is over (the sink runs unlocked: it may call Stop(), say).
+  if (!services_->AwaitConsoleDelivered(deadline - absl::Now())) {
     return absl::DeadlineExceededError(absl::StrFormat(
-        "the VM is still running after %s", absl::FormatDuration(timeout)));
+        "the VM has stopped, but the console output sink has not taken all "
+        "of its output after %s",
+        absl::FormatDuration(timeout)));
   }
-  return *exit_;
+  return exit;
 }
 
 absl::Status Vm::ReadGuestMemory(uint64_t gpa, void* dst, size_t length) const {

@@ -116,4 +116,20 @@ void FakeBackendVm::WriteHypercallPage(absl::Span<uint8_t> page) const {
   std::memset(page.data(), kPageFill, page.size());
 }
 
+void AwaitCompletions(FakeVcpuScript& script, size_t n) {
+  hvbios::MutexLock lock(&script.mu);
+  script.mu.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return script.completions.size() >= n;
+  });
+}
+
+bool AwaitInterrupts(FakeBackendVm& backend, size_t n) {
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  while (backend.interrupts().size() < n) {
+    if (absl::Now() > limit) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
+
 }  // namespace hvbios::testing

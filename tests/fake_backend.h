@@ -121,6 +121,12 @@ class FakeBackendVm : public BackendVm {
       ABSL_GUARDED_BY(mu_);
 };
 
+// Waits until the script's vCPU has answered `n` hypercalls.
+void AwaitCompletions(FakeVcpuScript& script, size_t n);
+
+// Waits (bounded: 30 s) until the backend has seen `n` interrupts.
+bool AwaitInterrupts(FakeBackendVm& backend, size_t n);
+
 }  // namespace hvbios::testing
 
 #endif  // HVBIOS_TESTS_FAKE_BACKEND_H_

@@ -14,7 +14,7 @@ namespace hvbios::testing {
 class InertServiceHost : public ServiceHost {
  public:
   uint32_t implementation_id() const override { return 1; }
-  void ConsoleWrite(absl::string_view) override {}
+  size_t ConsoleWrite(absl::string_view b) override { return b.size(); }
   size_t ConsoleRead(uint8_t*, size_t) override { return 0; }
   uint64_t MonotonicNs() const override { return 0; }
   uint64_t WallclockNs() const override { return 0; }

@@ -222,7 +222,7 @@ static int64_t execute(uint32_t dev, uint32_t op, uint64_t sector,
     /* Contents become unspecified; zeros, as on hvbios-run's files. */
     return ata_write(d, sector, (uint32_t)count, 0) == 0 ? HVB_OK : HVB_ERR_IO;
   }
-  if (!fw_ram_contains(buf, count * kSector)) return HVB_ERR_FAULT;
+  if (!fw_guest_owns(buf, count * kSector)) return HVB_ERR_FAULT;
   uint8_t *p = (uint8_t *)(uintptr_t)buf;
   const int failed = op == HVB_RING_OP_READ
                          ? ata_read(d, sector, (uint32_t)count, p)
@@ -238,7 +238,7 @@ static struct fw_result result(int64_t status) {
 
 struct fw_result block_info(const uint64_t *a) {
   if (a[0] >= g_disk_count) return result(HVB_ERR_NODEV);
-  if (!fw_ram_contains(a[1], sizeof(struct hvb_block_info))) {
+  if (!fw_guest_owns(a[1], sizeof(struct hvb_block_info))) {
     return result(HVB_ERR_FAULT);
   }
   struct hvb_block_info info = {0};
@@ -288,7 +288,7 @@ struct fw_result block_queue_setup(const uint64_t *a) {
       (entries & (entries - 1)) != 0 || ring % 4096 != 0) {
     return result(HVB_ERR_INVAL);
   }
-  if (!fw_ram_contains(ring, HVB_RING_BYTES(entries))) {
+  if (!fw_guest_owns(ring, HVB_RING_BYTES(entries))) {
     return result(HVB_ERR_FAULT);
   }
   if (g_queue_count == FW_MAX_QUEUES) return result(HVB_ERR_NOMEM);

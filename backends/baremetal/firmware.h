@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/format.h"
+#include "common/memmap.h"
+#include "common/string.h"
 #include "hvbios/abi/abi.h"
 
 /* ---- CPU and port I/O ---------------------------------------------------- */
@@ -44,20 +47,16 @@ static inline void mmio_write32(uint64_t address, uint32_t v) {
   *(volatile uint32_t *)(uintptr_t)address = v;
 }
 
-/* ---- Memory, strings ------------------------------------------------------
+/* ---- Memory ---------------------------------------------------------------
  */
 
-void *memcpy(void *dst, const void *src, size_t n);
-void *memset(void *dst, int c, size_t n);
-size_t strlen(const char *s);
-
-/* Guest RAM as the firmware maps it (identity, RAM only). */
-struct fw_ram {
-  uint64_t base, end; /* [base, end), 4 KiB aligned */
-};
-/* True if [address, address + length) lies in guest RAM, without
- * wrapping; length 0 is never in RAM (docs/abi.md, section 3.1). */
+/* True if [address, address + length) lies in RAM, without wrapping;
+ * length 0 never does. For the firmware's own checks (the boot module). */
 int fw_ram_contains(uint64_t address, uint64_t length);
+/* The rule for every buffer a hypercall names (docs/abi.md 3.1): true if
+ * it lies entirely in the guest's own RAM by the memory map, never in the
+ * firmware's memory, page 0 or a hole. */
+int fw_guest_owns(uint64_t address, uint64_t length);
 
 /* ---- Devices (platform.c) ------------------------------------------------ */
 
@@ -161,8 +160,10 @@ struct fw_platform {
   uint64_t ns_mul; /* ns per TSC tick, as ns_mul / 2^32 */
   uint64_t wall_ns_at_start;
   int has_rdrand;
-  struct fw_ram ram[16];
+  struct hvb_ram_range ram[16]; /* [base, end), 4 KiB aligned, sorted */
   uint32_t ram_count;
+  const struct hvb_mem_region *map; /* the guest's memory map */
+  uint32_t map_count;
 };
 extern struct fw_platform g_platform;
 

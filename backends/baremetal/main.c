@@ -15,6 +15,8 @@
  *
  * The PVH loader's own data (start_info, the command line, the module
  * list) may lie anywhere below 1 MiB, so it is copied out first. */
+#include "common/elf.h"
+#include "common/page_tables.h"
 #include "firmware.h"
 
 struct fw_platform g_platform;
@@ -82,10 +84,15 @@ __attribute__((noreturn)) static void fail(const char *why) {
 
 /* ---- RAM */
 
+int fw_guest_owns(uint64_t address, uint64_t length) {
+  return hvb_memmap_guest_owns(g_platform.map, g_platform.map_count, address,
+                               length);
+}
+
 int fw_ram_contains(uint64_t address, uint64_t length) {
   if (length == 0 || address + length < address) return 0;
   for (uint32_t i = 0; i < g_platform.ram_count; ++i) {
-    const struct fw_ram *r = &g_platform.ram[i];
+    const struct hvb_ram_range *r = &g_platform.ram[i];
     if (address >= r->base && address - r->base <= r->end - r->base &&
         length <= r->end - address) {
       return 1;
@@ -103,7 +110,7 @@ static void collect_ram(const struct pvh_start_info *si) {
   }
   const struct pvh_memmap_entry *e =
       (const struct pvh_memmap_entry *)(uintptr_t)si->memmap_paddr;
-  struct fw_ram ram[16];
+  struct hvb_ram_range ram[16];
   uint32_t count = 0;
   for (uint32_t i = 0; i < si->memmap_entries && count < 15; ++i) {
     if (e[i].type != 1 || e[i].size == 0) continue;
@@ -111,19 +118,19 @@ static void collect_ram(const struct pvh_start_info *si) {
     if (end > kFourGiB) end = kFourGiB;
     if (base < 0x100000) {
       if (base == 0 && end >= kLowRamEnd)
-        ram[count++] = (struct fw_ram){0, kLowRamEnd};
+        ram[count++] = (struct hvb_ram_range){0, kLowRamEnd};
       continue;
     }
     /* The first 2 MiB are mapped in 4 KiB pages, the rest in 2 MiB ones. */
     base = base < 0x200000 ? (base + 0xfff) & ~0xfffull
                            : (base + 0x1fffff) & ~0x1fffffull;
     end = end <= 0x200000 ? end & ~0xfffull : end & ~0x1fffffull;
-    if (base < end) ram[count++] = (struct fw_ram){base, end};
+    if (base < end) ram[count++] = (struct hvb_ram_range){base, end};
   }
   /* Sorted by base (the loader's map need not be). */
   for (uint32_t i = 1; i < count; ++i) {
     for (uint32_t j = i; j > 0 && ram[j].base < ram[j - 1].base; --j) {
-      const struct fw_ram t = ram[j];
+      const struct hvb_ram_range t = ram[j];
       ram[j] = ram[j - 1];
       ram[j - 1] = t;
     }
@@ -212,125 +219,36 @@ void ap_main(void) {
 
 /* ---- Loading the guest image (docs/abi.md, section 2.1) */
 
-struct image_segment {
-  uint64_t base, end; /* page-rounded, for the memory map */
-};
-
+/* Checks the image by the rules every platform shares (common/elf.c),
+ * places it, and returns its entry point. The loader left the image in
+ * RAM at file_paddr: no segment may land on it. */
 static uint64_t load_guest(const uint8_t *file, uint64_t size,
-                           uint64_t file_paddr, struct image_segment *segs,
-                           uint32_t *seg_count) {
-  /* ELF64 header and program header fields, at their fixed offsets. */
-  if (size < 64) fail("the guest image is not an ELF file (too short)");
-  if (file[0] != 0x7f || file[1] != 'E' || file[2] != 'L' || file[3] != 'F') {
-    fail("the guest image is not an ELF file");
+                           uint64_t file_paddr, struct hvb_elf_image *image) {
+  struct hvb_elf_error error = hvb_elf_parse(file, size, image);
+  if (error.code == HVB_ELF_OK) {
+    error =
+        hvb_elf_check_placement(image, g_platform.ram, g_platform.ram_count);
   }
-  uint16_t type, machine, phentsize, phnum;
-  uint64_t entry, phoff;
-  memcpy(&type, file + 16, 2);
-  memcpy(&machine, file + 18, 2);
-  memcpy(&entry, file + 24, 8);
-  memcpy(&phoff, file + 32, 8);
-  memcpy(&phentsize, file + 54, 2);
-  memcpy(&phnum, file + 56, 2);
-  if (file[4] != 2 || file[5] != 1 || type != 2 || machine != 62) {
-    fail("the guest image is not a static x86-64 ELF executable (ET_EXEC)");
+  if (error.code != HVB_ELF_OK) {
+    char why[200] = "the guest image: ";
+    hvb_elf_describe(error, why + 17, sizeof(why) - 17);
+    fail(why);
   }
-  if (phentsize != 56 || phnum == 0 || phnum > 32 || phoff > size ||
-      (uint64_t)phnum * 56 > size - phoff) {
-    fail("the guest image's program headers are malformed");
-  }
-  struct {
-    uint64_t offset, vaddr, paddr, filesz, memsz;
-    uint32_t flags;
-  } load[32];
-  uint32_t loads = 0;
-  uint64_t entry_paddr = 0;
-  for (uint32_t i = 0; i < phnum; ++i) {
-    const uint8_t *ph = file + phoff + (uint64_t)i * 56;
-    uint32_t ptype;
-    memcpy(&ptype, ph, 4);
-    if (ptype != 1) continue; /* PT_LOAD */
-    memcpy(&load[loads].flags, ph + 4, 4);
-    memcpy(&load[loads].offset, ph + 8, 8);
-    memcpy(&load[loads].vaddr, ph + 16, 8);
-    memcpy(&load[loads].paddr, ph + 24, 8);
-    memcpy(&load[loads].filesz, ph + 32, 8);
-    memcpy(&load[loads].memsz, ph + 40, 8);
-    if (load[loads].memsz == 0) continue;
-    const uint64_t paddr = load[loads].paddr, memsz = load[loads].memsz;
-    if (load[loads].filesz > memsz || load[loads].offset > size ||
-        load[loads].filesz > size - load[loads].offset) {
-      fail("a segment of the guest image runs past the end of the file");
-    }
-    if (paddr < HVB_GUEST_LOAD_MIN || !fw_ram_contains(paddr, memsz)) {
-      fail("a segment of the guest image lies below 1 MiB or outside RAM");
-    }
-    if (paddr < file_paddr + size && file_paddr < paddr + memsz) {
+  for (uint32_t i = 0; i < image->segment_count; ++i) {
+    const struct hvb_elf_segment *s = &image->segments[i];
+    if (s->paddr < file_paddr + size &&
+        file_paddr < s->paddr + s->memory_size) {
       fail("a segment of the guest image overlaps the image as loaded");
     }
-    for (uint32_t j = 0; j < loads; ++j) {
-      if (paddr < load[j].paddr + load[j].memsz &&
-          load[j].paddr < paddr + memsz) {
-        fail("segments of the guest image overlap");
-      }
-    }
-    if ((load[loads].flags & 1) && entry >= load[loads].vaddr &&
-        entry - load[loads].vaddr < memsz) {
-      entry_paddr = paddr + (entry - load[loads].vaddr);
-    }
-    ++loads;
   }
-  if (loads == 0) fail("the guest image has nothing to load");
-  if (entry_paddr == 0) {
-    fail("the guest image's entry point is not in an executable segment");
+  /* Physical RAM holds whatever it held: .bss is zeroed here. */
+  for (uint32_t i = 0; i < image->segment_count; ++i) {
+    const struct hvb_elf_segment *s = &image->segments[i];
+    uint8_t *dst = (uint8_t *)(uintptr_t)s->paddr;
+    memcpy(dst, file + s->file_offset, s->file_size);
+    memset(dst + s->file_size, 0, s->memory_size - s->file_size);
   }
-  for (uint32_t i = 0; i < loads; ++i) {
-    uint8_t *dst = (uint8_t *)(uintptr_t)load[i].paddr;
-    memcpy(dst, file + load[i].offset, load[i].filesz);
-    memset(dst + load[i].filesz, 0, load[i].memsz - load[i].filesz);
-    segs[i].base = load[i].paddr & ~0xfffull;
-    segs[i].end = (load[i].paddr + load[i].memsz + 0xfff) & ~0xfffull;
-  }
-  *seg_count = loads;
-  return entry_paddr;
-}
-
-/* ---- The memory map */
-
-struct claim {
-  uint64_t base, end;
-  uint32_t type;
-};
-
-/* RAM minus the claims is USABLE; claims keep their type. Claims must be
- * sorted and disjoint. Adjacent ranges of one type merge. */
-static uint32_t build_mem_map(const struct claim *claims, uint32_t nclaims,
-                              struct hvb_mem_region *out) {
-  uint32_t n = 0;
-  for (uint32_t r = 0; r < g_platform.ram_count; ++r) {
-    uint64_t at = g_platform.ram[r].base;
-    const uint64_t end = g_platform.ram[r].end;
-    while (at < end && n < kMaxMemMap) {
-      uint32_t type = HVB_MEM_USABLE;
-      uint64_t next = end;
-      for (uint32_t c = 0; c < nclaims; ++c) {
-        if (claims[c].base <= at && at < claims[c].end) {
-          type = claims[c].type;
-          next = claims[c].end < end ? claims[c].end : end;
-          break;
-        }
-        if (claims[c].base > at && claims[c].base < next) next = claims[c].base;
-      }
-      if (n > 0 && out[n - 1].type == type &&
-          out[n - 1].base + out[n - 1].length == at) {
-        out[n - 1].length += next - at;
-      } else {
-        out[n++] = (struct hvb_mem_region){at, next - at, type, 0};
-      }
-      at = next;
-    }
-  }
-  return n;
+  return image->entry;
 }
 
 /* ---- Page tables */
@@ -350,39 +268,6 @@ static void build_firmware_tables(void) {
                    :
                    : "r"((uint64_t)(uintptr_t)fw_pml4)
                    : "memory");
-}
-
-/* The guest's boot tables (docs/abi.md 2.2): RAM identity-mapped read-write,
- * except page 0 (not mapped) and the hypercall and clock pages (read-only);
- * nothing else mapped. */
-static uint64_t build_guest_tables(void) {
-  uint64_t *pml4 = (uint64_t *)(uintptr_t)kBootTables;
-  uint64_t *pdpt = pml4 + 512;
-  uint64_t *pd = pml4 + 1024; /* 4 of them */
-  uint64_t *pt = pml4 + 3072; /* the first 2 MiB */
-  memset(pml4, 0, 7 * 4096);
-  pml4[0] = (uint64_t)(uintptr_t)pdpt | kPresent | kWritable;
-  for (uint64_t g = 0; g < 4; ++g) {
-    pdpt[g] = (uint64_t)(uintptr_t)(pd + 512 * g) | kPresent | kWritable;
-  }
-  pd[0] = (uint64_t)(uintptr_t)pt | kPresent | kWritable;
-  for (uint64_t page = 1; page < 512; ++page) {
-    const uint64_t address = page << 12;
-    if (!fw_ram_contains(address, 4096)) continue;
-    uint64_t flags = kPresent | kWritable;
-    if (address == (uint64_t)(uintptr_t)hcpage ||
-        address == (uint64_t)(uintptr_t)clock_page_storage) {
-      flags = kPresent;
-    }
-    pt[page] = address | flags;
-  }
-  for (uint64_t i = 1; i < 4 * 512; ++i) {
-    const uint64_t address = i << 21;
-    if (fw_ram_contains(address, 1 << 21)) {
-      pd[i] = address | kPresent | kWritable | kLarge;
-    }
-  }
-  return (uint64_t)(uintptr_t)pml4;
 }
 
 /* ---- The clock */
@@ -457,11 +342,9 @@ void fw_main(uint32_t start_info_paddr) {
   disks_init();
 
   /* The guest. */
-  struct image_segment segs[32];
-  uint32_t seg_count = 0;
-  const uint64_t entry =
-      load_guest((const uint8_t *)(uintptr_t)module.paddr, module.size,
-                 module.paddr, segs, &seg_count);
+  static struct hvb_elf_image image;
+  const uint64_t entry = load_guest((const uint8_t *)(uintptr_t)module.paddr,
+                                    module.size, module.paddr, &image);
 
   /* The clock page: the TSC is the clock on every CPU (an emulator's, or
    * a PC's with an invariant TSC, which the firmware does not check yet). */
@@ -474,27 +357,31 @@ void fw_main(uint32_t start_info_paddr) {
   clock->shift = 32;
   clock->tsc_frequency_hz = g_platform.tsc_hz;
 
-  /* Memory map: claims in address order. */
-  struct claim claims[8 + 32];
-  uint32_t nclaims = 0;
-  claims[nclaims++] = (struct claim){0, 0x1000, HVB_MEM_RESERVED};
-  claims[nclaims++] =
-      (struct claim){kBootTables, kCmdline + 0x1000, HVB_MEM_BOOT};
-  claims[nclaims++] = (struct claim){kBootStack, kBootStackTop, HVB_MEM_BOOT};
-  claims[nclaims++] =
-      (struct claim){(uint64_t)(uintptr_t)fw_image_start,
-                     ((uint64_t)(uintptr_t)fw_image_end + 0xfff) & ~0xfffull,
-                     HVB_MEM_PLATFORM};
-  for (uint32_t i = 0; i < seg_count; ++i) {
-    uint32_t j = nclaims++;
-    for (; j > 4 && claims[j - 1].base > segs[i].base; --j)
-      claims[j] = claims[j - 1];
-    claims[j] = (struct claim){segs[i].base, segs[i].end, HVB_MEM_IMAGE};
+  /* The memory map (common/memmap.c). */
+  struct hvb_memmap_claim claims[4 + HVB_ELF_MAX_PHDRS] = {
+      {0, 0x1000, HVB_MEM_RESERVED, 0},
+      {kBootTables, kCmdline + 0x1000, HVB_MEM_BOOT, 0},
+      {kBootStack, kBootStackTop, HVB_MEM_BOOT, 0},
+      {(uint64_t)(uintptr_t)fw_image_start,
+       ((uint64_t)(uintptr_t)fw_image_end + 0xfff) & ~0xfffull,
+       HVB_MEM_PLATFORM, 0},
+  };
+  uint32_t nclaims = 4;
+  for (uint32_t i = 0; i < image.segment_count; ++i) {
+    const struct hvb_elf_segment *seg = &image.segments[i];
+    claims[nclaims++] = (struct hvb_memmap_claim){
+        seg->paddr & ~0xfffull,
+        (seg->paddr + seg->memory_size + 0xfff) & ~0xfffull, HVB_MEM_IMAGE, 0};
   }
   struct hvb_boot_info *boot = (struct hvb_boot_info *)(uintptr_t)kBootInfo;
   struct hvb_mem_region *map = (struct hvb_mem_region *)(boot + 1);
   memset(boot, 0, 4096);
-  const uint32_t map_count = build_mem_map(claims, nclaims, map);
+  const int built = hvb_memmap_build(g_platform.ram, g_platform.ram_count,
+                                     claims, nclaims, map, kMaxMemMap);
+  if (built < 0) fail("the memory map does not fit the boot info page");
+  const uint32_t map_count = (uint32_t)built;
+  g_platform.map = map;
+  g_platform.map_count = map_count;
   struct hvb_device *devices = (struct hvb_device *)(map + map_count);
   devices[0] = (struct hvb_device){HVB_DEV_CONSOLE, 0, 0, {0, 0}};
   for (uint32_t i = 0; i < disk_count(); ++i) {
@@ -520,7 +407,13 @@ void fw_main(uint32_t start_info_paddr) {
   boot->device_count = 1 + disk_count();
   boot->devices = (uint64_t)(uintptr_t)devices;
 
-  g_platform.boot_tables = build_guest_tables();
+  /* The guest's boot identity map (common/page_tables.c): its RAM
+   * read-write, the firmware's read-only, page 0 and non-RAM unmapped. */
+  if (hvb_page_tables_build((void *)(uintptr_t)kBootTables, kBootTables,
+                            kBootInfo - kBootTables, map, map_count) == 0) {
+    fail("the guest's page tables do not fit");
+  }
+  g_platform.boot_tables = kBootTables;
   enter_guest(g_platform.boot_tables, entry, kBootStackTop,
               (uint64_t)(uintptr_t)boot);
 }

@@ -7,26 +7,6 @@
 
 #include "firmware.h"
 
-/* ---- Strings */
-/* The compiler may emit calls to these for struct copies. */
-
-void *memcpy(void *dst, const void *src, size_t n) {
-  uint8_t *d = dst;
-  const uint8_t *s = src;
-  while (n--) *d++ = *s++;
-  return dst;
-}
-void *memset(void *dst, int c, size_t n) {
-  uint8_t *d = dst;
-  while (n--) *d++ = (uint8_t)c;
-  return dst;
-}
-size_t strlen(const char *s) {
-  size_t n = 0;
-  while (s[n]) ++n;
-  return n;
-}
-
 /* ---- 16550 UART on COM1 */
 
 enum {
@@ -76,70 +56,15 @@ void uart_input_interrupt(int enable) {
   outb(kCom1 + kUartIntEnable, enable ? 0x01 : 0x00); /* data available */
 }
 
-/* ---- fw_printf: %s %c %d %u %x %p with l/ll, width and 0-padding */
-
-static void put_unsigned(uint64_t v, unsigned base, int width, char pad) {
-  char digits[24];
-  int n = 0;
-  do {
-    digits[n++] = "0123456789abcdef"[v % base];
-    v /= base;
-  } while (v != 0);
-  while (width-- > n) uart_write(&pad, 1);
-  while (n > 0) uart_write(&digits[--n], 1);
-}
+/* ---- fw_printf: common/format.c's formatting, on COM1 */
 
 void fw_printf(const char *format, ...) {
+  char line[256];
   va_list ap;
   va_start(ap, format);
-  for (const char *p = format; *p; ++p) {
-    if (*p != '%') {
-      uart_write(p, 1);
-      continue;
-    }
-    ++p;
-    char pad = ' ';
-    int width = 0, longs = 0;
-    if (*p == '0') pad = '0';
-    while (*p >= '0' && *p <= '9') width = width * 10 + (*p++ - '0');
-    while (*p == 'l') ++longs, ++p;
-    switch (*p) {
-      case 's': {
-        const char *s = va_arg(ap, const char *);
-        uart_write(s, strlen(s));
-        break;
-      }
-      case 'c': {
-        const char c = (char)va_arg(ap, int);
-        uart_write(&c, 1);
-        break;
-      }
-      case 'd': {
-        const int64_t v = longs ? va_arg(ap, int64_t) : va_arg(ap, int);
-        if (v < 0) uart_write("-", 1);
-        put_unsigned(v < 0 ? -(uint64_t)v : (uint64_t)v, 10, width, pad);
-        break;
-      }
-      case 'u':
-        put_unsigned(longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10,
-                     width, pad);
-        break;
-      case 'x':
-        put_unsigned(longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16,
-                     width, pad);
-        break;
-      case 'p':
-        uart_write("0x", 2);
-        put_unsigned((uint64_t)(uintptr_t)va_arg(ap, void *), 16, 0, ' ');
-        break;
-      case '%':
-        uart_write("%", 1);
-        break;
-      default:
-        --p; /* print the rest as it is */
-    }
-  }
+  const int n = hvb_vsnprintf(line, sizeof(line), format, ap);
   va_end(ap);
+  uart_write(line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 /* ---- PIT and TSC */

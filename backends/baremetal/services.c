@@ -51,14 +51,14 @@ static struct fw_result base_probe(const uint64_t *a) {
 static struct fw_result console_write(const uint64_t *a) {
   const uint64_t length = min_u64(a[1], HVB_CONSOLE_MAX_IO);
   if (length == 0) return ok(0);
-  if (!fw_ram_contains(a[0], length)) return error(HVB_ERR_FAULT);
+  if (!fw_guest_owns(a[0], length)) return error(HVB_ERR_FAULT);
   uart_write((const char *)(uintptr_t)a[0], length);
   return ok(length);
 }
 static struct fw_result console_read(const uint64_t *a) {
   const uint64_t length = min_u64(a[1], HVB_CONSOLE_MAX_IO);
   if (length == 0) return ok(0);
-  if (!fw_ram_contains(a[0], length)) return error(HVB_ERR_FAULT);
+  if (!fw_guest_owns(a[0], length)) return error(HVB_ERR_FAULT);
   return ok(uart_read((char *)(uintptr_t)a[0], length));
 }
 
@@ -124,10 +124,10 @@ static struct fw_result vcpu_self(const uint64_t *a) {
 static struct fw_result vcpu_start(const uint64_t *a) {
   const uint64_t id = a[0], rip = a[1], rsp = a[2], cr3 = a[4];
   if (id >= g_platform.cpu_count) return error(HVB_ERR_NODEV);
-  if (!fw_ram_contains(rip, 1)) return error(HVB_ERR_FAULT);
+  if (!fw_guest_owns(rip, 1)) return error(HVB_ERR_FAULT);
   if (rsp % 16 != 0) return error(HVB_ERR_INVAL);
-  if (rsp < 8 || !fw_ram_contains(rsp - 8, 8)) return error(HVB_ERR_FAULT);
-  if (cr3 != 0 && (cr3 % 4096 != 0 || !fw_ram_contains(cr3, 4096))) {
+  if (rsp < 8 || !fw_guest_owns(rsp - 8, 8)) return error(HVB_ERR_FAULT);
+  if (cr3 != 0 && (cr3 % 4096 != 0 || !fw_guest_owns(cr3, 4096))) {
     return error(HVB_ERR_INVAL);
   }
   struct fw_cpu *cpu = &g_platform.cpus[id];
@@ -311,7 +311,7 @@ static int rdrand64(uint64_t *out) {
 static struct fw_result rng_fill(const uint64_t *a) {
   const uint64_t length = min_u64(a[1], HVB_RNG_MAX_FILL);
   if (length == 0) return ok(0);
-  if (!fw_ram_contains(a[0], length)) return error(HVB_ERR_FAULT);
+  if (!fw_guest_owns(a[0], length)) return error(HVB_ERR_FAULT);
   uint8_t *dst = (uint8_t *)(uintptr_t)a[0];
   for (uint64_t done = 0; done < length;) {
     uint64_t word;

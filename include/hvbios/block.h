@@ -18,6 +18,15 @@ namespace hvbios {
 // threads (rings) at once: implementations are thread-safe. Offsets and
 // lengths are multiples of 512 and lie inside size_bytes(); the library
 // checks them before calling.
+//
+// Read() and Write() get guest RAM itself, not a copy (no bounce buffer on
+// the data path): another vCPU of the guest may change those bytes while
+// the call runs. Treat them as untrusted data, and read each byte once.
+//
+// Errors: a Write() or Discard() that fails with ResourceExhausted (no
+// space) must have changed nothing; the guest sees HVB_ERR_NOMEM. Any other
+// error is HVB_ERR_IO to the guest, after which the request's sectors hold
+// unspecified data (docs/abi.md, block).
 class BlockDevice {
  public:
   virtual ~BlockDevice() = default;
@@ -36,13 +45,28 @@ class BlockDevice {
 
 // A raw image file: pread/pwrite, Flush = fdatasync, Discard = a punched
 // hole (zeros written where the file system cannot punch). The file's size
-// is rounded down to whole sectors. NotFound / PermissionDenied /
-// InvalidArgument (empty, not a regular file or block device).
+// is rounded down to whole sectors. A write reserves its range first
+// (fallocate), so that a full file system fails it before it changes
+// anything.
+//
+// The image is locked while the device exists, as QEMU locks its images:
+// a writable one exclusively, a read-only one shared (whole-file open file
+// description locks, F_OFD_SETLK), so two VMs can never write one image,
+// nor one write what another reads. A second open that conflicts fails
+// with Unavailable, naming the process that holds the lock where /proc
+// tells. File systems without lock support are used unlocked.
+//
+// NotFound / PermissionDenied / InvalidArgument (empty; not a regular file
+// or block device: a FIFO or a character device is refused before it is
+// opened) / Unavailable (locked).
 absl::StatusOr<std::unique_ptr<BlockDevice>> OpenDiskImage(
     const std::string& path, bool read_only);
 
 // A device whose operations are the given functions (for VMMs that keep
 // storage elsewhere). Unset Flush/Discard functions succeed doing nothing.
+// The functions are called on vCPU and I/O threads, concurrently; they are
+// callbacks in the sense of hvbios/vm.h (they may not make calls that wait
+// for vCPUs) and must not throw.
 struct BlockCallbacks {
   uint64_t size_bytes = 0;
   bool read_only = false;

@@ -9,7 +9,19 @@
  *    failure (thread-local, valid until the thread's next call).
  *  - Handles are opaque. A VM owns its vCPUs: vCPU handles stay valid until
  *    hyperv_bios_destroy_vm(). _destroy functions accept NULL.
- *  - Every function may be called from any thread.
+ *  - Every function may be called from any thread. No C++ exception ever
+ *    leaves one.
+ *
+ * Callbacks (console output, a disk's functions) run on library threads:
+ * the console callback on the VM's console thread, disk functions on vCPU
+ * and I/O threads. Inside a callback, calls that wait for vCPUs or library
+ * threads would wait for the callback's own thread (or one waiting for
+ * it), so they fail with HYPERV_BIOS_ESTATE instead: _pause_vm,
+ * _resume_vm, _pause_vcpu, _resume_vcpu, _destroy_vcpu, _wait_vm and
+ * _destroy_vm. Every other call works there, among them _stop_vm (which
+ * does not wait), _raise_event, _push_console_input, _read_guest_memory,
+ * _write_guest_memory, _get_vcpu_status, _start_vcpu_at. A callback must
+ * return eventually: destroying the VM waits for callbacks in progress.
  */
 #ifndef HVBIOS_HVBIOS_H_
 #define HVBIOS_HVBIOS_H_
@@ -43,13 +55,23 @@ extern "C" {
 typedef struct hyperv_bios_vm hyperv_bios_vm;
 typedef struct hyperv_bios_vcpu hyperv_bios_vcpu;
 
-/* Console output callback: called on vCPU threads, possibly concurrently. */
+/* Console output callback: called on the VM's console thread, one call at a
+ * time, with a copy of the guest's bytes in order (the guest may go on
+ * writing meanwhile: output is buffered, up to 64 KiB, after which the
+ * guest's console.write is held back). hyperv_bios_wait_vm returns only
+ * once the callback has had all of the output. */
 typedef void (*hyperv_bios_console_fn)(void *context, const char *bytes,
                                        size_t length);
 
 /* A disk backed by the embedder's functions: each returns 0 or a negative
- * errno-style code (the guest then sees HVB_ERR_IO). Called from vCPU and
- * I/O threads concurrently. flush and discard may be NULL (no-ops). */
+ * errno-style code. The guest sees -ENOSPC and -EDQUOT as HVB_ERR_NOMEM
+ * (the function must then have changed nothing), anything else as
+ * HVB_ERR_IO. Called from vCPU and I/O threads concurrently. flush and
+ * discard may be NULL (no-ops).
+ *
+ * `dst` and `src` point into guest RAM itself (no copy is made): another
+ * vCPU may change those bytes while the function runs. Treat them as
+ * untrusted data and read each byte once. */
 typedef struct hyperv_bios_block_ops {
   int (*read)(void *context, uint64_t offset, void *dst, size_t length);
   int (*write)(void *context, uint64_t offset, const void *src, size_t length);
@@ -104,8 +126,9 @@ typedef struct hyperv_bios_vm_exit {
 /* Creates a VM on /dev/kvm. On success *out owns it. */
 int hyperv_bios_create_vm(const hyperv_bios_vm_config *config,
                           hyperv_bios_vm **out);
-/* Stops the VM's vCPUs, joins their threads, frees everything. */
-void hyperv_bios_destroy_vm(hyperv_bios_vm *vm);
+/* Stops the VM's vCPUs, joins their threads, frees everything. NULL is
+ * accepted. ESTATE (and nothing destroyed) inside a callback. */
+int hyperv_bios_destroy_vm(hyperv_bios_vm *vm);
 
 /* Loads a guest ELF image from a file / from memory (boot protocol). */
 int hyperv_bios_load_guest(hyperv_bios_vm *vm, const char *path);

@@ -194,8 +194,10 @@ class Vcpu {
   // Mailbox and state, guarded by the VM's mutex (one lock for all of the
   // VM's lifecycle state: no lock ordering to get wrong).
   VcpuState state_ = VcpuState::kCreated;
-  std::optional<LongModeEntry> pending_start_;
+  bool start_pending_ = false;   // started: a parked thread may go on
+  bool stop_requested_ = false;  // vcpu.stop served: stop before re-entry
   bool pause_requested_ = false;
+  bool parked_ = false;  // its thread waits in the pause park
   // Counters, not states, tell Pause/Resume their request was served, so
   // that racing Pause/Resume calls from other threads cannot strand them.
   uint64_t parks_ = 0;       // times the thread entered the paused state
@@ -292,8 +294,9 @@ class Vm {
   // the boot vCPU first runs.
   void InitClockPageLocked(BackendVcpu& vcpu)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether any vCPU is running or paused.
-  bool AnyVcpuActiveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether any vCPU but `except` is running or paused (and not stopping).
+  bool AnyVcpuActiveLocked(uint32_t except) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Guest RAM is declared first so it is unmapped last: the backend maps it
   // and must be gone before it (BackendVm::MapMemory contract).
@@ -309,6 +312,7 @@ class Vm {
   // Indexed by id; slots fill as vCPUs are created, never shrink.
   std::vector<std::unique_ptr<Vcpu>> vcpus_ ABSL_GUARDED_BY(mu_);
   int live_threads_ ABSL_GUARDED_BY(mu_) = 0;
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;  // Pause() until Resume()
   bool ever_started_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<VmExit> exit_ ABSL_GUARDED_BY(mu_);
 };

@@ -188,12 +188,20 @@ TEST_F(BareMetalTest, BadImagesAndCommandLines) {
 
   ElfBuilder elf32 = ElfBuilder::Simple();
   elf32.header().e_ident[EI_CLASS] = ELFCLASS32;
-  ExpectRejected(Run({Write("elf32.elf", elf32.Build())}), 122, "x86-64");
+  ExpectRejected(Run({Write("elf32.elf", elf32.Build())}), 122, "32-bit");
   ExpectRejected(Run({Write("low.elf", ElfBuilder::Simple(0x4000).Build())}),
-                 122, "below 1 MiB");
+                 122, "platform area below 0x100000");
   ExpectRejected(
       Run({Write("far.elf", ElfBuilder::Simple(1ull << 34).Build())}), 122,
-      "outside RAM");
+      "does not fit in guest RAM");
+  // The same acceptance rule as hvbios-run (common/elf.c): no dynamic
+  // images, which the firmware used to boot.
+  for (uint32_t type : {PT_INTERP, PT_DYNAMIC}) {
+    ElfBuilder dynamic = ElfBuilder::Simple();
+    dynamic.Add({.paddr = 0x200000, .vaddr = 0, .data = {0}, .type = type});
+    ExpectRejected(Run({Write("dynamic.elf", dynamic.Build())}), 122,
+                   "dynamically linked");
+  }
   ElfBuilder overlap =
       ElfBuilder::Simple(0x100000, std::vector<uint8_t>(0x2000, 0x90));
   overlap.Add({.paddr = 0x101000, .vaddr = 0, .data = {1}, .memory_size = 0});

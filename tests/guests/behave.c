@@ -7,6 +7,8 @@
  *   port          writes an I/O port no device serves
  *   spin          loops forever (for timeouts and stopping)
  *   echo          copies console input to output until it reads "q"
+ *   flood         prints numbered lines forever
+ *   exception     executes ud2 with the SDK's IDT: its report, code 111
  * Unknown commands shut down with 99. */
 #include "hvbios/guest/hvb.h"
 
@@ -38,6 +40,16 @@ int hvb_main(const struct hvb_boot_info *boot) {
   if (starts_with(cmd, "triple-fault")) __asm__ volatile("ud2");
   if (starts_with(cmd, "halt")) hvb_halt_forever();
   if (starts_with(cmd, "port")) __asm__ volatile("outb %%al, $0x80" : : "a"(0));
+  if (starts_with(cmd, "flood")) {
+    for (uint64_t line = 0;; ++line) {
+      hvb_printf("flood %lu: the quick brown fox jumps over the lazy dog\n",
+                 line);
+    }
+  }
+  if (starts_with(cmd, "exception")) {
+    hvb_interrupts_init();
+    __asm__ volatile("ud2");
+  }
   if (starts_with(cmd, "spin")) {
     for (volatile uint64_t i = 0;; ++i) {
     }

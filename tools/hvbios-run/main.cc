@@ -1,7 +1,9 @@
 // hvbios-run: the ready-made VMM. Boots one guest image on KVM, serves its
 // hypercalls, forwards the console, and exits with the guest's shutdown code
 // or a documented status of its own (tools/hvbios-run/options.h).
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,19 +18,11 @@
 #include "hvbios/internal/mutex.h"
 #include "hvbios/kvm.h"
 #include "hvbios/vm.h"
+#include "tools/hvbios-run/console_sink.h"
 #include "tools/hvbios-run/options.h"
 
 namespace hvbios::run {
 namespace {
-
-void WriteAll(int fd, absl::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // stdout gone: the guest's output has nowhere to go
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-}
 
 int Error(int status, absl::string_view message) {
   std::fprintf(stderr, "hvbios-run: %.*s\n", static_cast<int>(message.size()),
@@ -86,13 +80,39 @@ class StdinForwarder {
   std::thread thread_;
 };
 
+// Makes file descriptors 0, 1 and 2 valid, opening /dev/null onto closed
+// ones, before anything else is opened: otherwise the first file opened (a
+// disk image!) would become "stdout" and take the guest's console output.
+// False if that cannot be done.
+bool ReserveStandardFds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    const int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    if (null != fd) return false;  // the lowest free descriptor is `fd`
+  }
+  return true;
+}
+
+// What hvbios-run does with the signals its own writes can raise: a
+// closed console pipe (SIGPIPE) or a file-size limit (SIGXFSZ) become
+// errors of the write, reported, rather than a silent death.
+void IgnoreWriteSignals() {
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
+}
+
 int Run(const RunOptions& options) {
+  // The VM being run (reboots replace it); a failing console stops it.
+  std::atomic<Vm*> current_vm{nullptr};
+  ConsoleSink console(STDOUT_FILENO, [&current_vm] {
+    if (Vm* vm = current_vm.load()) vm->Stop();
+  });
   VmOptions vm_options;
   vm_options.memory_bytes = options.memory_bytes;
   vm_options.vcpu_count = options.cpus;
   vm_options.cmdline = options.cmdline;
-  vm_options.console_output = [](absl::string_view bytes) {
-    WriteAll(STDOUT_FILENO, bytes);
+  vm_options.console_output = [&console](absl::string_view bytes) {
+    console.Write(bytes);
   };
   if (absl::Status s = ValidateVmOptions(vm_options); !s.ok()) {
     return Error(kExitUsage, s.message());
@@ -123,10 +143,20 @@ int Run(const RunOptions& options) {
       return Error(kExitHostError, s.message());
     }
     stdin_forwarder.Attach(vm->get());
+    current_vm.store(vm->get());
     absl::StatusOr<VmExit> exit = (*vm)->Wait(deadline - absl::Now());
     stdin_forwarder.Attach(nullptr);
 
+    if (const std::string failure = console.failure(); !failure.empty()) {
+      return Error(kExitHostError,
+                   absl::StrFormat("the console output (stdout) failed: %s; "
+                                   "stopped the guest",
+                                   failure));
+    }
     if (absl::IsDeadlineExceeded(exit.status())) {
+      // Whatever the guest wrote and nobody read is dropped: the timeout
+      // must not wait for a reader that does not read.
+      console.Abandon();
       (*vm)->Stop();
       (void)(*vm)->Wait();
       std::string report =
@@ -146,6 +176,12 @@ int Run(const RunOptions& options) {
 
     switch (exit->reason) {
       case VmExit::Reason::kShutdown:
+        if (exit->exit_code == kExitGuestException) {
+          return Error(kExitGuestException,
+                       "the guest shut down with code 111: its SDK reports "
+                       "an unhandled exception this way (the console above "
+                       "says which)");
+        }
         if (exit->exit_code >= kExitGuestCodeTooLarge) {
           return Error(
               kExitGuestCodeTooLarge,
@@ -172,6 +208,8 @@ int Run(const RunOptions& options) {
 
 int main(int argc, char** argv) {
   using namespace hvbios::run;
+  if (!ReserveStandardFds()) return kExitHostError;  // nowhere to say why
+  IgnoreWriteSignals();
   absl::StatusOr<RunOptions> options =
       ParseRunOptions(std::vector<std::string>(argv + 1, argv + argc));
   if (!options.ok()) return Error(kExitUsage, options.status().message());

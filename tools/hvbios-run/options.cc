@@ -1,6 +1,7 @@
 #include "tools/hvbios-run/options.h"
 
 #include <cctype>
+#include <cmath>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -18,6 +19,11 @@ absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
   absl::Duration d;
   double seconds;
   if (absl::SimpleAtod(text, &seconds)) {
+    // SimpleAtod takes "nan" and "inf", which no one means as a limit.
+    if (!std::isfinite(seconds)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("timeout '", text, "' is not a finite number"));
+    }
     d = absl::Seconds(seconds);
   } else if (!absl::ParseDuration(text, &d)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -25,6 +31,11 @@ absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
   }
   if (d <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("timeout must be positive");
+  }
+  if (d > kMaxTimeout) {  // "inf" as a duration lands here too
+    return absl::InvalidArgumentError(
+        absl::StrCat("timeout '", text, "' is longer than the largest, ",
+                     absl::FormatDuration(kMaxTimeout)));
   }
   return d;
 }

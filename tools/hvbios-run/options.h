@@ -15,12 +15,19 @@ namespace hvbios::run {
 
 // Exit statuses (also in UsageText() and docs/hvbios-run.md). 0..119 are
 // the guest's own power.shutdown code.
+// The guest SDK's code for an unhandled exception (HVB_EXIT_EXCEPTION,
+// hvbios/guest/hvb.h): passed through, with a line on stderr.
+inline constexpr int kExitGuestException = 111;
 inline constexpr int kExitGuestCodeTooLarge = 120;
 inline constexpr int kExitUsage = 121;
 inline constexpr int kExitBadImage = 122;
 inline constexpr int kExitGuestFault = 123;
 inline constexpr int kExitTimeout = 124;
 inline constexpr int kExitHostError = 125;
+
+// --timeout's largest value: a year (larger ones are almost certainly
+// mistakes, and absl::Time arithmetic would overflow long before).
+inline constexpr absl::Duration kMaxTimeout = absl::Hours(24 * 365);
 
 // As many disks as the library takes (VmOptions::disks).
 inline constexpr size_t kMaxDisks = 16;

@@ -52,7 +52,9 @@ class ABSL_LOCKABLE Mutex {
   template <typename Condition>
   bool AwaitWithTimeout(Condition condition, absl::Duration timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
-    if (timeout == absl::InfiniteDuration()) {
+    // Beyond a century, a wait is a wait forever: std::chrono's clocks
+    // would overflow adding the timeout to now (and then not wait at all).
+    if (timeout > absl::Hours(24 * 365 * 100)) {
       Await(condition);
       return true;
     }

@@ -1,8 +1,9 @@
-/* Freestanding memory and string functions. GCC may emit calls to memcpy,
+/* Freestanding memory and string functions, for the guest SDK and the
+ * firmware (the host has its C library). GCC may emit calls to memcpy,
  * memmove, memset and memcmp even with -ffreestanding, and may turn a
  * byte-copy loop back into a memcpy call: the copies are `rep` string
  * instructions, which also cost one instruction where a loop costs many. */
-#include "hvbios/guest/hvb.h"
+#include "common/string.h"
 
 void *memcpy(void *dst, const void *src, size_t n) {
   void *d = dst;

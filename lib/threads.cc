@@ -1,0 +1,16 @@
+#include "lib/threads.h"
+
+namespace hvbios {
+
+thread_local int CallbackScope::depth_ = 0;
+
+absl::Status RefuseInsideCallback(absl::string_view call) {
+  if (!CallbackScope::Active()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      call,
+      " was called from inside an hvbios callback (console output, a disk's "
+      "functions, ...), where calls that wait for vCPUs or library threads "
+      "could wait for the caller itself; make it from another thread"));
+}
+
+}  // namespace hvbios
