@@ -1,4 +1,4 @@
-// Hypercall dispatch and the services of ABI 0.1 (docs/abi.md).
+// Hypercall dispatch and the services of the ABI (docs/abi.md).
 #ifndef HVBIOS_LIB_HYPERCALL_H_
 #define HVBIOS_LIB_HYPERCALL_H_
 

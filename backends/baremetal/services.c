@@ -262,7 +262,13 @@ static struct fw_result event_route(const uint64_t *a) {
   g_sources[i].routed = 1;
   g_sources[i].vcpu = (uint32_t)a[1];
   g_sources[i].vector = (uint8_t)a[2];
-  if (i == 0) console_source_apply();
+  if (i == 0) {
+    console_source_apply();
+    /* Input already waiting raised its IRQ while unrouted, or holds the
+     * line high without a new edge: one event says it is there
+     * (docs/abi.md, event.route). */
+    if (!g_sources[0].masked && uart_has_input()) raise_source(0);
+  }
   return ok(0);
 }
 static struct fw_result event_mask(const uint64_t *a) {

@@ -14,6 +14,7 @@ _Static_assert(sizeof(struct idt_gate) == 16, "64-bit IDT gate");
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 static hvb_interrupt_handler handlers[256];
+static uint8_t manual_eoi[256]; /* 1: the handler acknowledges itself */
 extern char hvb_isr_entries[];
 
 void hvb_interrupts_load(void) {
@@ -42,6 +43,10 @@ void hvb_interrupt_set_handler(uint8_t vector, hvb_interrupt_handler handler) {
   __atomic_store_n(&handlers[vector], handler, __ATOMIC_RELEASE);
 }
 
+void hvb_interrupt_set_manual_eoi(uint8_t vector, int manual) {
+  __atomic_store_n(&manual_eoi[vector], manual ? 1 : 0, __ATOMIC_RELEASE);
+}
+
 /* Called by interrupts.S with interrupts off. */
 void hvb_interrupt_dispatch(struct hvb_interrupt_frame *frame);
 void hvb_interrupt_dispatch(struct hvb_interrupt_frame *frame) {
@@ -60,5 +65,11 @@ void hvb_interrupt_dispatch(struct hvb_interrupt_frame *frame) {
     hvb_power_shutdown(HVB_EXIT_EXCEPTION);
     hvb_halt_forever();
   }
-  if (vector >= 32) hvb_eoi();
+  /* Events are acknowledged once handled, unless the handler does it
+   * itself; the spurious vector never is (it was never in service, and an
+   * EOI would end another event's service: docs/abi.md 5.8). */
+  if (vector >= HVB_VECTOR_MIN && vector <= HVB_VECTOR_MAX &&
+      !__atomic_load_n(&manual_eoi[vector], __ATOMIC_ACQUIRE)) {
+    hvb_eoi();
+  }
 }

@@ -62,7 +62,7 @@ class BareMetalTest : public ::testing::Test {
 TEST_F(BareMetalTest, HelloRunsUnchanged) {
   CommandResult r = Run({"--cmdline", "on bare metal", GuestPath("hello")});
   EXPECT_EQ(r.exit_status, 0) << r.err;
-  EXPECT_NE(r.out.find("Hello from an hvbios guest! ABI 0.4, implementation 2"),
+  EXPECT_NE(r.out.find("Hello from an hvbios guest! ABI 0.5, implementation 2"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("command line: on bare metal"), std::string::npos);
@@ -206,6 +206,42 @@ TEST_F(BareMetalTest, BadImagesAndCommandLines) {
       ElfBuilder::Simple(0x100000, std::vector<uint8_t>(0x2000, 0x90));
   overlap.Add({.paddr = 0x101000, .vaddr = 0, .data = {1}, .memory_size = 0});
   ExpectRejected(Run({Write("overlap.elf", overlap.Build())}), 122, "overlap");
+}
+
+// A crash is reported like hvbios-run's: the exceptions that led to a triple
+// fault and the registers; the SDK's exception report has its own line.
+TEST_F(BareMetalTest, CrashesAreReportedWithTheirExceptions) {
+  CommandResult r = Run({"--cmdline", "triple-fault", GuestPath("behave")});
+  EXPECT_EQ(r.exit_status, 123) << r.err;
+  EXPECT_NE(r.err.find("triple fault"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("exception #UD"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("RIP="), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("CR2="), std::string::npos) << r.err;
+  r = Run({"--cmdline", "exception", GuestPath("behave")});
+  EXPECT_EQ(r.exit_status, 111) << r.err;
+  EXPECT_NE(r.err.find("hvbios-qemu: the guest shut down with code 111"),
+            std::string::npos)
+      << r.err;
+}
+
+// A closed standard fd must not be taken over by a file QEMU opens (a
+// disk), and odd timeouts are usage errors.
+TEST_F(BareMetalTest, ClosedStandardFdsAndOddTimeouts) {
+  const std::string disk = Write("d.img", std::vector<uint8_t>(64 << 10, 'D'));
+  for (const char* close : {">&-", "2>&-", "<&-"}) {
+    CommandResult r = RunCommand(
+        {"sh", "-c",
+         absl::StrCat("exec ", close, "; exec \"$0\" --disk \"$1\" \"$2\""),
+         HVBIOS_QEMU_PATH, disk, GuestPath("hello")});
+    EXPECT_EQ(r.exit_status, 0) << close << ": " << r.err;
+  }
+  std::ifstream in(disk, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}),
+            std::string(64 << 10, 'D'));
+  for (const char* value : {"1e11", "99999999999", "nan", "-1", "0"}) {
+    ExpectRejected(Run({"--timeout", value, GuestPath("hello")}), 121,
+                   "timeout");
+  }
 }
 
 }  // namespace

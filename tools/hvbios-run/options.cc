@@ -216,8 +216,8 @@ Options:
                       device (ids 0, 1, ...), read-only with ",ro";
                       repeatable, at most 16
       --cmdline STR   the guest's command line (at most 4095 bytes)
-      --timeout T     stop the guest after T (seconds, or e.g. 500ms, 2m);
-                      default: no limit
+      --timeout T     stop the guest after T (seconds, or e.g. 500ms, 2m;
+                      at most a year); default: no limit
   -p, --profile FILE  a VM profile (protobuf text format, hvbios.VmProfile in
                       proto/hvbios/vm_profile.proto): guest, memory, vcpus,
                       cmdline, disks, timeout_seconds; options given on the
@@ -225,20 +225,23 @@ Options:
   -h, --help          print this help and exit 0
 
 Exit status:
-  0-119  the guest shut down with this code
+  0-119  the guest shut down with this code (%d: the guest SDK's report of an
+         unhandled exception; a line on stderr says so)
   %d    the guest shut down with a code of 120 or more (printed on stderr)
   %d    bad command line
   %d    the guest image was rejected (missing, not a static x86-64 ELF,
          does not fit in the guest's memory, ...), or a --disk cannot be
-         opened
+         opened (missing, not an image file or block device, in use by
+         another VM: writable disks are locked)
   %d    the guest died: triple fault, an instruction the hypervisor cannot
          run, an access to an unknown port or address, or a halt nothing
          can end; the reason and the vCPU's registers are on stderr
   %d    --timeout expired; the vCPUs' registers are on stderr
-  %d    host failure (no usable /dev/kvm, out of memory, ...)
+  %d    host failure (no usable /dev/kvm, out of memory, the console
+         output on stdout failing: a closed pipe, a full disk, ...)
 )",
-      kExitGuestCodeTooLarge, kExitUsage, kExitBadImage, kExitGuestFault,
-      kExitTimeout, kExitHostError);
+      kExitGuestException, kExitGuestCodeTooLarge, kExitUsage, kExitBadImage,
+      kExitGuestFault, kExitTimeout, kExitHostError);
 }
 
 }  // namespace hvbios::run

@@ -48,6 +48,16 @@ TEST(ParseRunOptionsTest, Misuse) {
       {"--mem", "lots", "g"},
       {"--timeout", "0", "g"},
       {"--timeout", "soon", "g"},
+      // Not finite, or overflowing deadline arithmetic (1e11 s fired
+      // after 28 ms; nan and inf meant "no limit").
+      {"--timeout", "nan", "g"},
+      {"--timeout", "inf", "g"},
+      {"--timeout", "-inf", "g"},
+      {"--timeout", "1e30", "g"},
+      {"--timeout", "1e11", "g"},
+      {"--timeout", "9223372035", "g"},
+      {"--timeout", "100000h", "g"},
+      {"--timeout", "-1", "g"},
       {"--cpus", "0", "g"},
       {"--cpus", "many", "g"},
       {"--frobnicate", "g"},

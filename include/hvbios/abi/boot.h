@@ -28,7 +28,8 @@ extern "C" {
  * below belongs to the platform (see the memory map for what is where). */
 #define HVB_GUEST_LOAD_MIN 0x100000ull
 
-/* Memory map entry types. */
+/* Memory map entry types. USABLE, BOOT and IMAGE are the guest's own RAM,
+ * the only memory a hypercall's buffers may name (docs/abi.md 3.1). */
 #define HVB_MEM_USABLE 1u   /* free RAM */
 #define HVB_MEM_RESERVED 2u /* not RAM or not to be touched */
 #define HVB_MEM_PLATFORM                         \
@@ -49,7 +50,7 @@ struct hvb_mem_region {
 
 /* Device types in the device list. */
 #define HVB_DEV_CONSOLE 1u
-#define HVB_DEV_BLOCK 2u /* reserved for a later minor version */
+#define HVB_DEV_BLOCK 2u /* a disk of the block service (since 0.3) */
 #define HVB_DEV_NET 3u   /* reserved for a later minor version */
 
 struct hvb_device {

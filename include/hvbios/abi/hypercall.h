@@ -18,7 +18,7 @@ extern "C" {
  * major M runs on any implementation reporting major M and a minor at least
  * the one it needs (probe individual functions with HVB_FN_BASE_PROBE). */
 #define HVB_ABI_VERSION_MAJOR 0u
-#define HVB_ABI_VERSION_MINOR 4u
+#define HVB_ABI_VERSION_MINOR 5u
 #define HVB_ABI_VERSION ((HVB_ABI_VERSION_MAJOR << 16) | HVB_ABI_VERSION_MINOR)
 
 /* ---- Function ids --------------------------------------------------------
@@ -58,7 +58,8 @@ extern "C" {
 
 /* console: a byte stream, like a serial line. */
 /* (gpa buf, len) -> value = bytes written, 1..min(len, HVB_CONSOLE_MAX_IO);
- * 0 if len is 0. Short writes are allowed: loop until done. */
+ * 0 if len is 0. Short writes are allowed: loop until done. HVB_ERR_AGAIN
+ * when the platform's output lags and takes nothing now: try again. */
 #define HVB_FN_CONSOLE_WRITE HVB_FID(HVB_SVC_CONSOLE, 0)
 /* (gpa buf, len) -> value = bytes read, 0 if no input is pending.
  * Never blocks. */
@@ -95,7 +96,8 @@ extern "C" {
  * off, the platform's GDT, and page tables at `cr3` (0: the platform's boot
  * identity map). Returns once the start is under way. */
 #define HVB_FN_VCPU_START HVB_FID(HVB_SVC_VCPU, 2)
-/* () -> does not return: the calling vCPU stops until started again. */
+/* () -> does not return: the calling vCPU stops until started again; its
+ * timer is disarmed. */
 #define HVB_FN_VCPU_STOP HVB_FID(HVB_SVC_VCPU, 3)
 /* (id) -> value = HVB_VCPU_STOPPED / _RUNNING / _PAUSED. */
 #define HVB_FN_VCPU_STATUS HVB_FID(HVB_SVC_VCPU, 4)
@@ -141,7 +143,9 @@ extern "C" {
 #define HVB_FN_BLOCK_INFO HVB_FID(HVB_SVC_BLOCK, 0)
 /* (dev, sector, count, gpa buf) -> count. 1 <= count <= max_sectors. */
 #define HVB_FN_BLOCK_READ HVB_FID(HVB_SVC_BLOCK, 1)
-/* (dev, sector, count, gpa buf) -> count. HVB_ERR_PERM if read-only. */
+/* (dev, sector, count, gpa buf) -> count. HVB_ERR_PERM if read-only,
+ * HVB_ERR_NOMEM (nothing written) if the host has no space; after
+ * HVB_ERR_IO the sectors hold unspecified data. */
 #define HVB_FN_BLOCK_WRITE HVB_FID(HVB_SVC_BLOCK, 2)
 /* (dev) -> 0. Makes every write completed before it durable. */
 #define HVB_FN_BLOCK_FLUSH HVB_FID(HVB_SVC_BLOCK, 3)
@@ -169,8 +173,9 @@ extern "C" {
  * rax = status, rdx = value. All other registers (including the argument
  * registers and rflags.DF) are preserved. Needs 64 bytes of stack. */
 #define HVB_HCPAGE_CALL 0x000u
-/* Acknowledge the event being handled (end of interrupt), from its
- * handler. Preserves every register. */
+/* Acknowledge the event being handled (end of interrupt): the highest-
+ * priority event in service on this vCPU. Never for the spurious vector
+ * (255). Preserves every register. */
 #define HVB_HCPAGE_EOI 0x040u
 /* Ring doorbell: edi = queue id (HVB_FN_BLOCK_QUEUE_SETUP). Tells the
  * platform new requests are posted. Preserves every register; a doorbell

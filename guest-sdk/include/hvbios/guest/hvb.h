@@ -233,11 +233,17 @@ typedef void (*hvb_interrupt_handler)(struct hvb_interrupt_frame *frame);
 void hvb_interrupts_init(void);
 /* Loads the IDT on the calling vCPU (each other vCPU, once). */
 void hvb_interrupts_load(void);
-/* Installs `handler` for `vector` (NULL: default). Handlers of vectors
- * >= 32 are followed by an EOI; the SDK does it. Unhandled exceptions
- * (0..31) print the frame and shut down with code HVB_EXIT_EXCEPTION;
- * unhandled events are acknowledged and ignored. */
+/* Installs `handler` for `vector` (NULL: default). Handlers of events
+ * (vectors 32..254) are followed by an EOI; the SDK does it. Unhandled
+ * exceptions (0..31) print the frame and shut down with code
+ * HVB_EXIT_EXCEPTION; unhandled events are acknowledged and ignored; the
+ * spurious vector (255) is never acknowledged. */
 void hvb_interrupt_set_handler(uint8_t vector, hvb_interrupt_handler handler);
+/* With `manual` set, `vector`'s handler acknowledges its event itself, by
+ * calling hvb_eoi() then or later (say, once deferred work is done). Until
+ * then the event stays in service: it holds back its own vector and every
+ * vector of its priority class (vector / 16) and below (docs/abi.md 5.8). */
+void hvb_interrupt_set_manual_eoi(uint8_t vector, int manual);
 #define HVB_EXIT_EXCEPTION 111
 
 static inline void hvb_interrupts_enable(void) {
@@ -263,8 +269,9 @@ void hvb_wait_for_event(void);
     }                             \
     hvb_interrupts_enable();      \
   } while (0)
-/* Acknowledges the event being handled (the SDK's dispatcher already
- * does this for handlers it calls). */
+/* Acknowledges the highest-priority event in service on this vCPU: the
+ * one being handled, from its handler (the SDK's dispatcher does this for
+ * handlers it calls, unless told otherwise: hvb_interrupt_set_manual_eoi). */
 void hvb_eoi(void);
 
 /* ---- formatted output ---------------------------------------------------- */

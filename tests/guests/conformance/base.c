@@ -1,0 +1,141 @@
+/* Conformance: base, unknown functions, the calling convention, debug and
+ * power (docs/abi.md 3, 5.1, 5.4, 5.5). */
+#include "conformance.h"
+
+_Static_assert(HVB_FN_DEBUG_NULL == 0x40000, "preserve.S hard-codes it");
+uint64_t conformance_clobbered_registers(void);
+
+void test_base(void) {
+  struct hvb_result r = hvb_call0(HVB_FN_BASE_GET_ABI_VERSION);
+  CHECK_STATUS("base.get_abi_version.status", r, HVB_OK);
+  CHECK("base.get_abi_version", r.value == HVB_ABI_VERSION, "%lx", r.value);
+  r = hvb_call0(HVB_FN_BASE_GET_IMPL_ID);
+  CHECK("base.get_impl_id",
+        r.status == HVB_OK && (r.value == HVB_IMPL_HVBIOS_KVM ||
+                               r.value == HVB_IMPL_HVBIOS_BAREMETAL),
+        "%lu", r.value);
+  r = hvb_call0(HVB_FN_BASE_GET_IMPL_VERSION);
+  CHECK_STATUS("base.get_impl_version", r, HVB_OK);
+
+  static const uint32_t implemented[] = {HVB_FN_BASE_GET_ABI_VERSION,
+                                         HVB_FN_BASE_GET_IMPL_ID,
+                                         HVB_FN_BASE_GET_IMPL_VERSION,
+                                         HVB_FN_BASE_PROBE,
+                                         HVB_FN_CONSOLE_WRITE,
+                                         HVB_FN_CONSOLE_READ,
+                                         HVB_FN_CLOCK_MONOTONIC,
+                                         HVB_FN_CLOCK_WALLCLOCK,
+                                         HVB_FN_POWER_SHUTDOWN,
+                                         HVB_FN_POWER_REBOOT,
+                                         HVB_FN_DEBUG_NULL,
+                                         HVB_FN_DEBUG_ECHO,
+                                         HVB_FN_VCPU_COUNT,
+                                         HVB_FN_VCPU_SELF,
+                                         HVB_FN_VCPU_START,
+                                         HVB_FN_VCPU_STOP,
+                                         HVB_FN_VCPU_STATUS,
+                                         HVB_FN_TIMER_SET,
+                                         HVB_FN_TIMER_CANCEL,
+                                         HVB_FN_EVENT_ROUTE,
+                                         HVB_FN_EVENT_MASK,
+                                         HVB_FN_EVENT_UNMASK,
+                                         HVB_FN_EVENT_SEND_IPI,
+                                         HVB_FN_BLOCK_INFO,
+                                         HVB_FN_BLOCK_READ,
+                                         HVB_FN_BLOCK_WRITE,
+                                         HVB_FN_BLOCK_FLUSH,
+                                         HVB_FN_BLOCK_DISCARD,
+                                         HVB_FN_BLOCK_QUEUE_SETUP,
+                                         HVB_FN_RNG_FILL};
+  int all = 1;
+  for (unsigned i = 0; i < sizeof(implemented) / sizeof(implemented[0]); ++i) {
+    if (!hvb_base_probe(implemented[i])) {
+      hvb_printf("  probe says %x is missing\n", implemented[i]);
+      all = 0;
+    }
+  }
+  CHECK("base.probe.implemented", all, "see above");
+  r = hvb_call1(HVB_FN_BASE_PROBE, HVB_FID(HVB_SVC_DEBUG, 0x1234));
+  CHECK("base.probe.unknown_function", r.status == HVB_OK && r.value == 0,
+        "status %ld value %lu", (long)r.status, r.value);
+  r = hvb_call1(HVB_FN_BASE_PROBE, HVB_FID(0x7fff, 0));
+  CHECK("base.probe.unknown_service", r.status == HVB_OK && r.value == 0,
+        "status %ld value %lu", (long)r.status, r.value);
+  r = hvb_call1(HVB_FN_BASE_PROBE, (1ull << 32) | HVB_FN_DEBUG_NULL);
+  CHECK("base.probe.high_bits", r.status == HVB_OK && r.value == 0,
+        "status %ld value %lu", (long)r.status, r.value);
+}
+
+void test_nosys(void) {
+  struct hvb_result r = hvb_call0(HVB_FID(0xffff, 0));
+  CHECK_STATUS("nosys.unknown_service", r, HVB_ERR_NOSYS);
+  r = hvb_call0(HVB_FID(HVB_SVC_BASE, 0xffff));
+  CHECK_STATUS("nosys.unknown_function", r, HVB_ERR_NOSYS);
+  r = hvb_call0(HVB_FID(HVB_SVC_CONSOLE, 2));
+  CHECK_STATUS("nosys.one_past_last_function", r, HVB_ERR_NOSYS);
+  r = hvb_call0(HVB_FID(HVB_SVC_VCPU, 5));
+  CHECK_STATUS("nosys.past_last_vcpu_function", r, HVB_ERR_NOSYS);
+  r = hvb_call0(HVB_FID(HVB_SVC_MEM, 0));
+  CHECK_STATUS("nosys.reserved_service", r, HVB_ERR_NOSYS);
+  /* Bits 63..32 of rax must be zero: a valid fid with them set is not it. */
+  struct hvb_result high;
+  {
+    register uint64_t rax __asm__("rax") = (1ull << 40) | HVB_FN_DEBUG_NULL;
+    register uint64_t rdx __asm__("rdx") = 0;
+    __asm__ volatile("call *%[entry]"
+                     : "+r"(rax), "+r"(rdx)
+                     : [entry] "m"(hvb_hypercall_entry)
+                     : "memory", "cc");
+    high.status = (hvb_status)rax;
+    high.value = rdx;
+  }
+  CHECK_STATUS("nosys.fid_high_bits", high, HVB_ERR_NOSYS);
+  /* The notify entry rings a doorbell; one for a queue that does not exist
+   * is ignored, and every register survives it. */
+  {
+    /* First: a call between setting register variables and the asm would
+     * clobber them. */
+    const uint64_t entry = hvb_boot_info()->hypercall_page + HVB_HCPAGE_NOTIFY;
+    register uint64_t rax __asm__("rax") = 0x1234;
+    register uint64_t rdi __asm__("rdi") = 0xdead;
+    register uint64_t rdx __asm__("rdx") = 0x5678;
+    __asm__ volatile("call *%[entry]"
+                     : "+r"(rax), "+r"(rdi), "+r"(rdx)
+                     : [entry] "r"(entry)
+                     : "memory", "cc");
+    /* Plain copies: register variables are only reliable at the asm. */
+    const uint64_t a = rax, d = rdi, x = rdx;
+    CHECK("hcpage.notify_unknown_queue",
+          a == 0x1234 && d == 0xdead && x == 0x5678, "rax %lx rdi %lx rdx %lx",
+          a, d, x);
+  }
+}
+
+void test_preserved(void) {
+  uint64_t mask = conformance_clobbered_registers();
+  CHECK("call.preserves_registers", mask == 0,
+        "clobbered mask %lx (bit 0 rbx, 1 rcx, 2 rsi, 3 rdi, 4 rbp, 5 r8 .. "
+        "12 r15, 13 DF)",
+        mask);
+}
+
+void test_debug(void) {
+  struct hvb_result r = hvb_call0(HVB_FN_DEBUG_NULL);
+  CHECK("debug.null", r.status == HVB_OK && r.value == 0,
+        "status %ld value %lu", (long)r.status, r.value);
+  r = hvb_call6(HVB_FN_DEBUG_ECHO, 1, 2, 4, 8, 16, 32);
+  CHECK("debug.echo.all_args", r.status == HVB_OK && r.value == 63,
+        "status %ld value %lu", (long)r.status, r.value);
+  r = hvb_call6(HVB_FN_DEBUG_ECHO, 0x8000000000000000ull, 0, 0, 0, 0,
+                0x0123456789abcdefull);
+  CHECK("debug.echo.full_width",
+        r.status == HVB_OK && r.value == 0x8123456789abcdefull,
+        "status %ld value %lx", (long)r.status, r.value);
+}
+
+void test_power_errors(void) {
+  struct hvb_result r = hvb_call1(HVB_FN_POWER_SHUTDOWN, 256);
+  CHECK_STATUS("power.shutdown.code_too_large", r, HVB_ERR_INVAL);
+  r = hvb_call1(HVB_FN_POWER_SHUTDOWN, 1ull << 32);
+  CHECK_STATUS("power.shutdown.code_high_bits", r, HVB_ERR_INVAL);
+}

@@ -1,0 +1,67 @@
+/* Conformance: every buffer a hypercall names is the guest's own RAM
+ * (docs/abi.md 3.1): USABLE, BOOT or IMAGE in the memory map. Page 0, the
+ * platform's pages (hypercall and clock pages, firmware) and holes get
+ * HVB_ERR_FAULT, for input and output buffers alike, and the platform's
+ * memory is never written. */
+#include "conformance.h"
+
+/* Whether fill(buf, len) on rng and console read/write all refuse. */
+static int refused(uint64_t buf, uint64_t len) {
+  return hvb_call2(HVB_FN_RNG_FILL, buf, len).status == HVB_ERR_FAULT &&
+         hvb_call2(HVB_FN_CONSOLE_READ, buf, len).status == HVB_ERR_FAULT &&
+         hvb_call2(HVB_FN_CONSOLE_WRITE, buf, len).status == HVB_ERR_FAULT;
+}
+
+void test_platform_memory(const struct hvb_boot_info *boot) {
+  const struct hvb_mem_region *map =
+      (const struct hvb_mem_region *)(uintptr_t)boot->mem_map;
+  CHECK("memory.null_pointer", refused(0, 8), "a buffer at address 0 worked");
+  const uint64_t hc = boot->hypercall_page;
+  CHECK("memory.hypercall_page", refused(hc + 0x800, 8) && refused(hc, 64),
+        "a buffer in the hypercall page worked");
+  CHECK("memory.straddles_into_the_platform", refused(hc - 8, 16),
+        "a buffer ending in the hypercall page worked");
+  if (boot->clock_page != 0) {
+    CHECK("memory.clock_page", refused(boot->clock_page, 8),
+          "a buffer in the clock page worked");
+  }
+  /* Every platform-owned region, at both ends: on bare metal that is the
+   * firmware itself (its code, stacks and state). */
+  int platform = 1, reserved = 1, boot_ok = 0;
+  uint64_t last_boot = 0;
+  for (uint32_t i = 0; i < boot->mem_map_count; ++i) {
+    const uint64_t base = map[i].base, end = base + map[i].length;
+    if (map[i].type == HVB_MEM_PLATFORM) {
+      platform = platform && refused(base, 8) && refused(end - 8, 8);
+    } else if (map[i].type == HVB_MEM_RESERVED) {
+      reserved = reserved && refused(base, 8) && refused(end - 8, 8);
+    } else if (map[i].type == HVB_MEM_BOOT) {
+      last_boot = base;
+    }
+  }
+  CHECK("memory.platform_regions", platform, "a platform region took data");
+  CHECK("memory.reserved_regions", reserved, "a reserved region took data");
+  /* Boot memory is the guest's: the bottom of the boot stack (the last
+   * BOOT region on both platforms), long unused, takes random bytes. */
+  if (last_boot != 0) {
+    boot_ok = hvb_call2(HVB_FN_RNG_FILL, last_boot, 8).status == HVB_OK;
+  }
+  CHECK("memory.boot_regions_are_the_guests", last_boot != 0 && boot_ok,
+        "boot region at %lx", last_boot);
+  /* Other calls obey the same rule: a vCPU's stack, a ring. */
+  struct hvb_result r = hvb_call6(
+      HVB_FN_VCPU_START, 0, hvb_virt_to_phys(scratch), hc + 0x1000, 0, 0, 0);
+  CHECK_STATUS("memory.vcpu_stack_in_the_hypercall_page", r, HVB_ERR_FAULT);
+  const struct hvb_device *devices =
+      (const struct hvb_device *)(uintptr_t)boot->devices;
+  for (uint32_t i = 0; i < boot->device_count; ++i) {
+    if (devices[i].type != HVB_DEV_BLOCK) continue;
+    r = hvb_call6(HVB_FN_BLOCK_QUEUE_SETUP, devices[i].id, hc, 1, 0, 0, 0);
+    CHECK_STATUS("memory.ring_over_the_hypercall_page", r, HVB_ERR_FAULT);
+    r = hvb_call2(HVB_FN_BLOCK_INFO, devices[i].id, hc + 0x100);
+    CHECK_STATUS("memory.block_info_into_the_hypercall_page", r, HVB_ERR_FAULT);
+    r = hvb_call6(HVB_FN_BLOCK_READ, devices[i].id, 0, 1, hc, 0, 0);
+    CHECK_STATUS("memory.block_read_into_the_hypercall_page", r, HVB_ERR_FAULT);
+    break;
+  }
+}
