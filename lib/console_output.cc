@@ -10,74 +10,91 @@
 namespace hvbios {
 
 ConsoleOutput::ConsoleOutput(Sink sink, size_t capacity)
-    : sink_(std::move(sink)), capacity_(capacity) {}
+    : state_(std::make_shared<State>(std::move(sink), capacity)) {}
 
 ConsoleOutput::~ConsoleOutput() {
+  bool done;
   {
-    MutexLock lock(&mu_);
-    stop_ = true;
+    MutexLock lock(&state_->mu);
+    state_->stop = true;
+    done = state_->mu.AwaitWithTimeout(
+        [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return !state_->thread_started || state_->thread_done;
+        },
+        kDrainGrace);
   }
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  if (done) {
+    thread_.join();
+  } else {
+    thread_.detach();  // stuck in the sink; it holds its own State
+  }
 }
 
 size_t ConsoleOutput::Write(absl::string_view bytes, absl::Duration max_wait) {
-  if (!sink_) return bytes.size();  // nobody listens: discard at once
-  MutexLock lock(&mu_);
-  if (!thread_started_) {
+  State& s = *state_;
+  if (!s.sink) return bytes.size();  // nobody listens: discard at once
+  MutexLock lock(&s.mu);
+  if (s.stop) return bytes.size();
+  if (!s.thread_started) {
     absl::StatusOr<std::thread> thread =
-        StartThread("console output", [this] { Loop(); });
+        StartThread("console output", [state = state_] { Loop(state); });
     // Without a thread there is nobody to deliver: the output is lost, as
     // on a serial line without a receiver, but the guest goes on.
     if (!thread.ok()) return bytes.size();
     thread_ = *std::move(thread);
-    thread_started_ = true;
+    s.thread_started = true;
   }
-  const uint64_t interrupts = interrupts_;
-  mu_.AwaitWithTimeout(
+  const uint64_t interrupts = s.interrupts;
+  s.mu.AwaitWithTimeout(
       [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return queued_.size() < capacity_ || interrupts_ != interrupts || stop_;
+        return s.queued.size() < s.capacity || s.interrupts != interrupts ||
+               s.stop;
       },
       max_wait);
-  if (stop_) return bytes.size();
-  const size_t n =
-      std::min(bytes.size(), capacity_ - std::min(capacity_, queued_.size()));
-  queued_.append(bytes.data(), n);
-  written_ += n;
+  if (s.stop) return bytes.size();
+  const size_t room = s.capacity - std::min(s.capacity, s.queued.size());
+  const size_t n = std::min(bytes.size(), room);
+  s.queued.append(bytes.data(), n);
+  s.written += n;
   return n;
 }
 
 void ConsoleOutput::Interrupt() {
-  MutexLock lock(&mu_);
-  ++interrupts_;
+  MutexLock lock(&state_->mu);
+  ++state_->interrupts;
 }
 
 bool ConsoleOutput::AwaitDelivered(absl::Duration timeout) {
-  MutexLock lock(&mu_);
-  const uint64_t target = written_;
-  return mu_.AwaitWithTimeout(
-      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return delivered_ >= target; },
+  State& s = *state_;
+  MutexLock lock(&s.mu);
+  const uint64_t target = s.written;
+  return s.mu.AwaitWithTimeout(
+      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return s.delivered >= target; },
       timeout);
 }
 
-void ConsoleOutput::Loop() {
+void ConsoleOutput::Loop(std::shared_ptr<State> state) {
   pthread_setname_np(pthread_self(), "hvbios-console");
+  State& s = *state;
   std::string batch;
-  MutexLock lock(&mu_);
+  MutexLock lock(&s.mu);
   for (;;) {
-    mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return !queued_.empty() || stop_;
+    s.mu.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return !s.queued.empty() || s.stop;
     });
-    if (queued_.empty()) return;  // stopping, and everything delivered
-    batch.swap(queued_);
-    queued_.clear();
-    mu_.Unlock();
+    if (s.queued.empty()) break;  // stopping, and everything delivered
+    batch.swap(s.queued);
+    s.queued.clear();
+    s.mu.Unlock();
     {
       CallbackScope in_callback;
-      sink_(batch);
+      s.sink(batch);
     }
-    mu_.Lock();
-    delivered_ += batch.size();
+    s.mu.Lock();
+    s.delivered += batch.size();
   }
+  s.thread_done = true;
 }
 
 }  // namespace hvbios

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -24,13 +25,19 @@ class ConsoleOutput {
   using Sink = std::function<void(absl::string_view)>;
   static constexpr size_t kDefaultCapacity = 64 * 1024;
 
+  // How long destruction waits for the sink to take what is queued.
+  static constexpr absl::Duration kDrainGrace = absl::Seconds(2);
+
   // `sink` receives copies of the bytes, in order, on the library's
   // console thread (started by the first Write). An empty sink discards
   // everything.
   explicit ConsoleOutput(Sink sink, size_t capacity = kDefaultCapacity);
   ConsoleOutput(const ConsoleOutput&) = delete;
   ConsoleOutput& operator=(const ConsoleOutput&) = delete;
-  // Delivers what is queued (the sink must return), then ends the thread.
+  // Lets the sink take what is queued, for up to kDrainGrace, and ends the
+  // thread. A sink stuck past that is not waited for: its thread is left
+  // to end when the sink returns (it keeps the sink and the buffer alive
+  // until then) and takes nothing more.
   ~ConsoleOutput();
 
   // Copies as much of `bytes` as fits. If nothing fits, waits for room
@@ -47,17 +54,23 @@ class ConsoleOutput {
   bool AwaitDelivered(absl::Duration timeout);
 
  private:
-  void Loop();
+  // Shared with the console thread, which may outlive this object.
+  struct State {
+    State(Sink s, size_t c) : sink(std::move(s)), capacity(c) {}
+    const Sink sink;
+    const size_t capacity;
+    Mutex mu;
+    std::string queued ABSL_GUARDED_BY(mu);
+    uint64_t written ABSL_GUARDED_BY(mu) = 0;    // bytes ever queued
+    uint64_t delivered ABSL_GUARDED_BY(mu) = 0;  // bytes the sink returned
+    uint64_t interrupts ABSL_GUARDED_BY(mu) = 0;
+    bool stop ABSL_GUARDED_BY(mu) = false;
+    bool thread_started ABSL_GUARDED_BY(mu) = false;
+    bool thread_done ABSL_GUARDED_BY(mu) = false;
+  };
+  static void Loop(std::shared_ptr<State> state);
 
-  const Sink sink_;
-  const size_t capacity_;
-  Mutex mu_;
-  std::string queued_ ABSL_GUARDED_BY(mu_);
-  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;    // bytes ever queued
-  uint64_t delivered_ ABSL_GUARDED_BY(mu_) = 0;  // bytes the sink returned
-  uint64_t interrupts_ ABSL_GUARDED_BY(mu_) = 0;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  bool thread_started_ ABSL_GUARDED_BY(mu_) = false;
+  const std::shared_ptr<State> state_;
   std::thread thread_;
 };
 

@@ -65,5 +65,23 @@ TEST(ConsoleOutputTest, AStuckSinkHoldsWritersBackWithoutBlockingThem) {
   EXPECT_EQ(output.Write("room again", absl::ZeroDuration()), 10u);
 }
 
+// Destruction waits a little for the sink, not for ever: a sink that never
+// returns is left behind (it must not touch its owner once it does).
+TEST(ConsoleOutputTest, DestroyingDoesNotWaitForAStuckSink) {
+  auto release = std::make_shared<absl::Notification>();
+  auto entered = std::make_shared<absl::Notification>();
+  const absl::Time start = absl::Now();
+  {
+    ConsoleOutput output([release, entered](absl::string_view) {
+      if (!entered->HasBeenNotified()) entered->Notify();
+      release->WaitForNotification();
+    });
+    EXPECT_EQ(output.Write("stuck", absl::ZeroDuration()), 5u);
+    entered->WaitForNotification();
+  }
+  EXPECT_LT(absl::Now() - start, absl::Minutes(1)) << "a hang, not a grace";
+  release->Notify();  // the left-behind thread ends on its own
+}
+
 }  // namespace
 }  // namespace hvbios

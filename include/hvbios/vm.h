@@ -13,6 +13,15 @@
 // Thread-safety: every method of Vm and Vcpu may be called from any thread.
 // Lifetime: a Vm owns its Vcpus; Vcpu pointers are valid until the Vm is
 // destroyed. Destroying a Vm stops its vCPUs and joins their threads.
+//
+// Callbacks: the embedder's code the library runs (the console sink, a
+// callback disk's functions) runs on library threads: the console thread,
+// vCPU threads and I/O threads. Calls that wait for vCPUs or library
+// threads would wait for the caller there: Vm::Pause, Vm::Resume, Vm::Wait,
+// Vcpu::Pause, Vcpu::Resume and Vcpu::Destroy fail with FailedPrecondition
+// inside a callback, and destroying the Vm there is not allowed. Every other
+// call works: Stop(), RaiseEvent(), PushConsoleInput(), guest memory
+// access, starts, status queries. Callbacks must not throw.
 #ifndef HVBIOS_VM_H_
 #define HVBIOS_VM_H_
 
@@ -50,8 +59,13 @@ struct VmOptions {
   // Disks for the block service, device ids 0, 1, ... in this order (at
   // most 16). Shared: the VM keeps them until it is destroyed.
   std::vector<std::shared_ptr<BlockDevice>> disks;
-  // Receives the guest's console output. Called on vCPU threads, possibly
-  // from several at once: must be thread-safe. Unset: output is discarded.
+  // Receives the guest's console output: copies of its bytes, in order,
+  // one call at a time, on the VM's console thread (buffered up to 64 KiB;
+  // a sink slower than the guest holds the guest back, never the VM). It
+  // is a callback: it may not make calls that wait (see "Callbacks"
+  // below). Wait() returns once it has had all the output; destroying the
+  // VM waits up to 2 s for it to take what is left, then leaves a sink that
+  // has not returned behind. Unset: output is discarded.
   std::function<void(absl::string_view)> console_output;
 };
 

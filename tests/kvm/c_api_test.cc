@@ -1,7 +1,9 @@
 // The C API on real KVM: the whole life of a VM, and misuse.
+#include <pthread.h>
 #include <signal.h>
 
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -237,6 +239,103 @@ TEST_F(CApiTest, DiskOnCallbacks) {
   disk.ops = nullptr;  // neither ops nor path
   EXPECT_EQ(hyperv_bios_create_vm(&config_, &other), HYPERV_BIOS_EINVAL);
   EXPECT_EQ(other, nullptr);
+}
+
+// Every C call made from inside each kind of callback: the console's (its
+// own thread), a disk's on a vCPU thread (synchronous calls) and on an I/O
+// thread (rings). Calls that wait fail with ESTATE (pause used to deadlock,
+// destroy to abort with a C++ exception through the C API); the others work.
+struct Reentrant {
+  hyperv_bios_vm* vm = nullptr;
+  hvbios::Mutex mu;
+  // By the calling thread's name ("hvbios-vcpu0", "hvbios-blkq0", ...):
+  // the status of each call, in the order Reenter makes them.
+  std::map<std::string, std::vector<int>> results ABSL_GUARDED_BY(mu);
+  std::vector<uint8_t> bytes = std::vector<uint8_t>(1 << 20);
+};
+
+void Reenter(Reentrant* r) {
+  char name[32] = {};
+  pthread_getname_np(pthread_self(), name, sizeof(name));
+  std::string kind(name);
+  kind.erase(kind.find_last_not_of("0123456789") + 1);
+  {
+    hvbios::MutexLock lock(&r->mu);
+    if (r->results.count(kind)) return;  // once per kind of thread
+  }
+  hyperv_bios_vcpu* vcpu = nullptr;
+  hyperv_bios_get_vcpu(r->vm, 0, &vcpu);
+  hyperv_bios_vm_exit exit;
+  hyperv_bios_vcpu_status status;
+  uint64_t word;
+  const std::vector<int> codes = {
+      hyperv_bios_pause_vm(r->vm),
+      hyperv_bios_resume_vm(r->vm),
+      hyperv_bios_pause_vcpu(vcpu),
+      hyperv_bios_resume_vcpu(vcpu),
+      hyperv_bios_destroy_vcpu(vcpu),
+      hyperv_bios_wait_vm(r->vm, 0, &exit),
+      hyperv_bios_destroy_vm(r->vm),
+      // These do not wait: they work.
+      hyperv_bios_get_vcpu_status(vcpu, &status),
+      hyperv_bios_read_guest_memory(r->vm, 0x100000, &word, sizeof(word)),
+  };
+  hvbios::MutexLock lock(&r->mu);
+  r->results[kind] = codes;
+}
+
+void ReentrantConsole(void* ctx, const char*, size_t) {
+  Reenter(static_cast<Reentrant*>(ctx));
+}
+int ReentrantRead(void* ctx, uint64_t offset, void* dst, size_t length) {
+  auto* r = static_cast<Reentrant*>(ctx);
+  Reenter(r);
+  std::memcpy(dst, r->bytes.data() + offset, length);
+  return 0;
+}
+int ReentrantWrite(void* ctx, uint64_t offset, const void* src, size_t length) {
+  auto* r = static_cast<Reentrant*>(ctx);
+  Reenter(r);
+  std::memcpy(r->bytes.data() + offset, src, length);
+  return 0;
+}
+
+TEST_F(CApiTest, CallbacksCannotMakeCallsThatWait) {
+  Reentrant reentrant;
+  const hyperv_bios_block_ops ops = {ReentrantRead, ReentrantWrite, nullptr,
+                                     nullptr};
+  hyperv_bios_disk disk = {};
+  disk.ops = &ops;
+  disk.context = &reentrant;
+  disk.size_bytes = reentrant.bytes.size();
+  config_.disks = &disk;
+  config_.disk_count = 1;
+  config_.console_output = ReentrantConsole;
+  config_.console_context = &reentrant;
+  config_.cmdline = "random 7 6";  // synchronous calls and rings, alternately
+  ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK)
+      << hyperv_bios_last_error();
+  reentrant.vm = vm_;
+  ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("disk_io").c_str()),
+            HYPERV_BIOS_OK);
+  hyperv_bios_vcpu* vcpu = nullptr;
+  ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
+  hyperv_bios_vm_exit exit;
+  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 120000, &exit), HYPERV_BIOS_OK)
+      << hyperv_bios_last_error();
+  EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_SHUTDOWN) << exit.message;
+  EXPECT_EQ(exit.exit_code, 0) << exit.message;
+  hvbios::MutexLock lock(&reentrant.mu);
+  for (const char* kind : {"hvbios-console", "hvbios-vcpu", "hvbios-blkq"}) {
+    ASSERT_EQ(reentrant.results.count(kind), 1u) << "no callback on " << kind;
+    const std::vector<int>& codes = reentrant.results[kind];
+    for (size_t i = 0; i < 7; ++i) {
+      EXPECT_EQ(codes[i], HYPERV_BIOS_ESTATE) << kind << ", call " << i;
+    }
+    EXPECT_EQ(codes[7], HYPERV_BIOS_OK) << kind;
+    EXPECT_EQ(codes[8], HYPERV_BIOS_OK) << kind;
+  }
 }
 
 }  // namespace
