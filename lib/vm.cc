@@ -484,11 +484,19 @@ absl::Status Vcpu::StartLocked(const LongModeEntry& entry) {
     NotifyLocked();  // parked after vcpu.stop: wake it
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(thread_, StartThread(absl::StrFormat("vCPU %d", id_),
-                                        [this] { ThreadMain(); }));
+  // Its first look at the mailbox must see the start (and a pause).
   attention_.store(true, std::memory_order_release);
   thread_running_ = true;
   ++vm_->live_threads_;
+  absl::StatusOr<std::thread> thread = StartThread(
+      absl::StrFormat("vCPU %d", id_), [this] { ThreadMain(); });
+  if (!thread.ok()) {
+    thread_running_ = false;
+    --vm_->live_threads_;
+    state_ = VcpuState::kStopped;
+    return thread.status();
+  }
+  thread_ = *std::move(thread);
   return absl::OkStatus();
 }
 
