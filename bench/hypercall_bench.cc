@@ -28,9 +28,9 @@
 #include "lib/clock.h"
 #include "lib/elf_loader.h"
 #include "lib/guest_memory.h"
-#include "lib/hypercall.h"
+#include "lib/services/services.h"
 #include "lib/status_macros.h"
-#include "tests/inert_service_host.h"
+#include "tests/fake_service_context.h"
 
 namespace hvbios {
 namespace {
@@ -136,27 +136,6 @@ class FloorRatio {
 
 // ---- Hypercalls through the hypercall page and the core's path -----------
 
-// The services' view for the benchmark: real clocks, console output
-// discarded, disk 0 a 1 MiB temporary file.
-class BenchHost : public testing::InertServiceHost {
- public:
-  BenchHost(const GuestMemory* memory, BlockDevice* disk)
-      : memory_(memory), disk_(disk) {}
-  const GuestMemory& memory() const override { return *memory_; }
-  size_t ConsoleWrite(absl::string_view bytes) override {
-    benchmark::DoNotOptimize(bytes.data());
-    return bytes.size();
-  }
-  uint64_t MonotonicNs() const override { return ClockNs(CLOCK_MONOTONIC); }
-  BlockDevice* block_device(uint32_t id) override {
-    return id == 0 ? disk_ : nullptr;
-  }
-
- private:
-  const GuestMemory* memory_;
-  BlockDevice* disk_;
-};
-
 // A read-only disk of `bytes` zeros in an already unlinked temporary file.
 absl::StatusOr<std::unique_ptr<BlockDevice>> TemporaryDisk(uint64_t bytes) {
   char path[] = "/tmp/hvbios-bench-disk-XXXXXX";
@@ -172,15 +151,18 @@ absl::StatusOr<std::unique_ptr<BlockDevice>> TemporaryDisk(uint64_t bytes) {
 }
 
 // A VM with tests' call_loop guest whose vCPU the benchmark thread drives:
-// exactly the library's path (Run, DispatchHypercall, CompleteHypercall),
-// without the vCPU thread's bookkeeping.
+// exactly the library's path (Run, Services::Dispatch, CompleteHypercall),
+// without the vCPU thread's bookkeeping. The services are the real ones,
+// console output discarded, disk 0 a 1 MiB temporary file.
 struct DrivenVm {
   absl::Status Boot(const std::string& cmdline) {
     ASSIGN_OR_RETURN(vm, kvm::CreateKvmBackendVm());
     ASSIGN_OR_RETURN(GuestMemory mem, GuestMemory::Create(16 << 20));
-    memory = std::make_unique<GuestMemory>(std::move(mem));
+    ctx = std::make_unique<testing::FakeServiceContext>(std::move(mem), 1,
+                                                        vm.get());
+    GuestMemory* memory = &ctx->mutable_memory();
     RETURN_IF_ERROR(vm->MapMemory(0, 0, memory->Translate(0, 1), 16 << 20));
-    ASSIGN_OR_RETURN(disk, TemporaryDisk(1 << 20));
+    ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> disk, TemporaryDisk(1 << 20));
     ASSIGN_OR_RETURN(
         std::vector<uint8_t> image,
         ReadGuestImage(std::string(HVBIOS_GUEST_DIR) + "/call_loop.elf"));
@@ -198,23 +180,29 @@ struct DrivenVm {
                            ClockNs(CLOCK_MONOTONIC));
     RETURN_IF_ERROR(vcpu->BindToCurrentThread());
     RETURN_IF_ERROR(vcpu->SetEntryState(entry));
-    host = std::make_unique<BenchHost>(memory.get(), disk.get());
+    ServicesOptions options;
+    options.console_output = [](absl::string_view bytes) {
+      benchmark::DoNotOptimize(bytes.data());
+    };
+    options.disks.push_back(std::move(disk));
+    services = std::make_unique<Services>(*ctx, std::move(options));
     return absl::OkStatus();
   }
   // One hypercall round trip; false on anything else.
   bool Step() {
     absl::StatusOr<VcpuExit> exit = vcpu->Run();
     if (!exit.ok() || exit->kind != VcpuExit::Kind::kHypercall) return false;
-    const HypercallResult r = DispatchHypercall(*host, 0, exit->hypercall);
+    const HypercallResult r = services->Dispatch(0, exit->hypercall);
     vcpu->CompleteHypercall(r.status, r.value);
     return r.status == HVB_OK;
   }
 
-  std::unique_ptr<GuestMemory> memory;  // outlives the backend VM
+  // Declared so that the services go first, then the vCPU and the VM, and
+  // the guest memory (in the context) last.
+  std::unique_ptr<testing::FakeServiceContext> ctx;
   std::unique_ptr<BackendVm> vm;
   std::unique_ptr<BackendVcpu> vcpu;
-  std::unique_ptr<BlockDevice> disk;
-  std::unique_ptr<BenchHost> host;
+  std::unique_ptr<Services> services;
 };
 
 // arg: 0 debug.null, 1 console.write of 1 byte, 2 clock.monotonic,

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "common/boot_info.h"
 #include "common/memmap.h"
 #include "common/page_tables.h"
 #include "hvbios/abi/clock.h"
@@ -18,15 +19,14 @@ namespace {
 
 using layout::kPageSize;
 
-// Boot info page layout: the struct, then the memory map, then devices.
-constexpr uint64_t kMemMapOffset = 0x100;
+// The boot info page (common/boot_info.c) holds the struct, the memory map
+// and the device list; these bound the map and the list so both fit.
 constexpr uint64_t kMaxMemMapEntries = 100;
-constexpr uint64_t kDevicesOffset = 0xc00;
-constexpr uint64_t kMaxDevices =
-    (kPageSize - kDevicesOffset) / sizeof(hvb_device);
-static_assert(kMemMapOffset >= sizeof(hvb_boot_info));
-static_assert(kMemMapOffset + kMaxMemMapEntries * sizeof(hvb_mem_region) <=
-              kDevicesOffset);
+constexpr uint32_t kMaxDevices = 32;
+static_assert(HVB_BOOT_INFO_MAP_OFFSET +
+                  kMaxMemMapEntries * sizeof(hvb_mem_region) +
+                  kMaxDevices * sizeof(hvb_device) <=
+              kPageSize);
 
 // Flat 64-bit code and data descriptors (SDM Vol. 3A, 3.4.5 and 5.2.1):
 // base 0, limit 4 GiB, present, DPL 0; code has L=1.
@@ -145,46 +145,41 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(GuestMemory& memory,
   }
   // From now on the services hold guest buffers to this map.
   memory.SetMemoryMap(map);
-  std::vector<hvb_device> devices = {{HVB_DEV_CONSOLE, 0, 0, {0, 0}}};
-  for (size_t i = 0; i < params.disks_read_only.size(); ++i) {
-    devices.push_back({HVB_DEV_BLOCK,
-                       static_cast<uint32_t>(i),
-                       params.disks_read_only[i] ? HVB_BLOCK_F_READ_ONLY : 0u,
-                       {0, 0}});
-  }
-  if (devices.size() > kMaxDevices) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%d devices, at most %d fit in the boot info",
-                        devices.size(), kMaxDevices));
-  }
 
-  std::memset(memory.Translate(layout::kBootInfo, kPageSize), 0, kPageSize);
+  std::vector<uint8_t> read_only(params.disks_read_only.begin(),
+                                 params.disks_read_only.end());
+  std::vector<hvb_device> devices(kMaxDevices);
+  const int device_count = hvb_devices_fill(
+      devices.data(), kMaxDevices, static_cast<uint32_t>(read_only.size()),
+      read_only.data());
+  if (device_count < 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%d disks, more than fit in the boot info", read_only.size()));
+  }
   std::memset(memory.Translate(layout::kCmdline, kPageSize), 0, kPageSize);
   memory.Write(layout::kCmdline, params.cmdline.data(), params.cmdline.size());
-  memory.Write(layout::kBootInfo + kMemMapOffset, map.data(),
-               map.size() * sizeof(hvb_mem_region));
-  memory.Write(layout::kBootInfo + kDevicesOffset, devices.data(),
-               devices.size() * sizeof(hvb_device));
-
-  hvb_boot_info info = {};
-  info.magic = HVB_BOOT_MAGIC;
-  info.abi_version = HVB_ABI_VERSION;
-  info.size = sizeof(info);
-  info.hypercall_page = layout::kHypercallPage;
   // The clock page is filled when the boot vCPU starts (it needs a vCPU's
   // TSC); until then it is zero, which reads as "not valid".
   std::memset(memory.Translate(layout::kClockPage, kPageSize), 0, kPageSize);
-  info.clock_page = params.tsc_frequency_hz != 0 ? layout::kClockPage : 0;
-  info.tsc_frequency_hz = params.tsc_frequency_hz;
-  info.cmdline = layout::kCmdline;
-  info.cmdline_length = static_cast<uint32_t>(params.cmdline.size());
-  info.vcpu_count = params.vcpu_count;
-  info.boot_vcpu_id = 0;
-  info.mem_map_count = static_cast<uint32_t>(map.size());
-  info.mem_map = layout::kBootInfo + kMemMapOffset;
-  info.device_count = static_cast<uint32_t>(devices.size());
-  info.devices = layout::kBootInfo + kDevicesOffset;
-  memory.WriteObject(layout::kBootInfo, info);
+  const hvb_boot_params boot = {
+      .page_gpa = layout::kBootInfo,
+      .hypercall_page = layout::kHypercallPage,
+      .clock_page = params.tsc_frequency_hz != 0 ? layout::kClockPage : 0,
+      .tsc_frequency_hz = params.tsc_frequency_hz,
+      .cmdline = layout::kCmdline,
+      .cmdline_length = static_cast<uint32_t>(params.cmdline.size()),
+      .vcpu_count = params.vcpu_count,
+      .map = map.data(),
+      .map_count = static_cast<uint32_t>(map.size()),
+      .device_count = static_cast<uint32_t>(device_count),
+      .devices = devices.data(),
+  };
+  if (hvb_boot_info_write(memory.Translate(layout::kBootInfo, kPageSize),
+                          &boot) != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "guest image: a memory map of %d entries does not fit the boot info",
+        map.size()));
+  }
 
   return MakeApEntry(image.entry, layout::kBootStackTop, layout::kBootInfo,
                      /*cr3=*/0);
@@ -208,23 +203,11 @@ absl::Status PublishClockPage(const GuestMemory& memory, BackendVcpu& vcpu,
       ns_base = before + (after - before) / 2 - epoch_ns;
     }
   }
-  hvb_clock_page page = {};
-  page.flags = HVB_CLOCK_F_VALID;
-  page.tsc_base = tsc_base;
-  page.ns_base = ns_base;
-  page.shift = 32;
-  page.mul = static_cast<uint64_t>(
-      (static_cast<unsigned __int128>(1'000'000'000) << 32) / tsc_frequency_hz);
-  page.tsc_frequency_hz = tsc_frequency_hz;
-  // Sequence protocol: odd while writing, even once consistent.
-  auto* live = reinterpret_cast<hvb_clock_page*>(
-      memory.Translate(layout::kClockPage, sizeof(hvb_clock_page)));
-  const uint32_t sequence = live->sequence;
-  __atomic_store_n(&live->sequence, sequence + 1, __ATOMIC_RELEASE);
-  std::memcpy(reinterpret_cast<uint8_t*>(live) + sizeof(page.sequence),
-              reinterpret_cast<const uint8_t*>(&page) + sizeof(page.sequence),
-              sizeof(page) - sizeof(page.sequence));
-  __atomic_store_n(&live->sequence, sequence + 2, __ATOMIC_RELEASE);
+  const hvb_clock_page page =
+      hvb_clock_page_make(tsc_frequency_hz, tsc_base, ns_base);
+  hvb_clock_page_publish(reinterpret_cast<hvb_clock_page*>(memory.Translate(
+                             layout::kClockPage, sizeof(hvb_clock_page))),
+                         &page);
   return absl::OkStatus();
 }
 

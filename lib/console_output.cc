@@ -78,6 +78,7 @@ void ConsoleOutput::Loop(std::shared_ptr<State> state) {
   pthread_setname_np(pthread_self(), "hvbios-console");
   State& s = *state;
   std::string batch;
+  batch.reserve(s.capacity);  // swapped with the queue: both keep room
   MutexLock lock(&s.mu);
   for (;;) {
     s.mu.Await([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {

@@ -56,7 +56,10 @@ class ConsoleOutput {
  private:
   // Shared with the console thread, which may outlive this object.
   struct State {
-    State(Sink s, size_t c) : sink(std::move(s)), capacity(c) {}
+    // The buffer is reserved whole: writing allocates nothing.
+    State(Sink s, size_t c) : sink(std::move(s)), capacity(c) {
+      queued.reserve(c);
+    }
     const Sink sink;
     const size_t capacity;
     Mutex mu;

@@ -15,8 +15,8 @@
 #include "hvbios/abi/ring.h"
 #include "hvbios/abi/status.h"
 #include "hvbios/block.h"
-#include "lib/block.h"
 #include "lib/guest_memory.h"
+#include "lib/services/block.h"
 #include "tests/test_util.h"
 
 namespace hvbios {

@@ -13,7 +13,7 @@
 
 #include "hvbios/backend.h"
 #include "hvbios/internal/mutex.h"
-#include "lib/hypercall.h"
+#include "lib/services/service.h"
 
 namespace hvbios::testing {
 
@@ -105,6 +105,11 @@ class FakeBackendVm : public BackendVm {
   absl::Status BindDoorbell(uint32_t, int) override { return absl::OkStatus(); }
   // What RaiseInterrupt() received, in order.
   std::vector<std::pair<uint32_t, uint8_t>> interrupts() const;
+  // Room for `n` interrupts, so that recording them allocates nothing.
+  void ReserveInterrupts(size_t n) {
+    hvbios::MutexLock lock(&mu_);
+    interrupts_.reserve(n);
+  }
   uint32_t implementation_id() const override { return 1; }
   uint64_t tsc_frequency_hz() const override { return 1'000'000'000; }
 

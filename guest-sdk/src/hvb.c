@@ -32,6 +32,21 @@ int hvb_base_probe(uint32_t fid) {
   return r.status == HVB_OK && r.value == 1;
 }
 
+#define HVB_FUNCTION_INFO_ROW(SVC, svc, FN, fn, number) \
+  {HVB_FN_##SVC##_##FN, #svc "." #fn},
+const struct hvb_function_info hvb_abi_functions[] = {
+    HVB_FUNCTIONS(HVB_FUNCTION_INFO_ROW)};
+#undef HVB_FUNCTION_INFO_ROW
+const size_t hvb_abi_function_count =
+    sizeof(hvb_abi_functions) / sizeof(hvb_abi_functions[0]);
+
+const char *hvb_function_name(uint32_t fid) {
+  for (size_t i = 0; i < hvb_abi_function_count; ++i) {
+    if (hvb_abi_functions[i].fid == fid) return hvb_abi_functions[i].name;
+  }
+  return 0;
+}
+
 /* Calls `fid(buf, length)` until it has moved all `length` bytes: the
  * console and rng calls may do less than asked (docs/abi.md). */
 static hvb_status call_until_done(uint32_t fid, const void *buf,

@@ -29,6 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hvbios/abi/hypercall.h" /* HVB_SVC_VENDOR_* */
+#include "hvbios/abi/status.h"    /* HVB_OK, HVB_ERR_* */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -89,6 +92,49 @@ typedef struct hyperv_bios_disk {
   uint64_t size_bytes;
 } hyperv_bios_disk;
 
+/* ---- Vendor services: hypercall services of the embedder's own
+ * (docs/abi.md 5.13, docs/adding-a-service.md). A guest calls function f
+ * of service s as fid (s << 16) | f, like any other; base.probe answers
+ * for them. */
+
+/* One call, as the handler sees it. */
+typedef struct hyperv_bios_service_call {
+  uint32_t vcpu_id;     /* the caller */
+  uint32_t function;    /* 0 .. function_count - 1 */
+  uint64_t args[6];     /* rdi, rsi, rdx, rcx, r8, r9 */
+  const void *internal; /* for hyperv_bios_copy_{from,to}_guest */
+} hyperv_bios_service_call;
+
+/* A service's handler. Returns HVB_OK (0) with the guest's rdx in *value,
+ * or an HVB_ERR_* status (hvbios/abi/status.h; *value is then ignored);
+ * any other value reaches the guest as HVB_ERR_IO. Runs on the calling
+ * vCPU's thread, which waits meanwhile, and on several at once: it must be
+ * thread-safe. It may block, but a vCPU inside it cannot be paused until
+ * it returns. It is a callback: the calls that wait fail in it (above). */
+typedef int64_t (*hyperv_bios_service_fn)(void *context,
+                                          const hyperv_bios_service_call *call,
+                                          uint64_t *value);
+
+typedef struct hyperv_bios_service {
+  /* HVB_SVC_VENDOR_FIRST (0x8000) .. HVB_SVC_VENDOR_LAST (0xfffe); each
+   * once per VM. */
+  uint32_t id;
+  const char *name;        /* for messages; may be NULL; copied */
+  uint32_t function_count; /* 1 .. 65536; others answer HVB_ERR_NOSYS */
+  hyperv_bios_service_fn handler;
+  void *context;
+} hyperv_bios_service;
+
+/* Copy between a buffer the guest named in `call` and the host, inside a
+ * handler. HYPERV_BIOS_ERANGE, with nothing copied, unless all of
+ * [gpa, gpa + length) is the guest's own RAM by its memory map (docs/abi.md
+ * 3.1): the handler should answer HVB_ERR_FAULT then. Copy once and use
+ * the copy: the guest may change its bytes meanwhile. */
+int hyperv_bios_copy_from_guest(const hyperv_bios_service_call *call,
+                                uint64_t gpa, void *dst, size_t length);
+int hyperv_bios_copy_to_guest(const hyperv_bios_service_call *call,
+                              uint64_t gpa, const void *src, size_t length);
+
 typedef struct hyperv_bios_vm_config {
   size_t struct_size;    /* sizeof(hyperv_bios_vm_config): versioning */
   uint64_t memory_bytes; /* multiple of 2 MiB, 2 MiB .. 64 GiB */
@@ -102,6 +148,9 @@ typedef struct hyperv_bios_vm_config {
   /* Block devices, ids 0 .. disk_count - 1 (at most 16); copied. */
   const hyperv_bios_disk *disks;
   uint32_t disk_count;
+  /* Since 0.5. The embedder's hypercall services; copied. */
+  const hyperv_bios_service *services;
+  uint32_t service_count;
 } hyperv_bios_vm_config;
 
 /* Fills `config` with defaults (128 MiB, 1 vCPU, no command line). */

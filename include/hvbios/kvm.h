@@ -1,39 +1,26 @@
-// The KVM backend (backends/kvm/): hvbios::BackendVm over /dev/kvm
-// (Documentation/virt/kvm/api.rst), and a shortcut for a Vm on it.
+// A Vm on the KVM backend: the composition of the backend-neutral Vm
+// (hvbios/vm.h) and the KVM backend (hvbios/kvm_backend.h). Neither knows
+// the other; this is where they meet.
 #ifndef HVBIOS_KVM_H_
 #define HVBIOS_KVM_H_
 
 #include <memory>
-#include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
-#include "hvbios/backend.h"
+#include "hvbios/kvm_backend.h"
 #include "hvbios/vm.h"
-
-namespace hvbios::kvm {
-
-struct KvmOptions {
-  std::string device = "/dev/kvm";
-  // Signal used to kick vCPU threads out of KVM_RUN; 0 picks SIGRTMIN. The
-  // backend installs its own handler for it (process-wide, SA_RESTART) and
-  // unblocks it on vCPU threads: an embedding VMM must not use it otherwise.
-  int kick_signal = 0;
-};
-
-// Whether `device` can be opened read-write; if not, `why` says why.
-bool KvmAvailable(const std::string& device = "/dev/kvm",
-                  std::string* why = nullptr);
-
-absl::StatusOr<std::unique_ptr<BackendVm>> CreateKvmBackendVm(
-    const KvmOptions& options = {});
-
-}  // namespace hvbios::kvm
 
 namespace hvbios {
 
 // A Vm on a new KVM VM.
-absl::StatusOr<std::unique_ptr<Vm>> CreateKvmVm(
-    VmOptions options, const kvm::KvmOptions& kvm_options = {});
+inline absl::StatusOr<std::unique_ptr<Vm>> CreateKvmVm(
+    VmOptions options, const kvm::KvmOptions& kvm_options = {}) {
+  absl::StatusOr<std::unique_ptr<BackendVm>> backend =
+      kvm::CreateKvmBackendVm(kvm_options);
+  if (!backend.ok()) return backend.status();
+  return Vm::Create(*std::move(backend), std::move(options));
+}
 
 }  // namespace hvbios
 

@@ -25,16 +25,12 @@
 #ifndef HVBIOS_VM_H_
 #define HVBIOS_VM_H_
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -42,12 +38,11 @@
 #include "absl/types/span.h"
 #include "hvbios/backend.h"
 #include "hvbios/block.h"
-#include "hvbios/internal/mutex.h"
+#include "hvbios/service.h"
 
 namespace hvbios {
 
 class GuestMemory;
-class VmServices;
 
 struct VmOptions {
   // Guest RAM in bytes: a multiple of 2 MiB, from 2 MiB to 64 GiB.
@@ -67,6 +62,9 @@ struct VmOptions {
   // VM waits up to 2 s for it to take what is left, then leaves a sink that
   // has not returned behind. Unset: output is discarded.
   std::function<void(absl::string_view)> console_output;
+  // The embedder's own hypercall services (hvbios/service.h), with ids in
+  // the vendor range, each once.
+  std::vector<VendorService> services;
 };
 
 // InvalidArgument, with a one-line message, if Vm::Create() would reject
@@ -128,8 +126,6 @@ absl::StatusOr<std::vector<uint8_t>> ReadGuestImage(const std::string& path);
 // Formats registers for diagnostics, several lines.
 std::string FormatRegisters(const Registers& regs);
 
-class Vm;
-
 // One virtual CPU, run by a library-owned thread named "hvbios-vcpu<N>"
 // from its first start until it is destroyed or the VM stops. Owned by its
 // Vm; the pointer stays valid until the Vm is destroyed.
@@ -139,88 +135,38 @@ class Vm;
 // FailedPrecondition naming the state; nothing is undefined.
 class Vcpu {
  public:
-  Vcpu(const Vcpu&) = delete;
-  Vcpu& operator=(const Vcpu&) = delete;
-  ~Vcpu();
+  virtual ~Vcpu() = default;
 
-  uint32_t id() const { return id_; }
+  virtual uint32_t id() const = 0;
 
   // Starts the boot vCPU (id 0) at the loaded guest's entry in the boot
   // protocol's state. FailedPrecondition if no guest is loaded or the vCPU
   // is not kCreated; InvalidArgument for another id.
-  absl::Status Start();
+  virtual absl::Status Start() = 0;
 
   // Starts a kCreated or kStopped vCPU at `entry`. InvalidArgument if rip,
-  // the stack or cr3 are not in guest RAM or misaligned.
-  absl::Status StartAt(const VcpuEntry& entry);
+  // the stack or cr3 are not the guest's RAM or misaligned. During a VM
+  // pause (Vm::Pause) it starts paused.
+  virtual absl::Status StartAt(const VcpuEntry& entry) = 0;
 
   // Takes a running vCPU out of the guest and parks it. Returns once it is
   // out of guest mode (also from hlt). FailedPrecondition unless kRunning.
-  absl::Status Pause();
+  virtual absl::Status Pause() = 0;
 
   // Lets a paused vCPU continue exactly where it was. Returns once its
   // thread runs again. FailedPrecondition unless kPaused.
-  absl::Status Resume();
+  virtual absl::Status Resume() = 0;
 
   // Stops the vCPU for good (pausing it first if it runs) and ends its
   // thread. KVM cannot free one vCPU: its kernel state goes with the VM.
-  absl::Status Destroy();
+  virtual absl::Status Destroy() = 0;
 
-  VcpuState state() const;
-  VcpuStatus status() const;
+  virtual VcpuState state() const = 0;
+  virtual VcpuStatus status() const = 0;
 
   // The vCPU's registers, while it is not running (kCreated, kPaused,
   // kStopped). FailedPrecondition while it runs or once destroyed.
-  absl::StatusOr<Registers> GetRegisters() const;
-
- private:
-  friend class Vm;
-  friend class VmServices;
-  Vcpu(Vm* vm, uint32_t id, std::unique_ptr<BackendVcpu> backend);
-
-  // Starts (or restarts) the vCPU at `entry`. vm_->mu_ held.
-  absl::Status StartLocked(const LongModeEntry& entry);
-  // Body of the vCPU thread.
-  void ThreadMain();
-  // Serves the mailbox (start, pause, stop, exit requests). Returns false
-  // when the thread must end.
-  bool ServeRequests();
-  // Sets a request flag's companion `attention_` and kicks. mu_ held.
-  void NotifyLocked();
-  // The pause/resume protocol, shared by Vcpu and Vm (mu_ held): post the
-  // request and return a snapshot; the request is served once
-  // *ServedLocked(snapshot) holds.
-  uint64_t RequestPauseLocked();
-  bool PauseServedLocked(uint64_t parks) const;
-  uint64_t RequestResumeLocked();
-  bool ResumeServedLocked(uint64_t unparks) const;
-
-  Vm* const vm_;
-  const uint32_t id_;
-  const std::unique_ptr<BackendVcpu> backend_;
-
-  // Set (under vm_->mu_) whenever the mailbox below changes, cleared by the
-  // vCPU thread before it reads the mailbox; checked before every entry.
-  std::atomic<bool> attention_{false};
-  std::atomic<VcpuExit::Kind> last_exit_{VcpuExit::Kind::kCanceled};
-  std::atomic<uint64_t> exits_{0};
-
-  // Mailbox and state, guarded by the VM's mutex (one lock for all of the
-  // VM's lifecycle state: no lock ordering to get wrong).
-  VcpuState state_ = VcpuState::kCreated;
-  bool start_pending_ = false;   // started: a parked thread may go on
-  bool stop_requested_ = false;  // vcpu.stop served: stop before re-entry
-  bool pause_requested_ = false;
-  bool parked_ = false;  // its thread waits in the pause park
-  // Counters, not states, tell Pause/Resume their request was served, so
-  // that racing Pause/Resume calls from other threads cannot strand them.
-  uint64_t parks_ = 0;       // times the thread entered the paused state
-  uint64_t unparks_ = 0;     // times it left it
-  uint64_t resume_gen_ = 0;  // bumped by every resume; a parked thread
-                             // leaves when it changes
-  bool exit_requested_ = false;
-  bool thread_running_ = false;  // ThreadMain has not returned
-  std::thread thread_;           // joined by Destroy() or ~Vm
+  virtual absl::StatusOr<Registers> GetRegisters() const = 0;
 };
 
 class Vm {
@@ -231,104 +177,62 @@ class Vm {
   static absl::StatusOr<std::unique_ptr<Vm>> Create(
       std::unique_ptr<BackendVm> backend, VmOptions options);
 
-  Vm(const Vm&) = delete;
-  Vm& operator=(const Vm&) = delete;
-  // Stops every vCPU and joins its thread. Must not run on a vCPU thread
-  // (e.g. inside the console callback).
-  ~Vm();
+  // Stops every vCPU and joins its thread. Not from a callback.
+  virtual ~Vm() = default;
 
   // Loads a guest image (boot protocol, docs/abi.md) and builds the boot
   // environment. Once per VM, before starting the boot vCPU.
   // InvalidArgument, with a one-line message, for an image that is not a
   // static x86-64 ELF executable fitting in this VM's RAM above 1 MiB.
-  absl::Status LoadGuest(absl::Span<const uint8_t> elf);
+  virtual absl::Status LoadGuest(absl::Span<const uint8_t> elf) = 0;
   // Same, reading the image from a file (NotFound etc. if unreadable).
-  absl::Status LoadGuestFile(const std::string& path);
+  virtual absl::Status LoadGuestFile(const std::string& path) = 0;
 
   // Creates vCPU `id` (0 .. vcpu_count - 1), once per id. The guest's
   // vcpu.start creates the vCPUs the host did not.
-  absl::StatusOr<Vcpu*> CreateVcpu(uint32_t id);
+  virtual absl::StatusOr<Vcpu*> CreateVcpu(uint32_t id) = 0;
   // The vCPU with this id, or nullptr if not created.
-  Vcpu* vcpu(uint32_t id) const;
+  virtual Vcpu* vcpu(uint32_t id) const = 0;
 
-  // Pauses / resumes every running / paused vCPU; same guarantees as
-  // Vcpu::Pause / Resume. FailedPrecondition once the VM has stopped.
-  absl::Status Pause();
-  absl::Status Resume();
+  // Pauses every running vCPU, and every vCPU started until Resume(); the
+  // same guarantees as Vcpu::Pause. Resume() lets every paused one go on.
+  // FailedPrecondition once the VM has stopped.
+  virtual absl::Status Pause() = 0;
+  virtual absl::Status Resume() = 0;
 
   // Raises interrupt `vector` (32..254) on vCPU `vcpu_id`, for a VMM's own
   // devices. OutOfRange / InvalidArgument / FailedPrecondition (vCPU not
   // created) on misuse.
-  absl::Status RaiseEvent(uint32_t vcpu_id, uint8_t vector);
+  virtual absl::Status RaiseEvent(uint32_t vcpu_id, uint8_t vector) = 0;
 
-  // Blocks until the VM has stopped and all its vCPU threads have left the
-  // guest, then says why. DeadlineExceeded if still running after
-  // `timeout` (the VM keeps running); FailedPrecondition if no vCPU was
-  // ever started and the VM never stopped (nothing to wait for).
-  absl::StatusOr<VmExit> Wait(
-      absl::Duration timeout = absl::InfiniteDuration());
+  // Blocks until the VM has stopped, all its vCPU threads have left the
+  // guest and the console sink has had all the output, then says why.
+  // DeadlineExceeded if that has not happened after `timeout` (the VM
+  // keeps running); FailedPrecondition if no vCPU was ever started and the
+  // VM never stopped (nothing to wait for).
+  virtual absl::StatusOr<VmExit> Wait(
+      absl::Duration timeout = absl::InfiniteDuration()) = 0;
 
   // Stops the VM (reason kStopped unless it already stopped). Returns at
   // once; Wait() tells when every vCPU is out.
-  void Stop();
+  virtual void Stop() = 0;
 
   // Queues bytes for the guest's console.read and raises the console-input
   // event if the guest routed it. Returns how many bytes were accepted (the
   // queue holds at most 64 KiB).
-  size_t PushConsoleInput(absl::string_view bytes);
+  virtual size_t PushConsoleInput(absl::string_view bytes) = 0;
 
   // Copies between guest RAM and the host, for an embedder's own devices.
   // OutOfRange (nothing copied) unless [gpa, gpa + length) lies in RAM.
   // The guest may be writing the same bytes concurrently.
-  absl::Status ReadGuestMemory(uint64_t gpa, void* dst, size_t length) const;
-  absl::Status WriteGuestMemory(uint64_t gpa, const void* src, size_t length);
+  virtual absl::Status ReadGuestMemory(uint64_t gpa, void* dst,
+                                       size_t length) const = 0;
+  virtual absl::Status WriteGuestMemory(uint64_t gpa, const void* src,
+                                        size_t length) = 0;
 
   // The library's own view of guest RAM (lib/guest_memory.h).
-  const GuestMemory& memory() const { return *memory_; }
-  const VmOptions& options() const { return options_; }
-
- private:
-  friend class Vcpu;
-  friend class VmServices;
-
-  Vm(std::unique_ptr<BackendVm> backend, std::unique_ptr<GuestMemory> memory,
-     VmOptions options);
-
-  // Records why the VM stops (the first reason wins) and ends every vCPU
-  // thread.
-  void RequestExit(VmExit exit) ABSL_LOCKS_EXCLUDED(mu_);
-  void RequestExitLocked(VmExit exit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The vCPU, created on demand for a guest's vcpu.start.
-  absl::StatusOr<Vcpu*> GetOrCreateVcpuLocked(uint32_t id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The long-mode entry for a VcpuEntry, checked against guest RAM.
-  absl::StatusOr<LongModeEntry> EntryFor(const VcpuEntry& entry) const;
-  std::vector<bool> DisksReadOnly() const;
-  // Publishes the clock page (docs/abi.md) from `vcpu`'s TSC; once, before
-  // the boot vCPU first runs.
-  void InitClockPageLocked(BackendVcpu& vcpu)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether any vCPU but `except` is running or paused (and not stopping).
-  bool AnyVcpuActiveLocked(uint32_t except) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  // Guest RAM is declared first so it is unmapped last: the backend maps it
-  // and must be gone before it (BackendVm::MapMemory contract).
-  const std::unique_ptr<GuestMemory> memory_;
-  const std::unique_ptr<BackendVm> backend_;
-  const VmOptions options_;
-  const uint64_t created_monotonic_ns_;  // clock.monotonic counts from here
-  std::unique_ptr<VmServices> services_;
-
-  // Guards the VM's lifecycle: these fields and every Vcpu's mailbox.
-  mutable Mutex mu_;
-  std::optional<LongModeEntry> boot_entry_ ABSL_GUARDED_BY(mu_);
-  // Indexed by id; slots fill as vCPUs are created, never shrink.
-  std::vector<std::unique_ptr<Vcpu>> vcpus_ ABSL_GUARDED_BY(mu_);
-  int live_threads_ ABSL_GUARDED_BY(mu_) = 0;
-  bool paused_ ABSL_GUARDED_BY(mu_) = false;  // Pause() until Resume()
-  bool ever_started_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<VmExit> exit_ ABSL_GUARDED_BY(mu_);
+  virtual const GuestMemory& memory() const = 0;
+  virtual const VmOptions& options() const = 0;
 };
 
 }  // namespace hvbios

@@ -69,6 +69,15 @@ TEST_F(BareMetalTest, HelloRunsUnchanged) {
   EXPECT_EQ(r.err, "");
 }
 
+// The firmware has no vendor services: their numbers answer NOSYS and
+// probe 0, as on KVM without them (tests/kvm/vendor_test.cc).
+TEST_F(BareMetalTest, VendorNumbersAreNosys) {
+  CommandResult r = Run({GuestPath("vendor")});
+  EXPECT_EQ(r.exit_status, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("this VMM has no kv service"), std::string::npos)
+      << r.out;
+}
+
 TEST_F(BareMetalTest, TheConformanceSuitePassesOnOneAndTwoCpus) {
   for (const char* cpus : {"1", "2"}) {
     // Console input comes from stdin through the PC's serial port.

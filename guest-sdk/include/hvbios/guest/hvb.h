@@ -115,6 +115,17 @@ uint32_t hvb_base_impl_version(void);
 /* 1 if the platform implements `fid`, else 0. */
 int hvb_base_probe(uint32_t fid);
 
+/* Every function of the ABI this SDK was built against, from the function
+ * table (hvbios/abi/functions.h): to probe them all, or name one. */
+struct hvb_function_info {
+  uint32_t fid;
+  const char *name; /* "service.function", as in docs/abi.md */
+};
+extern const struct hvb_function_info hvb_abi_functions[];
+extern const size_t hvb_abi_function_count;
+/* The name of `fid`, or NULL if it is not one of hvb_abi_functions. */
+const char *hvb_function_name(uint32_t fid);
+
 /* ---- console ------------------------------------------------------------- */
 /* Writes all `length` bytes (several calls if needed). */
 hvb_status hvb_console_write(const void *buf, size_t length);

@@ -1,0 +1,350 @@
+/* Boot: from the PVH loader's start_info to the guest's entry point.
+ *
+ * Physical layout (all below 1 MiB; the guest image starts at 1 MiB):
+ *
+ *   0x00000-0x00fff  page 0: never mapped for the guest      RESERVED
+ *   0x01000-0x0ffff  free                                     USABLE
+ *   0x10000-0x17fff  the guest's boot page tables             BOOT
+ *   0x18000-0x18fff  boot info, memory map, device list       BOOT
+ *   0x19000-0x19fff  command line                             BOOT
+ *   0x1a000-0x6ffff  free                                     USABLE
+ *   0x70000-0x7ffff  the guest's boot stack                   BOOT
+ *   0x80000-         the firmware image (code, data, the hypercall
+ *                    and clock pages, its stacks and page tables) PLATFORM
+ *   ...-0x9efff      free                                     USABLE
+ *
+ * The PVH loader's own data (start_info, the command line, the module
+ * list) may lie anywhere below 1 MiB, so it is copied out first. */
+#include "boot.h"
+
+#include "common/boot_info.h"
+#include "common/elf.h"
+#include "common/page_tables.h"
+#include "devices.h"
+#include "firmware.h"
+#include "services/services.h"
+
+struct fw_platform g_platform;
+
+/* ---- What the PVH loader hands over */
+/* Xen's public/arch-x86/hvm/start_info.h, version 1. */
+
+#define PVH_START_MAGIC 0x336ec578u
+struct pvh_start_info {
+  uint32_t magic, version, flags, nr_modules;
+  uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
+  uint32_t memmap_entries, reserved;
+};
+struct pvh_module {
+  uint64_t paddr, size, cmdline_paddr, reserved;
+};
+struct pvh_memmap_entry {
+  uint64_t addr, size;
+  uint32_t type, reserved; /* type 1: RAM */
+};
+
+/* ---- Fixed addresses */
+
+enum {
+  kBootTables = 0x10000, /* PML4, PDPT, 4 PDs, the PT of the first 2 MiB */
+  kBootInfo = 0x18000,
+  kCmdline = 0x19000,
+  kBootStack = 0x70000,
+  kBootStackTop = 0x80000,
+  kMaxMemMap = 64,
+  kLowRamEnd = 0x9f000, /* conventional memory ends at the EBDA */
+};
+#define kFourGiB 0x100000000ull
+extern char fw_image_start[], fw_image_end[]; /* firmware.ld */
+extern char hcpage[], clock_page_storage[];
+
+/* The firmware's own page tables: every address below 4 GiB identity-
+ * mapped with 2 MiB pages, the APICs' MMIO uncached. hcpage.S loads it. */
+uint64_t fw_pml4[512] __attribute__((aligned(4096)));
+static uint64_t fw_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t fw_pd[4][512] __attribute__((aligned(4096)));
+/* Each CPU's firmware stack, for hypercalls and for starting; hcpage.S
+ * finds it through fw_cpu_of_apic. */
+uint8_t fw_stacks[FW_MAX_CPUS][FW_STACK_SIZE] __attribute__((aligned(16)));
+uint8_t fw_cpu_of_apic[256];
+
+uint32_t this_cpu(void) { return fw_cpu_of_apic[lapic_id()]; }
+
+enum {
+  kPresent = 1,
+  kWritable = 2,
+  kWriteThrough = 8,
+  kCacheDisable = 16,
+  kLarge = 0x80,
+};
+
+__attribute__((noreturn)) static void fail(const char *why) {
+  fw_printf("hvbios-firmware: %s\n", why);
+  char line[160] = "error ";
+  size_t n = 6;
+  for (const char *p = why; *p && n < sizeof(line) - 1; ++p) line[n++] = *p;
+  line[n] = 0;
+  machine_exit(line);
+}
+
+/* ---- RAM */
+
+int fw_guest_owns(uint64_t address, uint64_t length) {
+  return hvb_memmap_guest_owns(g_platform.map, g_platform.map_count, address,
+                               length);
+}
+
+/* True if [address, address + length) lies in RAM, without wrapping;
+ * length 0 never does. For the boot module. */
+static int ram_contains(uint64_t address, uint64_t length) {
+  if (length == 0 || address + length < address) return 0;
+  for (uint32_t i = 0; i < g_platform.ram_count; ++i) {
+    const struct hvb_ram_range *r = &g_platform.ram[i];
+    if (address >= r->base && address - r->base <= r->end - r->base &&
+        length <= r->end - address) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* The RAM the guest gets, from the loader's memory map: conventional
+ * memory from 0 to the EBDA, and RAM from 1 MiB up, in whole 2 MiB pages
+ * above 2 MiB (the unit of the guest's identity map there), below 4 GiB. */
+static void collect_ram(const struct pvh_start_info *si) {
+  if (si->version < 1 || si->memmap_paddr == 0) {
+    fail("the boot loader passed no memory map (PVH start_info version 0)");
+  }
+  const struct pvh_memmap_entry *e =
+      (const struct pvh_memmap_entry *)(uintptr_t)si->memmap_paddr;
+  struct hvb_ram_range ram[16];
+  uint32_t count = 0;
+  for (uint32_t i = 0; i < si->memmap_entries && count < 15; ++i) {
+    if (e[i].type != 1 || e[i].size == 0) continue;
+    uint64_t base = e[i].addr, end = e[i].addr + e[i].size;
+    if (end > kFourGiB) end = kFourGiB;
+    if (base < 0x100000) {
+      if (base == 0 && end >= kLowRamEnd)
+        ram[count++] = (struct hvb_ram_range){0, kLowRamEnd};
+      continue;
+    }
+    /* The first 2 MiB are mapped in 4 KiB pages, the rest in 2 MiB ones. */
+    base = base < 0x200000 ? (base + 0xfff) & ~0xfffull
+                           : (base + 0x1fffff) & ~0x1fffffull;
+    end = end <= 0x200000 ? end & ~0xfffull : end & ~0x1fffffull;
+    if (base < end) ram[count++] = (struct hvb_ram_range){base, end};
+  }
+  /* Sorted by base (the loader's map need not be). */
+  for (uint32_t i = 1; i < count; ++i) {
+    for (uint32_t j = i; j > 0 && ram[j].base < ram[j - 1].base; --j) {
+      const struct hvb_ram_range t = ram[j];
+      ram[j] = ram[j - 1];
+      ram[j - 1] = t;
+    }
+  }
+  if (count == 0 || ram[0].base != 0)
+    fail("no conventional memory below 640 KiB");
+  memcpy(g_platform.ram, ram, sizeof(ram));
+  g_platform.ram_count = count;
+}
+
+/* An application processor, on its firmware stack after ap_trampoline
+ * (hcpage.S): its local APIC set up, into the guest where vcpu.start
+ * asked. */
+void ap_main(void);
+void ap_main(void) {
+  lapic_init_this_cpu();
+  struct fw_cpu *cpu = &g_platform.cpus[this_cpu()];
+  __atomic_store_n(&cpu->coming_up, 0, __ATOMIC_RELEASE);
+  enter_guest(cpu->cr3 ? cpu->cr3 : g_platform.boot_tables, cpu->entry,
+              cpu->stack, cpu->arg);
+}
+
+/* ---- Loading the guest image (docs/abi.md, section 2.1) */
+
+/* Checks the image by the rules every platform shares (common/elf.c),
+ * places it, and returns its entry point. The loader left the image in
+ * RAM at file_paddr: no segment may land on it. */
+static uint64_t load_guest(const uint8_t *file, uint64_t size,
+                           uint64_t file_paddr, struct hvb_elf_image *image) {
+  struct hvb_elf_error error = hvb_elf_parse(file, size, image);
+  if (error.code == HVB_ELF_OK) {
+    error =
+        hvb_elf_check_placement(image, g_platform.ram, g_platform.ram_count);
+  }
+  if (error.code != HVB_ELF_OK) {
+    char why[200] = "the guest image: ";
+    hvb_elf_describe(error, why + 17, sizeof(why) - 17);
+    fail(why);
+  }
+  for (uint32_t i = 0; i < image->segment_count; ++i) {
+    const struct hvb_elf_segment *s = &image->segments[i];
+    if (s->paddr < file_paddr + size &&
+        file_paddr < s->paddr + s->memory_size) {
+      fail("a segment of the guest image overlaps the image as loaded");
+    }
+  }
+  /* Physical RAM holds whatever it held: .bss is zeroed here. */
+  for (uint32_t i = 0; i < image->segment_count; ++i) {
+    const struct hvb_elf_segment *s = &image->segments[i];
+    uint8_t *dst = (uint8_t *)(uintptr_t)s->paddr;
+    memcpy(dst, file + s->file_offset, s->file_size);
+    memset(dst + s->file_size, 0, s->memory_size - s->file_size);
+  }
+  return image->entry;
+}
+
+/* ---- Page tables */
+
+static void build_firmware_tables(void) {
+  fw_pml4[0] = (uint64_t)(uintptr_t)fw_pdpt | kPresent | kWritable;
+  for (uint64_t g = 0; g < 4; ++g) {
+    fw_pdpt[g] = (uint64_t)(uintptr_t)fw_pd[g] | kPresent | kWritable;
+    for (uint64_t i = 0; i < 512; ++i) {
+      const uint64_t address = (g << 30) | (i << 21);
+      uint64_t flags = kPresent | kWritable | kLarge;
+      if (address >= 0xfe000000) flags |= kCacheDisable | kWriteThrough;
+      fw_pd[g][i] = address | flags;
+    }
+  }
+  __asm__ volatile("mov %0, %%cr3"
+                   :
+                   : "r"((uint64_t)(uintptr_t)fw_pml4)
+                   : "memory");
+}
+
+/* ---- Entry */
+
+void enter_guest(uint64_t cr3, uint64_t rip, uint64_t rsp, uint64_t rdi) {
+  const uint32_t mxcsr = 0x1f80;
+  __asm__ volatile(
+      "fninit\n\t"
+      "ldmxcsr %[mxcsr]\n\t"
+      "mov %[cr3], %%cr3\n\t"
+      "mov %[rsp], %%rsp\n\t"
+      "push $0x2\n\t" /* rflags: interrupts off */
+      "popfq\n\t"
+      "jmp *%[rip]"
+      :
+      : [mxcsr] "m"(mxcsr), [cr3] "r"(cr3), [rsp] "r"(rsp), [rip] "r"(rip),
+        "D"(rdi)
+      : "memory");
+  __builtin_unreachable();
+}
+
+void fw_main(uint32_t start_info_paddr);
+void fw_main(uint32_t start_info_paddr) {
+  uart_init();
+  const struct pvh_start_info *si =
+      (const struct pvh_start_info *)(uintptr_t)start_info_paddr;
+  if (si->magic != PVH_START_MAGIC) fail("not started by a PVH boot loader");
+  collect_ram(si);
+  build_firmware_tables();
+
+  /* What we need of the loader's data, before low memory is reused. */
+  char *cmdline = (char *)(uintptr_t)kCmdline;
+  uint32_t cmdline_length = 0;
+  if (si->cmdline_paddr != 0) {
+    const char *src = (const char *)(uintptr_t)si->cmdline_paddr;
+    while (src[cmdline_length] && cmdline_length < 4095) {
+      cmdline[cmdline_length] = src[cmdline_length];
+      ++cmdline_length;
+    }
+  }
+  cmdline[cmdline_length] = 0;
+  if (si->nr_modules < 1 || si->modlist_paddr == 0) {
+    fail("no guest image: pass it as the first boot module (QEMU: -initrd)");
+  }
+  const struct pvh_module module =
+      *(const struct pvh_module *)(uintptr_t)si->modlist_paddr;
+  if (module.paddr < 0x100000 || !ram_contains(module.paddr, module.size)) {
+    fail("the boot module does not lie in RAM above 1 MiB");
+  }
+
+  /* Clocks. */
+  uint32_t a, b, c, d;
+  cpuid(1, &a, &b, &c, &d);
+  g_platform.has_rdrand = (c >> 30) & 1;
+  g_platform.tsc_hz = tsc_calibrate();
+  if (g_platform.tsc_hz == 0) fail("cannot measure the TSC against the PIT");
+  g_platform.ns_mul = (1000000000ull << 32) / g_platform.tsc_hz;
+  g_platform.wall_ns_at_start = rtc_read_unix_seconds() * 1000000000ull;
+  g_platform.tsc_at_start = rdtsc();
+  interrupts_init(g_platform.tsc_hz);
+  discover_cpus(si->rsdp_paddr);
+  fw_block_init();
+
+  /* The guest. */
+  static struct hvb_elf_image image;
+  const uint64_t entry = load_guest((const uint8_t *)(uintptr_t)module.paddr,
+                                    module.size, module.paddr, &image);
+
+  /* The clock page: the TSC is the clock on every CPU (an emulator's, or
+   * a PC's with an invariant TSC, which the firmware does not check yet). */
+  const struct hvb_clock_page clock =
+      hvb_clock_page_make(g_platform.tsc_hz, g_platform.tsc_at_start, 0);
+  memset(clock_page_storage, 0, 4096);
+  hvb_clock_page_publish((struct hvb_clock_page *)clock_page_storage, &clock);
+
+  /* The memory map (common/memmap.c). */
+  struct hvb_memmap_claim claims[4 + HVB_ELF_MAX_PHDRS] = {
+      {0, 0x1000, HVB_MEM_RESERVED, 0},
+      {kBootTables, kCmdline + 0x1000, HVB_MEM_BOOT, 0},
+      {kBootStack, kBootStackTop, HVB_MEM_BOOT, 0},
+      {(uint64_t)(uintptr_t)fw_image_start,
+       ((uint64_t)(uintptr_t)fw_image_end + 0xfff) & ~0xfffull,
+       HVB_MEM_PLATFORM, 0},
+  };
+  uint32_t nclaims = 4;
+  for (uint32_t i = 0; i < image.segment_count; ++i) {
+    const struct hvb_elf_segment *seg = &image.segments[i];
+    claims[nclaims++] = (struct hvb_memmap_claim){
+        seg->paddr & ~0xfffull,
+        (seg->paddr + seg->memory_size + 0xfff) & ~0xfffull, HVB_MEM_IMAGE, 0};
+  }
+  static struct hvb_mem_region map[kMaxMemMap];
+  const int built = hvb_memmap_build(g_platform.ram, g_platform.ram_count,
+                                     claims, nclaims, map, kMaxMemMap);
+  if (built < 0) fail("the memory map has too many regions");
+  const uint32_t map_count = (uint32_t)built;
+  /* The guest's copy (in the boot info page) is the one the services
+   * check buffers against: what the guest was told is what holds. */
+  uint8_t read_only[ATA_MAX_DISKS];
+  for (uint32_t i = 0; i < ata_disk_count(); ++i)
+    read_only[i] = ata_read_only(i);
+  struct hvb_device devices[1 + ATA_MAX_DISKS];
+  const int device_count =
+      hvb_devices_fill(devices, 1 + ATA_MAX_DISKS, ata_disk_count(), read_only);
+  const struct hvb_boot_params params = {
+      .page_gpa = kBootInfo,
+      .hypercall_page = (uint64_t)(uintptr_t)hcpage,
+      .clock_page = (uint64_t)(uintptr_t)clock_page_storage,
+      .tsc_frequency_hz = g_platform.tsc_hz,
+      .cmdline = cmdline_length ? (uint64_t)(uintptr_t)cmdline : 0,
+      .cmdline_length = cmdline_length,
+      .vcpu_count = g_platform.cpu_count,
+      .map = map,
+      .map_count = map_count,
+      .device_count = (uint32_t)device_count,
+      .devices = devices,
+  };
+  if (device_count < 0 ||
+      hvb_boot_info_write((void *)(uintptr_t)kBootInfo, &params) != 0) {
+    fail("the memory map and devices do not fit the boot info page");
+  }
+  const struct hvb_boot_info *boot =
+      (const struct hvb_boot_info *)(uintptr_t)kBootInfo;
+  g_platform.map = (const struct hvb_mem_region *)(uintptr_t)boot->mem_map;
+  g_platform.map_count = map_count;
+
+  /* The guest's boot identity map (common/page_tables.c): its RAM
+   * read-write, the firmware's read-only, page 0 and non-RAM unmapped. */
+  if (hvb_page_tables_build((void *)(uintptr_t)kBootTables, kBootTables,
+                            kBootInfo - kBootTables, g_platform.map,
+                            map_count) == 0) {
+    fail("the guest's page tables do not fit");
+  }
+  g_platform.boot_tables = kBootTables;
+  enter_guest(g_platform.boot_tables, entry, kBootStackTop,
+              (uint64_t)(uintptr_t)boot);
+}

@@ -1,0 +1,93 @@
+/* event (docs/abi.md 5.8): the routing rules are common/events.c's. Console
+ * input arrives as the UART's IRQ through the I/O APIC; queue completions
+ * and IPIs are sent as IPIs from the local APIC. */
+#include "common/events.h"
+#include "devices.h"
+#include "firmware.h"
+#include "services/services.h"
+
+/* Sources by index: 0 console input, 1 + q block queue q. */
+static struct hvb_event_source g_sources[1 + FW_MAX_QUEUES];
+static uint32_t g_queue_count;
+
+/* The index of event source `source`, or -1 if it does not exist. */
+static int source_index(uint64_t source) {
+  if (source == HVB_EVENT_SRC_CONSOLE_INPUT) return 0;
+  if (source >= HVB_EVENT_SRC_QUEUE(0) &&
+      source < HVB_EVENT_SRC_QUEUE(g_queue_count)) {
+    return 1 + (int)(source - HVB_EVENT_SRC_QUEUE(0));
+  }
+  return -1;
+}
+
+static void raise_source(int i) {
+  lapic_send_ipi(g_platform.cpus[g_sources[i].vcpu].apic_id,
+                 (uint8_t)g_sources[i].vector);
+}
+
+/* Console input: the UART's IRQ through the I/O APIC while routed and
+ * unmasked. The I/O APIC drops edges while masked, so input that arrived
+ * meanwhile is the work waiting that an unmask raises. */
+static void console_source_apply(void) {
+  const struct hvb_event_source *s = &g_sources[0];
+  ioapic_route(UART_IRQ, g_platform.cpus[s->vcpu].apic_id, (uint8_t)s->vector,
+               !s->routed || s->masked);
+  uart_input_interrupt(s->routed);
+}
+
+/* Whether source i has work the guest has not taken. */
+static int work_waiting(int i) { return i == 0 && uart_has_input(); }
+
+void fw_event_add_queue(uint32_t queue) {
+  if (queue < FW_MAX_QUEUES && queue == g_queue_count) ++g_queue_count;
+}
+
+void fw_event_queue_completed(uint32_t queue) {
+  if (hvb_event_trigger(&g_sources[1 + queue])) raise_source(1 + (int)queue);
+}
+
+struct fw_result fw_event_route(const uint64_t *args) {
+  const int i = source_index(args[0]);
+  const int64_t checked =
+      hvb_event_check_route(i >= 0, args[1], g_platform.cpu_count, args[2]);
+  if (checked != HVB_OK) return fw_error(checked);
+  /* The IRQ first: input already waiting raised it while unrouted, or
+   * holds the line high without a new edge; the route raises one event
+   * for it. */
+  struct hvb_event_source *s = &g_sources[i];
+  const int raise =
+      hvb_event_route(s, (uint32_t)args[1], (uint32_t)args[2], work_waiting(i));
+  if (i == 0) console_source_apply();
+  if (raise) raise_source(i);
+  return fw_ok(0);
+}
+
+struct fw_result fw_event_mask(const uint64_t *args) {
+  const int i = source_index(args[0]);
+  if (i < 0) return fw_error(HVB_ERR_NODEV);
+  hvb_event_mask(&g_sources[i]);
+  if (i == 0) console_source_apply();
+  return fw_ok(0);
+}
+
+struct fw_result fw_event_unmask(const uint64_t *args) {
+  const int i = source_index(args[0]);
+  if (i < 0) return fw_error(HVB_ERR_NODEV);
+  if (i == 0) {
+    g_sources[0].masked = 0;
+    console_source_apply();
+  }
+  if (hvb_event_unmask(&g_sources[i], work_waiting(i))) raise_source(i);
+  return fw_ok(0);
+}
+
+struct fw_result fw_event_send_ipi(const uint64_t *args) {
+  const int64_t checked =
+      hvb_event_check_ipi(args[0], g_platform.cpu_count, args[1]);
+  if (checked != HVB_OK) return fw_error(checked);
+  /* Like KVM's: a vCPU never started has no interrupt controller yet. */
+  if (!g_platform.cpus[args[0]].started) return fw_error(HVB_ERR_NODEV);
+  /* A stopped vCPU keeps it pending only until its next start (INIT). */
+  lapic_send_ipi(g_platform.cpus[args[0]].apic_id, (uint8_t)args[1]);
+  return fw_ok(0);
+}
