@@ -73,7 +73,6 @@ void BlockQueue::Loop() {
     if (read(doorbell_.get(), &rings, sizeof(rings)) == sizeof(rings)) {
       memory_->ObserveGuest();
       const uint32_t completed = hvb_ring_serve(&server_, &Execute, this);
-      memory_->PublishToGuest();
       if (completed > 0) on_completions_(id_);
     }
   }
@@ -81,8 +80,13 @@ void BlockQueue::Loop() {
 
 int64_t BlockQueue::Execute(void* queue, const hvb_ring_request* request) {
   auto* q = static_cast<BlockQueue*>(queue);
-  return ExecuteBlockRequest(*q->device_, *q->memory_, request->op,
-                             request->sector, request->count, request->buf);
+  const int64_t status =
+      ExecuteBlockRequest(*q->device_, *q->memory_, request->op,
+                          request->sector, request->count, request->buf);
+  // Published before its completion is: the guest may act on it (ask a
+  // vCPU thread to read what this wrote) as soon as it sees cq_tail move.
+  q->memory_->PublishToGuest();
+  return status;
 }
 
 }  // namespace hvbios
