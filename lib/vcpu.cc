@@ -2,6 +2,7 @@
 // (docs/architecture.md, "vCPU lifecycle").
 #include <pthread.h>
 
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -234,6 +235,18 @@ absl::StatusOr<Registers> VcpuImpl::GetRegisters() const {
   return backend_->GetRegisters();
 }
 
+absl::Status VcpuImpl::SetRegisters(const Registers& regs) {
+  MutexLock lock(&vm_->mu_);
+  if (state_ != VcpuState::kPaused) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("vCPU %d is %s; only a paused vCPU's registers can "
+                        "be set",
+                        id_, VcpuStateName(state_)));
+  }
+  // Paused means parked: its thread waits for mu_, not in the guest.
+  return backend_->SetRegisters(regs);
+}
+
 void VcpuImpl::NotifyLocked() {
   attention_.store(true, std::memory_order_release);
   if (thread_running_) backend_->Kick();
@@ -308,6 +321,14 @@ void VcpuImpl::ThreadMain() {
     if (exit->kind == VcpuExit::Kind::kCanceled) continue;
     if (exit->kind == VcpuExit::Kind::kNotify) {
       vm_->services_->block().Doorbell(exit->address);
+      continue;
+    }
+    if ((exit->kind == VcpuExit::Kind::kIo ||
+         exit->kind == VcpuExit::Kind::kMmio) &&
+        vm_->options_.open_bus) {
+      if (!exit->is_write && exit->data != nullptr) {
+        std::memset(exit->data, 0xff, uint64_t{exit->size} * exit->count);
+      }
       continue;
     }
 

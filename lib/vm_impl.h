@@ -38,6 +38,7 @@ class VcpuImpl final : public Vcpu {
   VcpuState state() const override;
   VcpuStatus status() const override;
   absl::StatusOr<Registers> GetRegisters() const override;
+  absl::Status SetRegisters(const Registers& regs) override;
 
  private:
   friend class VmImpl;

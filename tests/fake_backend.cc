@@ -71,6 +71,17 @@ class FakeBackendVcpu : public BackendVcpu {
     return script_->registers;
   }
 
+  absl::Status SetRegisters(const Registers& regs) override {
+    hvbios::MutexLock lock(&script_->mu);
+    Registers& r = script_->registers;
+    const Registers control = r;
+    r = regs;
+    r.cr0 = control.cr0, r.cr2 = control.cr2, r.cr3 = control.cr3;
+    r.cr4 = control.cr4, r.efer = control.efer;
+    r.cs = control.cs, r.ss = control.ss;
+    return absl::OkStatus();
+  }
+
  private:
   std::shared_ptr<FakeVcpuScript> script_;
 };

@@ -165,6 +165,8 @@ class KvmVcpu final : public BackendVcpu {
         exit.address = io.port;
         exit.size = io.size;
         exit.is_write = io.direction == KVM_EXIT_IO_OUT;
+        exit.count = io.count;
+        exit.data = reinterpret_cast<uint8_t*>(run_) + io.data_offset;
         return exit;
       }
       case KVM_EXIT_MMIO:
@@ -172,6 +174,8 @@ class KvmVcpu final : public BackendVcpu {
         exit.address = run_->mmio.phys_addr;
         exit.size = run_->mmio.len;
         exit.is_write = run_->mmio.is_write;
+        exit.count = 1;
+        exit.data = run_->mmio.data;
         return exit;
       case KVM_EXIT_HLT:
         exit.kind = VcpuExit::Kind::kHalt;
@@ -247,6 +251,24 @@ class KvmVcpu final : public BackendVcpu {
                      r.r10, r.r11, r.r12,    r.r13,         r.r14,
                      r.r15, r.rip, r.rflags, s.cr0,         s.cr2,
                      s.cr3, s.cr4, s.efer,   s.cs.selector, s.ss.selector};
+  }
+
+  absl::Status SetRegisters(const Registers& in) override {
+    kvm_regs r = {in.rax, in.rbx, in.rcx, in.rdx, in.rsi, in.rdi,
+                  in.rsp, in.rbp, in.r8,  in.r9,  in.r10, in.r11,
+                  in.r12, in.r13, in.r14, in.r15, in.rip, in.rflags};
+    // An answered hypercall's registers wait in the sync area for the next
+    // KVM_RUN, which would load them over KVM_SET_REGS: replace them there.
+    // KVM completes the pending `out` only if rip is unchanged (api.rst,
+    // KVM_EXIT_IO; x86 complete_fast_pio_out), so a new rip takes effect.
+    if (run_->kvm_dirty_regs & KVM_SYNC_X86_REGS) {
+      run_->s.regs.regs = r;
+      return absl::OkStatus();
+    }
+    if (ioctl(fd_.get(), KVM_SET_REGS, &r) != 0) {
+      return ErrnoStatus(errno, "KVM_SET_REGS");
+    }
+    return absl::OkStatus();
   }
 
  private:

@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
   }
   int rc = 1;
   hyperv_bios_vcpu *vcpu = NULL;
-  hyperv_bios_vm_exit exit_info;
+  hyperv_bios_vm_exit exit_info = {.struct_size = sizeof(exit_info)};
   if (hyperv_bios_load_guest(vm, argv[1]) != HYPERV_BIOS_OK) {
     fail("load guest");
   } else if (hyperv_bios_create_vcpu(vm, 0, &vcpu) != HYPERV_BIOS_OK) {

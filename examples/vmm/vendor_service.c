@@ -178,8 +178,12 @@ int main(int argc, char **argv) {
     }
   }
 
-  const hyperv_bios_service kv = {KV_SERVICE, "kv", KV_FUNCTION_COUNT, serve,
-                                  &store};
+  const hyperv_bios_service kv = {.struct_size = sizeof(kv),
+                                  .id = KV_SERVICE,
+                                  .name = "kv",
+                                  .function_count = KV_FUNCTION_COUNT,
+                                  .handler = serve,
+                                  .context = &store};
   hyperv_bios_vm_config config;
   hyperv_bios_init_vm_config(&config);
   config.memory_bytes = 32u << 20;
@@ -192,7 +196,7 @@ int main(int argc, char **argv) {
     return fail("create VM");
   }
   int rc = 1;
-  hyperv_bios_vm_exit exit_info;
+  hyperv_bios_vm_exit exit_info = {.struct_size = sizeof(exit_info)};
   const char *failed = run(vm, argv[1], &exit_info);
   if (failed != NULL) {
     fail(failed);

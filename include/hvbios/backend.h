@@ -5,8 +5,8 @@
 //
 // Threading: a BackendVm may be called from any thread. A BackendVcpu is
 // driven by one thread (the one that called BindToCurrentThread()); only
-// Kick() may be called from other threads, and GetRegisters() once that
-// thread no longer runs the vCPU.
+// Kick() may be called from other threads, and Get/SetRegisters() once
+// that thread no longer runs the vCPU.
 #ifndef HVBIOS_BACKEND_H_
 #define HVBIOS_BACKEND_H_
 
@@ -70,6 +70,12 @@ struct VcpuExit {
   uint32_t size;     // kIo / kMmio: access size in bytes.
   bool is_write;     // kIo / kMmio.
   uint64_t code;     // kInternalError / kFailEntry / kOther: backend code.
+  // kIo / kMmio: `count` accesses of `size` bytes each (more than one only
+  // for a string port instruction, rep ins/outs), their bytes at `data`:
+  // a write's to read, a read's for the core to fill before the next Run(),
+  // which completes the access with them. Owned by the backend vCPU.
+  uint32_t count;
+  uint8_t* data;
 };
 
 class BackendVcpu {
@@ -112,6 +118,12 @@ class BackendVcpu {
   // Reads the registers. The bound thread, or any thread once the bound
   // thread stopped calling Run().
   virtual absl::StatusOr<Registers> GetRegisters() = 0;
+
+  // Writes the general-purpose registers, rip and rflags (the control
+  // registers, efer, cs and ss in `regs` are ignored). A hypercall answered
+  // but not yet seen by the guest is overridden. Same threads as
+  // GetRegisters().
+  virtual absl::Status SetRegisters(const Registers& regs) = 0;
 };
 
 class BackendVm {

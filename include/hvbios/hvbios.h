@@ -11,6 +11,15 @@
  *    hyperv_bios_destroy_vm(). _destroy functions accept NULL.
  *  - Every function may be called from any thread. No C++ exception ever
  *    leaves one.
+ *  - Structs grow (docs/architecture.md, "The C API grows"): each starts
+ *    with `struct_size`, which the caller sets to sizeof the struct as its
+ *    header declares it. The library reads a smaller, older struct as if
+ *    the fields it lacks were zero, and refuses (EINVAL) a larger one whose
+ *    bytes past the fields it knows are not all zero. Structs the library
+ *    fills (exit, status, registers) are filled up to struct_size; bytes it
+ *    does not know are zeroed. Arrays of structs (disks, services) are laid
+ *    out as the config's struct_size says: a config from a header before
+ *    0.6 has them without struct_size, as that header declared them.
  *
  * Callbacks (console output, a disk's functions) run on library threads:
  * the console callback on the VM's console thread, disk functions on vCPU
@@ -76,6 +85,7 @@ typedef void (*hyperv_bios_console_fn)(void *context, const char *bytes,
  * vCPU may change those bytes while the function runs. Treat them as
  * untrusted data and read each byte once. */
 typedef struct hyperv_bios_block_ops {
+  size_t struct_size; /* since 0.6 */
   int (*read)(void *context, uint64_t offset, void *dst, size_t length);
   int (*write)(void *context, uint64_t offset, const void *src, size_t length);
   int (*flush)(void *context);
@@ -85,6 +95,7 @@ typedef struct hyperv_bios_block_ops {
 /* One block device: an image file (`path`), or the embedder's `ops` with
  * `size_bytes` (a multiple of 512) when `ops` is not NULL. */
 typedef struct hyperv_bios_disk {
+  size_t struct_size; /* since 0.6 */
   const char *path;
   int read_only;
   const hyperv_bios_block_ops *ops;
@@ -99,6 +110,7 @@ typedef struct hyperv_bios_disk {
 
 /* One call, as the handler sees it. */
 typedef struct hyperv_bios_service_call {
+  size_t struct_size;   /* since 0.6: as filled by the library */
   uint32_t vcpu_id;     /* the caller */
   uint32_t function;    /* 0 .. function_count - 1 */
   uint64_t args[6];     /* rdi, rsi, rdx, rcx, r8, r9 */
@@ -116,6 +128,7 @@ typedef int64_t (*hyperv_bios_service_fn)(void *context,
                                           uint64_t *value);
 
 typedef struct hyperv_bios_service {
+  size_t struct_size; /* since 0.6 */
   /* HVB_SVC_VENDOR_FIRST (0x8000) .. HVB_SVC_VENDOR_LAST (0xfffe); each
    * once per VM. */
   uint32_t id;
@@ -151,12 +164,21 @@ typedef struct hyperv_bios_vm_config {
   /* Since 0.5. The embedder's hypercall services; copied. */
   const hyperv_bios_service *services;
   uint32_t service_count;
+  /* Since 0.6. HYPERV_BIOS_VM_* flags. */
+  uint64_t flags;
 } hyperv_bios_vm_config;
+
+/* A port or MMIO access nobody serves reads as all ones and its writes are
+ * dropped, as on a PC's open bus, instead of ending the VM with
+ * HYPERV_BIOS_EXIT_GUEST_FAULT (for guests that probe for legacy
+ * hardware). */
+#define HYPERV_BIOS_VM_OPEN_BUS 0x1ull
 
 /* Fills `config` with defaults (128 MiB, 1 vCPU, no command line). */
 void hyperv_bios_init_vm_config(hyperv_bios_vm_config *config);
 
 /* Why a VM stopped (hyperv_bios_wait_vm). */
+#define HYPERV_BIOS_EXIT_NONE 0        /* it has not: the wait timed out */
 #define HYPERV_BIOS_EXIT_SHUTDOWN 1    /* guest power.shutdown: exit_code */
 #define HYPERV_BIOS_EXIT_REBOOT 2      /* guest power.reboot */
 #define HYPERV_BIOS_EXIT_GUEST_FAULT 3 /* see message */
@@ -164,13 +186,26 @@ void hyperv_bios_init_vm_config(hyperv_bios_vm_config *config);
 #define HYPERV_BIOS_EXIT_HOST_ERROR 5  /* see message */
 
 typedef struct hyperv_bios_vm_exit {
-  int reason;       /* HYPERV_BIOS_EXIT_* */
-  int exit_code;    /* SHUTDOWN: 0..255 */
-  uint32_t vcpu_id; /* GUEST_FAULT, HOST_ERROR */
+  size_t struct_size; /* since 0.6 */
+  int reason;         /* HYPERV_BIOS_EXIT_* */
+  int exit_code;      /* SHUTDOWN: 0..255 */
+  uint32_t vcpu_id;   /* GUEST_FAULT, HOST_ERROR */
   /* GUEST_FAULT, HOST_ERROR: reason and registers, NUL-terminated,
    * truncated to fit. */
   char message[2048];
 } hyperv_bios_vm_exit;
+
+/* The library's version and the hypercall ABI it serves. */
+typedef struct hyperv_bios_version_info {
+  size_t struct_size; /* sizeof as this library knows it */
+  uint32_t major, minor, patch;
+  uint32_t abi_major, abi_minor; /* HVB_ABI_VERSION_MAJOR / _MINOR */
+  const char *string;            /* "major.minor.patch" */
+} hyperv_bios_version_info;
+/* Static data, never NULL; any thread, any time (also inside callbacks).
+ * Compare major/minor against HVBIOS_VERSION_* (hvbios/version.h) to see
+ * whether the library matches the header a program was built with. */
+const hyperv_bios_version_info *hyperv_bios_version(void);
 
 /* Creates a VM on /dev/kvm. On success *out owns it. */
 int hyperv_bios_create_vm(const hyperv_bios_vm_config *config,
@@ -216,16 +251,44 @@ int hyperv_bios_resume_vm(hyperv_bios_vm *vm);
 #define HYPERV_BIOS_VCPU_STOPPED 3 /* stopped itself, or the VM stopped */
 #define HYPERV_BIOS_VCPU_DESTROYED 4
 
+/* Why a vCPU last left the guest. */
+#define HYPERV_BIOS_VCPU_EXIT_HYPERCALL 0
+#define HYPERV_BIOS_VCPU_EXIT_KICKED 1 /* paused, stopped or interrupted */
+#define HYPERV_BIOS_VCPU_EXIT_HALT 2
+#define HYPERV_BIOS_VCPU_EXIT_TRIPLE_FAULT 3
+#define HYPERV_BIOS_VCPU_EXIT_IO 4   /* port access */
+#define HYPERV_BIOS_VCPU_EXIT_MMIO 5 /* access outside RAM */
+#define HYPERV_BIOS_VCPU_EXIT_INTERNAL_ERROR 6
+#define HYPERV_BIOS_VCPU_EXIT_FAIL_ENTRY 7
+#define HYPERV_BIOS_VCPU_EXIT_OTHER 8
+#define HYPERV_BIOS_VCPU_EXIT_DOORBELL 9
+
 typedef struct hyperv_bios_vcpu_status {
-  int state;      /* HYPERV_BIOS_VCPU_* */
-  int last_exit;  /* why it last left the guest: hvbios::VcpuExit::Kind
-                     order (0 hypercall, 1 canceled/kicked, 2 halt,
-                     3 triple fault, 4 I/O, 5 MMIO, 6 internal error,
-                     7 failed entry, 8 other, 9 doorbell) */
-  uint64_t exits; /* exits served since creation */
+  size_t struct_size; /* since 0.6 */
+  int state;          /* HYPERV_BIOS_VCPU_* */
+  int last_exit;      /* HYPERV_BIOS_VCPU_EXIT_* */
+  uint64_t exits;     /* exits served since creation */
 } hyperv_bios_vcpu_status;
 int hyperv_bios_get_vcpu_status(hyperv_bios_vcpu *vcpu,
                                 hyperv_bios_vcpu_status *status);
+
+/* A vCPU's registers (for diagnostics, debuggers, snapshots). */
+typedef struct hyperv_bios_regs {
+  size_t struct_size;
+  uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+  uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+  uint64_t rip, rflags;
+  /* Read-only: _set_vcpu_regs ignores them. */
+  uint64_t cr0, cr2, cr3, cr4, efer;
+  uint16_t cs, ss;
+} hyperv_bios_regs;
+/* Reads the registers of a vCPU that is not running (created, paused or
+ * stopped); ESTATE while it runs or once destroyed. */
+int hyperv_bios_get_vcpu_regs(hyperv_bios_vcpu *vcpu, hyperv_bios_regs *regs);
+/* Writes the general-purpose registers, rip and rflags of a paused vCPU;
+ * _resume_vcpu continues from them. ESTATE unless paused. */
+int hyperv_bios_set_vcpu_regs(hyperv_bios_vcpu *vcpu,
+                              const hyperv_bios_regs *regs);
 
 /* Raises interrupt `vector` (32..254) on vCPU `vcpu_id`, for an embedder's
  * own devices. */
@@ -239,8 +302,9 @@ int hyperv_bios_read_guest_memory(hyperv_bios_vm *vm, uint64_t gpa, void *dst,
 int hyperv_bios_write_guest_memory(hyperv_bios_vm *vm, uint64_t gpa,
                                    const void *src, size_t length);
 
-/* Waits until the VM stops, up to timeout_ms (< 0: forever).
- * HYPERV_BIOS_ETIMEDOUT if it still runs then. */
+/* Waits until the VM stops, up to timeout_ms (< 0: forever), and fills
+ * *exit. HYPERV_BIOS_ETIMEDOUT if it still runs then: *exit is then filled
+ * too, with reason 0 (still running). */
 int hyperv_bios_wait_vm(hyperv_bios_vm *vm, int64_t timeout_ms,
                         hyperv_bios_vm_exit *exit);
 /* Asks the VM to stop; returns at once (wait for it with _wait_vm). */

@@ -62,6 +62,10 @@ struct VmOptions {
   // VM waits up to 2 s for it to take what is left, then leaves a sink that
   // has not returned behind. Unset: output is discarded.
   std::function<void(absl::string_view)> console_output;
+  // A port or MMIO access nothing serves: false ends the VM (kGuestFault);
+  // true reads all ones and drops writes, as a PC's open bus does (for
+  // guests that probe for legacy hardware).
+  bool open_bus = false;
   // The embedder's own hypercall services (hvbios/service.h), with ids in
   // the vendor range, each once.
   std::vector<VendorService> services;
@@ -167,6 +171,11 @@ class Vcpu {
   // The vCPU's registers, while it is not running (kCreated, kPaused,
   // kStopped). FailedPrecondition while it runs or once destroyed.
   virtual absl::StatusOr<Registers> GetRegisters() const = 0;
+
+  // Writes the general-purpose registers, rip and rflags of a kPaused vCPU
+  // (the other fields of `regs` are read-only and ignored); Resume()
+  // continues from them. FailedPrecondition in any other state.
+  virtual absl::Status SetRegisters(const Registers& regs) = 0;
 };
 
 class Vm {

@@ -5,6 +5,8 @@
  *   triple-fault  executes ud2 with no IDT: #UD, #DF, triple fault
  *   halt          cli; hlt: nothing can wake it
  *   port          writes an I/O port no device serves
+ *   port-read     reads I/O ports no device serves (in, then rep insb) and
+ *                 prints what it got
  *   spin          loops forever (for timeouts and stopping)
  *   echo          copies console input to output until it reads "q"
  *   flood         prints numbered lines forever
@@ -39,6 +41,22 @@ int hvb_main(const struct hvb_boot_info *boot) {
   }
   if (starts_with(cmd, "triple-fault")) __asm__ volatile("ud2");
   if (starts_with(cmd, "halt")) hvb_halt_forever();
+  if (starts_with(cmd, "port-read")) {
+    uint8_t byte;
+    uint32_t dword;
+    __asm__ volatile("inb $0x80, %0" : "=a"(byte));
+    __asm__ volatile("inl $0x84, %0" : "=a"(dword));
+    uint8_t bytes[4] = {1, 2, 3, 4};
+    uint8_t *dst = bytes;
+    uint64_t count = sizeof(bytes);
+    __asm__ volatile("rep insb"
+                     : "+D"(dst), "+c"(count)
+                     : "d"(0x80)
+                     : "memory");
+    hvb_printf("port-read: %x %x %x%x%x%x\n", byte, dword, bytes[0], bytes[1],
+               bytes[2], bytes[3]);
+    return 0;
+  }
   if (starts_with(cmd, "port")) __asm__ volatile("outb %%al, $0x80" : : "a"(0));
   if (starts_with(cmd, "flood")) {
     for (uint64_t line = 0;; ++line) {

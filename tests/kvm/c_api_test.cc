@@ -53,7 +53,7 @@ TEST_F(CApiTest, BootsHello) {
   hyperv_bios_vcpu* vcpu = nullptr;
   ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
   ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
-  hyperv_bios_vm_exit exit;
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
   ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), HYPERV_BIOS_OK)
       << hyperv_bios_last_error();
   EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_SHUTDOWN);
@@ -72,7 +72,7 @@ TEST_F(CApiTest, GuestFaultCarriesAMessage) {
   hyperv_bios_vcpu* vcpu = nullptr;
   ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
   ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
-  hyperv_bios_vm_exit exit;
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
   ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), HYPERV_BIOS_OK);
   EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_GUEST_FAULT);
   EXPECT_NE(std::string(exit.message).find("triple fault"), std::string::npos);
@@ -93,7 +93,7 @@ TEST_F(CApiTest, MisuseGetsCodesAndMessages) {
 
   config_.cmdline = "spin";
   ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK);
-  hyperv_bios_vm_exit exit;
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
   EXPECT_EQ(hyperv_bios_wait_vm(vm_, 0, &exit), HYPERV_BIOS_ESTATE)
       << "nothing runs yet";
   EXPECT_EQ(hyperv_bios_load_guest(vm_, "/nonexistent.elf"),
@@ -149,7 +149,7 @@ TEST_F(CApiTest, VcpuLifecycle) {
               HYPERV_BIOS_OK);
     ASSERT_LT(absl::Now(), limit) << "vCPU 1 never ran";
   }
-  hyperv_bios_vcpu_status status;
+  hyperv_bios_vcpu_status status = {sizeof(status)};
   ASSERT_EQ(hyperv_bios_pause_vm(vm_), HYPERV_BIOS_OK);
   ASSERT_EQ(hyperv_bios_get_vcpu_status(ap, &status), HYPERV_BIOS_OK);
   EXPECT_EQ(status.state, HYPERV_BIOS_VCPU_PAUSED);
@@ -183,7 +183,7 @@ TEST_F(CApiTest, VcpuLifecycle) {
             HYPERV_BIOS_ESTATE);
   EXPECT_EQ(hyperv_bios_pause_vcpu(nullptr), HYPERV_BIOS_EINVAL);
   EXPECT_EQ(hyperv_bios_stop_vm(vm_), HYPERV_BIOS_OK);
-  hyperv_bios_vm_exit exit;
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
   ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), HYPERV_BIOS_OK);
   EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_STOPPED);
 }
@@ -209,8 +209,8 @@ int DiskFlush(void* ctx) {
 
 TEST_F(CApiTest, DiskOnCallbacks) {
   MemoryDisk memory_disk;
-  const hyperv_bios_block_ops ops = {DiskRead, DiskWrite, DiskFlush, nullptr};
-  hyperv_bios_disk disk = {};
+  const hyperv_bios_block_ops ops = {sizeof(ops), DiskRead, DiskWrite, DiskFlush, nullptr};
+  hyperv_bios_disk disk = {sizeof(disk)};
   disk.ops = &ops;
   disk.context = &memory_disk;
   disk.size_bytes = memory_disk.bytes.size();
@@ -224,7 +224,7 @@ TEST_F(CApiTest, DiskOnCallbacks) {
   hyperv_bios_vcpu* vcpu = nullptr;
   ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
   ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
-  hyperv_bios_vm_exit exit;
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
   ASSERT_EQ(hyperv_bios_wait_vm(vm_, 120000, &exit), HYPERV_BIOS_OK);
   EXPECT_EQ(exit.exit_code, 0) << exit.message;
   // disk_io "vcpus" with 1 vCPU: sectors 0..63 hold pattern seed 0.
@@ -265,8 +265,8 @@ void Reenter(Reentrant* r) {
   }
   hyperv_bios_vcpu* vcpu = nullptr;
   hyperv_bios_get_vcpu(r->vm, 0, &vcpu);
-  hyperv_bios_vm_exit exit;
-  hyperv_bios_vcpu_status status;
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
+  hyperv_bios_vcpu_status status = {sizeof(status)};
   uint64_t word;
   const std::vector<int> codes = {
       hyperv_bios_pause_vm(r->vm),
@@ -302,9 +302,9 @@ int ReentrantWrite(void* ctx, uint64_t offset, const void* src, size_t length) {
 
 TEST_F(CApiTest, CallbacksCannotMakeCallsThatWait) {
   Reentrant reentrant;
-  const hyperv_bios_block_ops ops = {ReentrantRead, ReentrantWrite, nullptr,
+  const hyperv_bios_block_ops ops = {sizeof(ops), ReentrantRead, ReentrantWrite, nullptr,
                                      nullptr};
-  hyperv_bios_disk disk = {};
+  hyperv_bios_disk disk = {sizeof(disk)};
   disk.ops = &ops;
   disk.context = &reentrant;
   disk.size_bytes = reentrant.bytes.size();
@@ -321,7 +321,7 @@ TEST_F(CApiTest, CallbacksCannotMakeCallsThatWait) {
   hyperv_bios_vcpu* vcpu = nullptr;
   ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
   ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
-  hyperv_bios_vm_exit exit;
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
   ASSERT_EQ(hyperv_bios_wait_vm(vm_, 120000, &exit), HYPERV_BIOS_OK)
       << hyperv_bios_last_error();
   EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_SHUTDOWN) << exit.message;
