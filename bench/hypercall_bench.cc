@@ -157,8 +157,9 @@ absl::StatusOr<std::unique_ptr<BlockDevice>> TemporaryDisk(uint64_t bytes) {
 struct DrivenVm {
   absl::Status Boot(const std::string& cmdline) {
     ASSIGN_OR_RETURN(vm, kvm::CreateKvmBackendVm());
-    ASSIGN_OR_RETURN(GuestMemory mem, GuestMemory::Create(16 << 20));
-    ctx = std::make_unique<testing::FakeServiceContext>(std::move(mem), 1,
+    ASSIGN_OR_RETURN(std::unique_ptr<GuestMemory> mem_owner,
+                     GuestMemory::Create(16 << 20));
+    ctx = std::make_unique<testing::FakeServiceContext>(std::move(mem_owner), 1,
                                                         vm.get());
     GuestMemory* memory = &ctx->mutable_memory();
     RETURN_IF_ERROR(vm->MapMemory(0, 0, memory->Translate(0, 1), 16 << 20));

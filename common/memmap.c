@@ -3,7 +3,7 @@
 
 int hvb_memmap_type_is_guest(uint32_t type) {
   return type == HVB_MEM_USABLE || type == HVB_MEM_BOOT ||
-         type == HVB_MEM_IMAGE;
+         type == HVB_MEM_IMAGE || type == HVB_MEM_SHARED;
 }
 
 int hvb_memmap_guest_owns(const struct hvb_mem_region *map, uint32_t count,

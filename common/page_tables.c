@@ -17,6 +17,9 @@ enum {
 /* How an address range is mapped: 0 not at all, or its entry flags. */
 static uint64_t flags_of(uint32_t type) {
   if (type == HVB_MEM_PLATFORM) return kPresent;
+  /* ROM is writable here so that writes reach the platform, which drops
+   * them (docs/abi.md 2.2), rather than faulting in the guest. */
+  if (type == HVB_MEM_ROM) return kPresent | kWritable;
   if (hvb_memmap_type_is_guest(type)) return kPresent | kWritable;
   return 0;
 }

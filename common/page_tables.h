@@ -2,7 +2,8 @@
  * The boot identity map (docs/abi.md 2.2), built the same way by every
  * platform (the host library and the firmware compile common/page_tables.c):
  * every byte of RAM in the memory map is mapped at its own address, the
- * guest's regions read-write, PLATFORM regions read-only, RESERVED ones
+ * guest's regions and ROM read-write (ROM writes are dropped by the
+ * platform), PLATFORM regions read-only, RESERVED ones
  * (page 0) and everything that is not RAM not at all. 2 MiB pages where a
  * whole 2 MiB range maps alike, 4 KiB pages elsewhere. Freestanding C.
  */

@@ -76,7 +76,7 @@ namespace {
 std::vector<hvb_mem_region> MapWith(const GuestMemory& memory,
                                     std::vector<hvb_memmap_claim> claims) {
   std::vector<hvb_ram_range> ram;
-  for (const GuestMemory::Region& r : memory.regions()) {
+  for (const GuestMemory::Region& r : memory.base_regions()) {
     ram.push_back({r.gpa, r.gpa + r.size});
   }
   // At most one entry per claim and one usable run around each, per RAM
@@ -87,6 +87,16 @@ std::vector<hvb_mem_region> MapWith(const GuestMemory& memory,
                        claims.data(), static_cast<uint32_t>(claims.size()),
                        map.data(), static_cast<uint32_t>(map.size()));
   map.resize(n < 0 ? 0 : static_cast<size_t>(n));
+  // Regions the embedder added before the guest was loaded: theirs as
+  // they are (they overlap nothing, GuestMemory::AddRegion checked).
+  for (const hvb_mem_region& added : memory.AddedRegionsMap()) {
+    map.insert(
+        std::upper_bound(map.begin(), map.end(), added,
+                         [](const hvb_mem_region& a, const hvb_mem_region& b) {
+                           return a.base < b.base;
+                         }),
+        added);
+  }
   return map;
 }
 

@@ -43,8 +43,9 @@ std::optional<Mapping> Walk(const GuestMemory& mem, uint64_t cr3, uint64_t va) {
 class BootSetupTest : public ::testing::Test {
  protected:
   void Build(uint64_t ram, BootParams params = {}) {
-    ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(ram));
-    memory_.emplace(std::move(mem));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem_owner,
+                         GuestMemory::Create(ram));
+    memory_ = std::move(mem_owner);
     bytes_ = ElfBuilder::Simple(0x100000, std::vector<uint8_t>(0x1800, 0x90))
                  .Build();
     ASSERT_OK_AND_ASSIGN(image_, ParseElf(bytes_));
@@ -54,7 +55,7 @@ class BootSetupTest : public ::testing::Test {
     ASSERT_TRUE(memory_->ReadObject(entry_.rdi, &info_));
   }
   testing::FakeBackendVm backend_;
-  std::optional<GuestMemory> memory_;
+  std::unique_ptr<GuestMemory> memory_;
   std::vector<uint8_t> bytes_;
   ElfImage image_;
   LongModeEntry entry_;

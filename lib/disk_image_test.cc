@@ -86,21 +86,22 @@ int NoSpaceChild(const std::string& dir) {
   const int fd = open(image.c_str(), O_CREAT | O_RDWR, 0600);
   if (fd < 0 || ftruncate(fd, 1 << 20) != 0) return 10;
   close(fd);
-  absl::StatusOr<GuestMemory> memory = GuestMemory::Create(2 << 20);
+  absl::StatusOr<std::unique_ptr<GuestMemory>> memory =
+      GuestMemory::Create(2 << 20);
   absl::StatusOr<std::unique_ptr<BlockDevice>> disk =
       OpenDiskImage(image, false);
   if (!memory.ok() || !disk.ok()) return 11;
   const uint64_t buffer = 0x100000;
-  std::memset(memory->Translate(buffer, 1 << 19), 'W', 1 << 19);
+  std::memset((*memory)->Translate(buffer, 1 << 19), 'W', 1 << 19);
   // 512 KiB into 256 KiB of file system: cannot fit.
-  const int64_t status = ExecuteBlockRequest(**disk, *memory, HVB_RING_OP_WRITE,
-                                             0, (512 << 10) / 512, buffer);
+  const int64_t status = ExecuteBlockRequest(
+      **disk, **memory, HVB_RING_OP_WRITE, 0, (512 << 10) / 512, buffer);
   if (status != HVB_ERR_NOMEM) return 12;
   std::ifstream in(image, std::ios::binary);
   const std::string contents(std::istreambuf_iterator<char>(in), {});
   if (contents != std::string(1 << 20, '\0')) return 13;  // a partial write
   // What fits still works.
-  if (ExecuteBlockRequest(**disk, *memory, HVB_RING_OP_WRITE, 0, 8, buffer) !=
+  if (ExecuteBlockRequest(**disk, **memory, HVB_RING_OP_WRITE, 0, 8, buffer) !=
       8) {
     return 14;
   }

@@ -36,7 +36,7 @@ absl::StatusOr<ElfImage> ParseElf(absl::Span<const uint8_t> file) {
 absl::Status LoadElf(const ElfImage& image, absl::Span<const uint8_t> file,
                      const GuestMemory& memory) {
   std::vector<hvb_ram_range> ram;
-  for (const GuestMemory::Region& r : memory.regions()) {
+  for (const GuestMemory::Region& r : memory.base_regions()) {
     ram.push_back({r.gpa, r.gpa + r.size});
   }
   const hvb_elf_error error = hvb_elf_check_placement(

@@ -166,7 +166,9 @@ TEST(ParseElfTest, RejectsBadSegments) {
 }
 
 TEST(LoadElfTest, CopiesTheFileBytesIntoFreshMemory) {
-  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(4 << 20));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem_owner,
+                       GuestMemory::Create(4 << 20));
+  GuestMemory& mem = *mem_owner;
   ElfBuilder b = ElfBuilder::Simple(0x100000, {0xaa, 0xbb});
   b.Add({.paddr = 0x101000,
          .vaddr = 0,
@@ -187,7 +189,7 @@ TEST(LoadElfTest, CopiesTheFileBytesIntoFreshMemory) {
 // Resident pages of guest RAM, by mincore(2).
 size_t ResidentPages(const GuestMemory& mem) {
   size_t resident = 0;
-  for (const GuestMemory::Region& r : mem.regions()) {
+  for (const GuestMemory::Region& r : mem.base_regions()) {
     std::vector<unsigned char> pages(r.size / 4096);
     EXPECT_EQ(mincore(r.host, r.size, pages.data()), 0);
     for (unsigned char page : pages) resident += page & 1;
@@ -198,7 +200,9 @@ size_t ResidentPages(const GuestMemory& mem) {
 // Guest RAM starts zero: the loader writes what the file holds and leaves
 // .bss alone. It used to zero it: 2 GiB of host memory for this image.
 TEST(LoadElfTest, AHugeBssCostsNoHostMemory) {
-  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(4ull << 30));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem_owner,
+                       GuestMemory::Create(4ull << 30));
+  GuestMemory& mem = *mem_owner;
   ElfBuilder b = ElfBuilder::Simple(0x100000, std::vector<uint8_t>(8192, 0x90));
   b.Add({.paddr = 0x200000,
          .vaddr = 0,
@@ -213,7 +217,9 @@ TEST(LoadElfTest, AHugeBssCostsNoHostMemory) {
 }
 
 TEST(LoadElfTest, RejectsSegmentsOutsideTheGuestArea) {
-  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(4 << 20));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem_owner,
+                       GuestMemory::Create(4 << 20));
+  GuestMemory& mem = *mem_owner;
   for (uint64_t paddr : {uint64_t{0x4000}, uint64_t{0xff000},
                          uint64_t{0x3ff000}, uint64_t{1} << 32}) {
     std::vector<uint8_t> bytes =

@@ -32,7 +32,9 @@ std::string PermissionsAt(const void* address) {
 }
 
 TEST(GuestMemoryTest, RamIsFencedByGuardAreas) {
-  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(6 * kMiB));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem_owner,
+                       GuestMemory::Create(6 * kMiB));
+  GuestMemory& mem = *mem_owner;
   const uint8_t* first = mem.Translate(0, 1);
   const uint8_t* last = mem.Translate(mem.top() - 1, 1);
   ASSERT_NE(first, nullptr);
@@ -55,19 +57,23 @@ TEST(GuestMemoryTest, RejectsBadSizes) {
 }
 
 TEST(GuestMemoryTest, SmallRamIsOneRegionAtZero) {
-  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(64 * kMiB));
-  ASSERT_EQ(mem.regions().size(), 1u);
-  EXPECT_EQ(mem.regions()[0].gpa, 0u);
-  EXPECT_EQ(mem.regions()[0].size, 64 * kMiB);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem_owner,
+                       GuestMemory::Create(64 * kMiB));
+  GuestMemory& mem = *mem_owner;
+  ASSERT_EQ(mem.base_regions().size(), 1u);
+  EXPECT_EQ(mem.base_regions()[0].gpa, 0u);
+  EXPECT_EQ(mem.base_regions()[0].size, 64 * kMiB);
   EXPECT_EQ(mem.top(), 64 * kMiB);
 }
 
 TEST(GuestMemoryTest, LargeRamSkipsTheHoleBelow4GiB) {
-  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(4 * layout::kGiB));
-  ASSERT_EQ(mem.regions().size(), 2u);
-  EXPECT_EQ(mem.regions()[0].size, 3 * layout::kGiB);
-  EXPECT_EQ(mem.regions()[1].gpa, 4 * layout::kGiB);
-  EXPECT_EQ(mem.regions()[1].size, layout::kGiB);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem_owner,
+                       GuestMemory::Create(4 * layout::kGiB));
+  GuestMemory& mem = *mem_owner;
+  ASSERT_EQ(mem.base_regions().size(), 2u);
+  EXPECT_EQ(mem.base_regions()[0].size, 3 * layout::kGiB);
+  EXPECT_EQ(mem.base_regions()[1].gpa, 4 * layout::kGiB);
+  EXPECT_EQ(mem.base_regions()[1].size, layout::kGiB);
   EXPECT_EQ(mem.Translate(3 * layout::kGiB, 1), nullptr);
   EXPECT_EQ(mem.Translate(3 * layout::kGiB - 1, 2), nullptr);
   EXPECT_NE(mem.Translate(4 * layout::kGiB, 1), nullptr);
@@ -76,9 +82,11 @@ TEST(GuestMemoryTest, LargeRamSkipsTheHoleBelow4GiB) {
 }
 
 TEST(GuestMemoryTest, TranslateChecksEveryByteAndNeverWraps) {
-  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(2 * kMiB));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem_owner,
+                       GuestMemory::Create(2 * kMiB));
+  GuestMemory& mem = *mem_owner;
   const uint64_t top = 2 * kMiB;
-  EXPECT_EQ(mem.Translate(0, top), mem.regions()[0].host);
+  EXPECT_EQ(mem.Translate(0, top), mem.base_regions()[0].host);
   EXPECT_NE(mem.Translate(top - 1, 1), nullptr);
   EXPECT_EQ(mem.Translate(top - 1, 2), nullptr);
   EXPECT_EQ(mem.Translate(top, 1), nullptr);
@@ -91,7 +99,9 @@ TEST(GuestMemoryTest, TranslateChecksEveryByteAndNeverWraps) {
 }
 
 TEST(GuestMemoryTest, ReadWriteRoundTripAndRefuseOutOfRange) {
-  ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(2 * kMiB));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem_owner,
+                       GuestMemory::Create(2 * kMiB));
+  GuestMemory& mem = *mem_owner;
   const uint64_t value = 0x1122334455667788;
   ASSERT_TRUE(mem.WriteObject(0x1000, value));
   uint64_t back = 0;

@@ -323,6 +323,11 @@ void VcpuImpl::ThreadMain() {
       vm_->services_->block().Doorbell(exit->address);
       continue;
     }
+    if (exit->kind == VcpuExit::Kind::kMmio && exit->is_write) {
+      GuestMemory::Access access(*vm_->memory_);
+      // A write to a read-only region: dropped, as ROM does.
+      if (vm_->memory_->InReadOnlyRegion(exit->address)) continue;
+    }
     if ((exit->kind == VcpuExit::Kind::kIo ||
          exit->kind == VcpuExit::Kind::kMmio) &&
         vm_->options_.open_bus) {

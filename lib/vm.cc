@@ -36,16 +36,14 @@ absl::StatusOr<std::unique_ptr<VmImpl>> VmImpl::Create(
     return absl::InvalidArgumentError("Vm::Create: no backend");
   }
   RETURN_IF_ERROR(ValidateVmOptions(options));
-  ASSIGN_OR_RETURN(GuestMemory memory,
+  ASSIGN_OR_RETURN(std::unique_ptr<GuestMemory> memory,
                    GuestMemory::Create(options.memory_bytes));
-  uint32_t slot = 0;
-  for (const GuestMemory::Region& region : memory.regions()) {
+  for (const GuestMemory::Region& region : memory->base_regions()) {
     RETURN_IF_ERROR(
-        backend->MapMemory(slot++, region.gpa, region.host, region.size));
+        backend->MapMemory(region.id, region.gpa, region.host, region.size));
   }
-  return std::unique_ptr<VmImpl>(new VmImpl(
-      std::move(backend), std::make_unique<GuestMemory>(std::move(memory)),
-      std::move(options)));
+  return std::unique_ptr<VmImpl>(
+      new VmImpl(std::move(backend), std::move(memory), std::move(options)));
 }
 
 absl::StatusOr<std::unique_ptr<Vm>> Vm::Create(
@@ -72,10 +70,16 @@ VmImpl::~VmImpl() {
 
 absl::Status VmImpl::LoadGuest(absl::Span<const uint8_t> elf) {
   ASSIGN_OR_RETURN(ElfImage image, ParseElf(elf));
-  MutexLock lock(&mu_);
-  if (boot_entry_.has_value()) {
-    return absl::FailedPreconditionError(
-        "a guest is already loaded in this VM; create a new VM");
+  // The layout lock keeps regions from coming and going meanwhile; the VM
+  // mutex is not held while the memory map is replaced (that waits for
+  // vCPUs inside hypercalls, which may need the VM mutex).
+  MutexLock layout(&layout_mu_);
+  {
+    MutexLock lock(&mu_);
+    if (boot_entry_.has_value()) {
+      return absl::FailedPreconditionError(
+          "a guest is already loaded in this VM; create a new VM");
+    }
   }
   RETURN_IF_ERROR(LoadElf(image, elf, *memory_));
   ASSIGN_OR_RETURN(
@@ -93,11 +97,13 @@ absl::Status VmImpl::LoadGuest(absl::Span<const uint8_t> elf) {
                                   return read_only;
                                 }()},
                            *backend_));
+  MutexLock lock(&mu_);
   boot_entry_ = entry;
   return absl::OkStatus();
 }
 
 void VmImpl::InitClockPageLocked(BackendVcpu& vcpu) {
+  GuestMemory::Access access(*memory_);
   // A failure leaves the page invalid: guests fall back to the hypercall.
   (void)PublishClockPage(*memory_, vcpu, backend_->tsc_frequency_hz(),
                          created_monotonic_ns_);
@@ -137,6 +143,7 @@ Vcpu* VmImpl::vcpu(uint32_t id) const {
 }
 
 absl::StatusOr<LongModeEntry> VmImpl::EntryFor(const VcpuEntry& entry) const {
+  GuestMemory::Access access(*memory_);
   const std::vector<hvb_mem_region>& map = memory_->memory_map();
   // The id check passes: the host names the vCPU through its handle.
   switch (hvb_vcpu_check_start(map.data(), static_cast<uint32_t>(map.size()), 1,
@@ -268,6 +275,7 @@ absl::StatusOr<VmExit> VmImpl::Wait(absl::Duration timeout) {
 
 absl::Status VmImpl::ReadGuestMemory(uint64_t gpa, void* dst,
                                      size_t length) const {
+  GuestMemory::Access access(*memory_);
   if (!memory_->Read(gpa, dst, length)) {
     return absl::OutOfRangeError(absl::StrFormat(
         "guest range [0x%x, +0x%x) is not entirely in RAM", gpa, length));
@@ -277,6 +285,7 @@ absl::Status VmImpl::ReadGuestMemory(uint64_t gpa, void* dst,
 
 absl::Status VmImpl::WriteGuestMemory(uint64_t gpa, const void* src,
                                       size_t length) {
+  GuestMemory::Access access(*memory_);
   if (!memory_->Write(gpa, src, length)) {
     return absl::OutOfRangeError(absl::StrFormat(
         "guest range [0x%x, +0x%x) is not entirely in RAM", gpa, length));

@@ -114,6 +114,11 @@ class VmImpl final : public Vm, public ServiceContext {
                                size_t length) const override;
   absl::Status WriteGuestMemory(uint64_t gpa, const void* src,
                                 size_t length) override;
+  absl::StatusOr<uint32_t> MapMemory(const MemoryRegionSpec& spec) override;
+  absl::Status UnmapMemory(uint32_t id) override;
+  absl::Status StartDirtyLog(uint32_t id) override;
+  absl::StatusOr<std::vector<uint64_t>> FetchDirtyLog(uint32_t id) override;
+  absl::Status StopDirtyLog(uint32_t id) override;
   const GuestMemory& memory() const override { return *memory_; }
   const VmOptions& options() const override { return options_; }
 
@@ -154,6 +159,12 @@ class VmImpl final : public Vm, public ServiceContext {
   const VmOptions options_;
   const uint64_t created_monotonic_ns_;  // clock.monotonic counts from here
   std::unique_ptr<Services> services_;
+
+  // Orders changes of the guest-physical layout: loading the guest, adding
+  // and removing regions, switching dirty logs. Taken before mu_ or the
+  // memory's lock, never while holding mu_.
+  Mutex layout_mu_;
+  uint64_t used_region_ids_ ABSL_GUARDED_BY(layout_mu_) = 0;  // bit per id
 
   // Guards the VM's lifecycle: these fields and every vCPU's mailbox.
   mutable Mutex mu_;

@@ -101,10 +101,29 @@ std::vector<FakeBackendVm::Mapping> FakeBackendVm::mappings() const {
 }
 
 absl::Status FakeBackendVm::MapMemory(uint32_t slot, uint64_t gpa, void* host,
-                                      uint64_t size) {
+                                      uint64_t size, MemoryFlags flags) {
   hvbios::MutexLock lock(&mu_);
-  mappings_.push_back({slot, gpa, host, size});
+  for (Mapping& m : mappings_) {
+    if (m.slot != slot) continue;
+    if (m.gpa != gpa || m.size != size || m.host != host) {
+      return absl::InvalidArgumentError("slot in use for another range");
+    }
+    m.flags = flags;
+    return absl::OkStatus();
+  }
+  mappings_.push_back({slot, gpa, host, size, flags});
   return absl::OkStatus();
+}
+
+absl::Status FakeBackendVm::UnmapMemory(uint32_t slot) {
+  hvbios::MutexLock lock(&mu_);
+  for (auto it = mappings_.begin(); it != mappings_.end(); ++it) {
+    if (it->slot == slot) {
+      mappings_.erase(it);
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError("no such slot");
 }
 
 absl::StatusOr<std::unique_ptr<BackendVcpu>> FakeBackendVm::CreateVcpu(

@@ -79,14 +79,21 @@ class FakeBackendVm : public BackendVm {
     uint64_t gpa;
     void* host;
     uint64_t size;
+    MemoryFlags flags;
   };
 
   // The script vCPU `id` will follow (created on first use).
   std::shared_ptr<FakeVcpuScript> Script(uint32_t id);
   std::vector<Mapping> mappings() const;
 
-  absl::Status MapMemory(uint32_t slot, uint64_t gpa, void* host,
-                         uint64_t size) override;
+  using BackendVm::MapMemory;
+  absl::Status MapMemory(uint32_t slot, uint64_t gpa, void* host, uint64_t size,
+                         MemoryFlags flags) override;
+  absl::Status UnmapMemory(uint32_t slot) override;
+  // The fake logs nothing: only the host's writes show.
+  absl::Status GetDirtyLog(uint32_t, absl::Span<uint64_t>) override {
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::unique_ptr<BackendVcpu>> CreateVcpu(uint32_t id) override;
   void WriteHypercallPage(absl::Span<uint8_t> page) const override;
   absl::Status RaiseInterrupt(uint32_t vcpu_id, uint8_t vector) override;

@@ -24,15 +24,15 @@ namespace hvbios::testing {
 class FakeServiceContext : public ServiceContext {
  public:
   // With `backend` null, the fake backend serves.
-  FakeServiceContext(GuestMemory memory, uint32_t vcpu_count,
+  FakeServiceContext(std::unique_ptr<GuestMemory> memory, uint32_t vcpu_count,
                      BackendVm* backend = nullptr)
       : memory_(std::move(memory)),
         backend_override_(backend),
         vcpu_count_(vcpu_count),
         epoch_ns_(ClockNs(CLOCK_MONOTONIC)) {}
 
-  const GuestMemory& memory() const override { return memory_; }
-  GuestMemory& mutable_memory() { return memory_; }
+  const GuestMemory& memory() const override { return *memory_; }
+  GuestMemory& mutable_memory() { return *memory_; }
   FakeBackendVm& fake_backend() { return backend_; }
   BackendVm& backend() override {
     return backend_override_ != nullptr ? *backend_override_ : backend_;
@@ -81,7 +81,7 @@ class FakeServiceContext : public ServiceContext {
   void set_destroyed(uint32_t id) { destroyed_ = id; }
 
  private:
-  GuestMemory memory_;
+  std::unique_ptr<GuestMemory> memory_;
   FakeBackendVm backend_;
   BackendVm* const backend_override_;
   const uint32_t vcpu_count_;

@@ -130,10 +130,30 @@ class BackendVm {
  public:
   virtual ~BackendVm() = default;
 
-  // Makes [host, host + size) the guest's RAM at guest-physical `gpa`.
-  // `host` stays owned by the caller and must outlive the BackendVm.
+  // Makes [host, host + size) guest memory at guest-physical `gpa`, in
+  // `slot` (a free one, or the same slot with the same range to change
+  // `log_dirty`). `host` stays owned by the caller and mapped until the
+  // slot is unmapped or the BackendVm is gone. A `read_only` slot's guest
+  // writes arrive as kMmio exits (KVM: KVM_MEM_READONLY).
+  struct MemoryFlags {
+    bool read_only = false;
+    bool log_dirty = false;  // track the guest's writes (GetDirtyLog)
+  };
   virtual absl::Status MapMemory(uint32_t slot, uint64_t gpa, void* host,
-                                 uint64_t size) = 0;
+                                 uint64_t size, MemoryFlags flags) = 0;
+  absl::Status MapMemory(uint32_t slot, uint64_t gpa, void* host,
+                         uint64_t size) {
+    return MapMemory(slot, gpa, host, size, MemoryFlags{});
+  }
+  // Removes `slot`: once this returns, no vCPU reads or writes its memory
+  // (KVM synchronises with running vCPUs itself; api.rst,
+  // KVM_SET_USER_MEMORY_REGION).
+  virtual absl::Status UnmapMemory(uint32_t slot) = 0;
+  // ORs the pages of `slot` the guest wrote since the last call into
+  // `bitmap` (bit i: page i of the slot) and clears the log. The slot
+  // must log dirty pages.
+  virtual absl::Status GetDirtyLog(uint32_t slot,
+                                   absl::Span<uint64_t> bitmap) = 0;
 
   // Creates vCPU `id`. Each id at most once.
   virtual absl::StatusOr<std::unique_ptr<BackendVcpu>> CreateVcpu(

@@ -302,6 +302,50 @@ int hyperv_bios_read_guest_memory(hyperv_bios_vm *vm, uint64_t gpa, void *dst,
 int hyperv_bios_write_guest_memory(hyperv_bios_vm *vm, uint64_t gpa,
                                    const void *src, size_t length);
 
+/* ---- Run-time memory (docs/architecture.md, "Run-time memory"). */
+
+#define HYPERV_BIOS_MEMORY_READ_ONLY 0x1u /* the guest can only read it */
+#define HYPERV_BIOS_MEMORY_FD 0x2u        /* its bytes are fd's */
+
+/* Guest-physical memory added while the VM lives. Its bytes: with
+ * neither `host` nor HYPERV_BIOS_MEMORY_FD, fresh zeroed memory the
+ * library owns (RAM added at run time: HVB_MEM_USABLE in the guest's
+ * map); or the embedder's memory at `host` (4 KiB-aligned, mapped until
+ * _unmap_memory returns); or `fd` at `fd_offset`, mapped shared by the
+ * library (a memfd a device model maps too; fd may be closed afterwards).
+ * Those two are HVB_MEM_SHARED to the guest, HVB_MEM_ROM if read-only
+ * (guest writes dropped). */
+typedef struct hyperv_bios_memory_region {
+  size_t struct_size;
+  uint64_t gpa;  /* 4 KiB-aligned; not RAM, another region, 3-4 GiB hole */
+  uint64_t size; /* multiple of 4 KiB; gpa + size <= 512 GiB */
+  void *host;
+  int fd;
+  uint64_t fd_offset;
+  uint32_t flags; /* HYPERV_BIOS_MEMORY_* */
+} hyperv_bios_memory_region;
+
+/* Adds a region, at run time or before the guest is loaded (then it is in
+ * the boot memory map); *id names it. Waits for host threads using guest
+ * memory: ESTATE inside a callback. */
+int hyperv_bios_map_memory(hyperv_bios_vm *vm,
+                           const hyperv_bios_memory_region *region,
+                           uint32_t *id);
+/* Removes a region; afterwards neither guest nor library touches it.
+ * ESTATE for the VM's own RAM (ids 0, 1), for a region holding a block
+ * ring, inside a callback; ENOTFOUND for an unknown id. */
+int hyperv_bios_unmap_memory(hyperv_bios_vm *vm, uint32_t id);
+
+/* Dirty-page logs of region `id` (0: RAM below 3 GiB; 1: RAM from 4 GiB;
+ * others from _map_memory). _fetch_ sets bit i of bitmap[i / 64] for each
+ * page i (4 KiB) the guest or the library wrote since the last fetch and
+ * clears the log; `words` must be at least (region pages + 63) / 64
+ * (ERANGE otherwise, nothing fetched). Not inside callbacks. */
+int hyperv_bios_start_dirty_log(hyperv_bios_vm *vm, uint32_t id);
+int hyperv_bios_fetch_dirty_log(hyperv_bios_vm *vm, uint32_t id,
+                                uint64_t *bitmap, size_t words);
+int hyperv_bios_stop_dirty_log(hyperv_bios_vm *vm, uint32_t id);
+
 /* Waits until the VM stops, up to timeout_ms (< 0: forever), and fills
  * *exit. HYPERV_BIOS_ETIMEDOUT if it still runs then: *exit is then filled
  * too, with reason 0 (still running). */

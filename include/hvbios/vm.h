@@ -123,6 +123,25 @@ struct VmExit {
 
 absl::string_view VmExitReasonName(VmExit::Reason reason);
 
+// Guest-physical memory an embedder adds while the VM lives (Vm::MapMemory).
+struct MemoryRegionSpec {
+  // Where: 4 KiB-aligned, outside the VM's RAM, other regions and the
+  // 3-4 GiB hole, below 512 GiB.
+  uint64_t gpa = 0;
+  uint64_t size = 0;  // a multiple of 4 KiB
+  // Its bytes: with neither `host` nor `fd`, fresh zeroed memory the
+  // library owns (RAM added at run time; HVB_MEM_USABLE in the guest's
+  // map). Or the embedder's memory at `host` (4 KiB-aligned, mapped until
+  // UnmapMemory returns), or `fd` at `fd_offset` (mapped shared by the
+  // library; e.g. a memfd a device model maps too; the fd may be closed
+  // once MapMemory returns): HVB_MEM_SHARED.
+  void* host = nullptr;
+  int fd = -1;
+  uint64_t fd_offset = 0;
+  // The guest may only read it (HVB_MEM_ROM): its writes are dropped.
+  bool read_only = false;
+};
+
 // Reads a guest image file (at most 1 GiB). NotFound / PermissionDenied /
 // InvalidArgument with a one-line message naming the file.
 absl::StatusOr<std::vector<uint8_t>> ReadGuestImage(const std::string& path);
@@ -231,13 +250,36 @@ class Vm {
   // queue holds at most 64 KiB).
   virtual size_t PushConsoleInput(absl::string_view bytes) = 0;
 
-  // Copies between guest RAM and the host, for an embedder's own devices.
-  // OutOfRange (nothing copied) unless [gpa, gpa + length) lies in RAM.
+  // Copies between guest memory and the host, for an embedder's own
+  // devices. OutOfRange (nothing copied) unless [gpa, gpa + length) lies
+  // in RAM or in one region MapMemory added.
   // The guest may be writing the same bytes concurrently.
   virtual absl::Status ReadGuestMemory(uint64_t gpa, void* dst,
                                        size_t length) const = 0;
   virtual absl::Status WriteGuestMemory(uint64_t gpa, const void* src,
                                         size_t length) = 0;
+
+  // Adds guest-physical memory while the guest runs (or before it is
+  // loaded: then it is in its boot memory map) and returns the region's
+  // id. InvalidArgument for a bad spec (see MemoryRegionSpec),
+  // ResourceExhausted past 64 regions. Waits for host threads that are
+  // using guest memory (vCPUs serving hypercalls, I/O threads): not from
+  // a callback (FailedPrecondition).
+  virtual absl::StatusOr<uint32_t> MapMemory(const MemoryRegionSpec& spec) = 0;
+  // Removes region `id` (one MapMemory returned). Once it returns, neither
+  // the guest nor the library touches the region's memory. NotFound;
+  // FailedPrecondition for the VM's own RAM, for a region holding a block
+  // ring the library serves, and from a callback.
+  virtual absl::Status UnmapMemory(uint32_t id) = 0;
+  // Dirty-page logs, for live migration: region 0 is the RAM below 3 GiB,
+  // region 1 (with more than 3 GiB) the RAM from 4 GiB, others as
+  // MapMemory returned them. Start, then fetch (bit i of the bitmap: the
+  // region's page i was written, by the guest or by the library, since
+  // the previous fetch; the log is cleared), then stop. Not from a
+  // callback.
+  virtual absl::Status StartDirtyLog(uint32_t id) = 0;
+  virtual absl::StatusOr<std::vector<uint64_t>> FetchDirtyLog(uint32_t id) = 0;
+  virtual absl::Status StopDirtyLog(uint32_t id) = 0;
 
   // The library's own view of guest RAM (lib/guest_memory.h).
   virtual const GuestMemory& memory() const = 0;

@@ -39,12 +39,15 @@ int64_t ExecuteBlockRequest(BlockDevice& device, const GuestMemory& memory,
     const absl::Status s = device.Discard(offset, length);
     return s.ok() ? HVB_OK : DeviceError(s);
   }
-  uint8_t* host = memory.GuestBuffer(buf, length);
-  if (host == nullptr) return HVB_ERR_FAULT;
-  const absl::Status s =
-      op == HVB_RING_OP_READ
-          ? device.Read(offset, absl::MakeSpan(host, length))
-          : device.Write(offset, absl::MakeConstSpan(host, length));
+  if (op == HVB_RING_OP_READ) {
+    uint8_t* dst = memory.GuestBufferToWrite(buf, length);
+    if (dst == nullptr) return HVB_ERR_FAULT;
+    const absl::Status s = device.Read(offset, absl::MakeSpan(dst, length));
+    return s.ok() ? static_cast<int64_t>(count) : DeviceError(s);
+  }
+  const uint8_t* src = memory.GuestBuffer(buf, length);
+  if (src == nullptr) return HVB_ERR_FAULT;
+  const absl::Status s = device.Write(offset, absl::MakeConstSpan(src, length));
   return s.ok() ? static_cast<int64_t>(count) : DeviceError(s);
 }
 

@@ -29,6 +29,10 @@ absl::StatusOr<std::unique_ptr<BlockQueue>> BlockQueue::Create(
                      std::move(doorbell), std::move(stop)));
   // Checked at setup: the whole ring lies in the guest's RAM for the VM's
   // lifetime.
+  // Pinned: the region it lies in stays until the VM goes.
+  memory->Pin(ring_gpa, HVB_RING_BYTES(entries));
+  queue->ring_gpa_ = ring_gpa;
+  queue->ring_bytes_ = HVB_RING_BYTES(entries);
   hvb_ring_server_init(&queue->server_,
                        memory->Translate(ring_gpa, HVB_RING_BYTES(entries)),
                        entries);
@@ -72,7 +76,13 @@ void BlockQueue::Loop() {
     uint64_t rings;
     if (read(doorbell_.get(), &rings, sizeof(rings)) == sizeof(rings)) {
       memory_->ObserveGuest();
-      const uint32_t completed = hvb_ring_serve(&server_, &Execute, this);
+      uint32_t completed;
+      {
+        GuestMemory::Access access(*memory_);
+        completed = hvb_ring_serve(&server_, &Execute, this);
+        // The completions the ring engine wrote (dirty logs).
+        memory_->MarkWritten(ring_gpa_, ring_bytes_);
+      }
       if (completed > 0) on_completions_(id_);
     }
   }

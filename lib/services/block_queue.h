@@ -53,6 +53,8 @@ class BlockQueue {
   const UniqueFd doorbell_;
   const UniqueFd stop_;
   hvb_ring_server server_;  // I/O thread only, once started
+  uint64_t ring_gpa_ = 0;   // set before the thread starts
+  uint64_t ring_bytes_ = 0;
   std::thread thread_;
 };
 

@@ -19,8 +19,9 @@ constexpr uint32_t kEntries = 8;
 class BlockQueueTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(2 << 20));
-    memory_ = std::make_unique<GuestMemory>(std::move(mem));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem_owner,
+                         GuestMemory::Create(2 << 20));
+    memory_ = std::move(mem_owner);
     BlockCallbacks callbacks;
     callbacks.size_bytes = disk_.size();
     callbacks.read = [this](uint64_t offset, absl::Span<uint8_t> dst) {

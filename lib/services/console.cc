@@ -59,7 +59,7 @@ template <>
 HypercallResult Handle<HVB_FN_CONSOLE_READ>(ServiceCall& call) {
   const uint64_t length = std::min<uint64_t>(call.arg[1], HVB_CONSOLE_MAX_IO);
   if (length == 0) return Ok(0);
-  uint8_t* dst = call.ctx.memory().GuestBuffer(call.arg[0], length);
+  uint8_t* dst = call.ctx.memory().GuestBufferToWrite(call.arg[0], length);
   if (dst == nullptr) return Error(HVB_ERR_FAULT);
   return Ok(call.services.console().Read(dst, length));
 }

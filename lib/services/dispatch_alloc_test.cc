@@ -47,7 +47,8 @@ TEST(HypercallAllocationTest, TheCounterSeesAllocations) {
 }
 
 TEST(HypercallAllocationTest, TheHotPathAllocatesNothing) {
-  ASSERT_OK_AND_ASSIGN(GuestMemory memory, GuestMemory::Create(4 << 20));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> memory_owner,
+                       GuestMemory::Create(4 << 20));
   auto storage = std::make_shared<std::vector<uint8_t>>(1 << 20);
   BlockCallbacks callbacks;
   callbacks.size_bytes = storage->size();
@@ -60,7 +61,7 @@ TEST(HypercallAllocationTest, TheHotPathAllocatesNothing) {
     return absl::OkStatus();
   };
   ASSERT_OK_AND_ASSIGN(auto disk, MakeCallbackBlockDevice(callbacks));
-  testing::FakeServiceContext ctx(std::move(memory), 1);
+  testing::FakeServiceContext ctx(std::move(memory_owner), 1);
   ctx.fake_backend().ReserveInterrupts(20000);
   std::atomic<size_t> written{0};
   ServicesOptions options;

@@ -12,7 +12,7 @@ template <>
 HypercallResult Handle<HVB_FN_RNG_FILL>(ServiceCall& call) {
   const uint64_t length = std::min<uint64_t>(call.arg[1], HVB_RNG_MAX_FILL);
   if (length == 0) return Ok(0);
-  uint8_t* dst = call.ctx.memory().GuestBuffer(call.arg[0], length);
+  uint8_t* dst = call.ctx.memory().GuestBufferToWrite(call.arg[0], length);
   if (dst == nullptr) return Error(HVB_ERR_FAULT);
   size_t done = 0;
   while (done < length) {

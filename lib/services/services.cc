@@ -41,6 +41,7 @@ Handler BuiltinHandler(uint64_t fid) {
 bool ServiceRequest::CopyFromGuest(uint64_t gpa, void* dst,
                                    size_t length) const {
   if (length == 0) return true;
+  GuestMemory::Access access(memory_);
   const uint8_t* src = memory_.GuestBuffer(gpa, length);
   if (src == nullptr) return false;
   std::memcpy(dst, src, length);
@@ -50,7 +51,8 @@ bool ServiceRequest::CopyFromGuest(uint64_t gpa, void* dst,
 bool ServiceRequest::CopyToGuest(uint64_t gpa, const void* src,
                                  size_t length) const {
   if (length == 0) return true;
-  uint8_t* dst = memory_.GuestBuffer(gpa, length);
+  GuestMemory::Access access(memory_);
+  uint8_t* dst = memory_.GuestBufferToWrite(gpa, length);
   if (dst == nullptr) return false;
   std::memcpy(dst, src, length);
   return true;
@@ -115,6 +117,9 @@ bool Services::Implemented(uint64_t fid) const {
 
 HypercallResult Services::Dispatch(uint32_t caller, const HypercallArgs& args) {
   if (Handler handler = BuiltinHandler(args.fid)) {
+    // Built-in handlers use guest memory throughout; vendor handlers hold
+    // it only while they copy (they may block: see RemoveRegion).
+    GuestMemory::Access access(ctx_.memory());
     ServiceCall call{ctx_, *this, caller, args.arg};
     return handler(call);
   }

@@ -27,8 +27,9 @@ class HypercallTest : public ::testing::Test {
   void SetUp() override { Create({}); }
   void Create(std::vector<std::shared_ptr<BlockDevice>> disks) {
     services_.reset();
-    ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(kRam));
-    ctx_ = std::make_unique<FakeServiceContext>(std::move(mem), 4);
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem_owner,
+                         GuestMemory::Create(kRam));
+    ctx_ = std::make_unique<FakeServiceContext>(std::move(mem_owner), 4);
     ServicesOptions options;
     options.console_output = [this](absl::string_view bytes) {
       MutexLock lock(&mu_);

@@ -45,8 +45,10 @@ VendorService EchoService() {
 class VendorServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(GuestMemory mem, GuestMemory::Create(kRam));
-    ctx_ = std::make_unique<testing::FakeServiceContext>(std::move(mem), 2);
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem_owner,
+                         GuestMemory::Create(kRam));
+    ctx_ =
+        std::make_unique<testing::FakeServiceContext>(std::move(mem_owner), 2);
     ServicesOptions options;
     options.vendor_services.push_back(EchoService());
     services_ = std::make_unique<Services>(*ctx_, std::move(options));

@@ -5,6 +5,9 @@
  *   triple-fault  executes ud2 with no IDT: #UD, #DF, triple fault
  *   halt          cli; hlt: nothing can wake it
  *   port          writes an I/O port no device serves
+ *   shared        writes "written by the guest" at the start of the first
+ *                 HVB_MEM_SHARED region of its memory map, tries to write
+ *                 the first HVB_MEM_ROM one and prints what it reads there
  *   port-read     reads I/O ports no device serves (in, then rep insb) and
  *                 prints what it got
  *   spin          loops forever (for timeouts and stopping)
@@ -41,6 +44,23 @@ int hvb_main(const struct hvb_boot_info *boot) {
   }
   if (starts_with(cmd, "triple-fault")) __asm__ volatile("ud2");
   if (starts_with(cmd, "halt")) hvb_halt_forever();
+  if (starts_with(cmd, "shared")) {
+    const struct hvb_mem_region *map =
+        (const struct hvb_mem_region *)(uintptr_t)boot->mem_map;
+    for (uint32_t i = 0; i < boot->mem_map_count; ++i) {
+      volatile char *at = (volatile char *)(uintptr_t)map[i].base;
+      if (map[i].type == HVB_MEM_SHARED) {
+        const char text[] = "written by the guest";
+        for (size_t j = 0; j < sizeof(text); ++j) at[j] = text[j];
+        hvb_printf("shared: wrote at %lx\n", map[i].base);
+      } else if (map[i].type == HVB_MEM_ROM) {
+        const char before = at[0];
+        at[0] = (char)(before + 1);
+        hvb_printf("rom: %c then %c\n", before, at[0]);
+      }
+    }
+    return 0;
+  }
   if (starts_with(cmd, "port-read")) {
     uint8_t byte;
     uint32_t dword;

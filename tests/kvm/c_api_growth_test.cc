@@ -17,25 +17,12 @@
 
 namespace {
 
+using hvbios::testing::CaptureConsole;
+using hvbios::testing::Console;
 using hvbios::testing::GuestPath;
 
 bool Contains(const char* text, const char* part) {
   return std::strstr(text, part) != nullptr;
-}
-
-struct Console {
-  hvbios::Mutex mu;
-  std::string text ABSL_GUARDED_BY(mu);
-  std::string Text() {
-    hvbios::MutexLock lock(&mu);
-    return text;
-  }
-};
-
-void CaptureConsole(void* context, const char* bytes, size_t length) {
-  auto* console = static_cast<Console*>(context);
-  hvbios::MutexLock lock(&console->mu);
-  console->text.append(bytes, length);
 }
 
 // The 0.5 header's layouts, as a program built against it passes them.

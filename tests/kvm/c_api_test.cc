@@ -14,18 +14,9 @@
 
 namespace {
 
+using hvbios::testing::CaptureConsole;
+using hvbios::testing::Console;
 using hvbios::testing::GuestPath;
-
-struct Console {
-  hvbios::Mutex mu;
-  std::string text ABSL_GUARDED_BY(mu);
-};
-
-void CaptureConsole(void* context, const char* bytes, size_t length) {
-  auto* console = static_cast<Console*>(context);
-  hvbios::MutexLock lock(&console->mu);
-  console->text.append(bytes, length);
-}
 
 class CApiTest : public ::testing::Test {
  protected:
@@ -209,7 +200,8 @@ int DiskFlush(void* ctx) {
 
 TEST_F(CApiTest, DiskOnCallbacks) {
   MemoryDisk memory_disk;
-  const hyperv_bios_block_ops ops = {sizeof(ops), DiskRead, DiskWrite, DiskFlush, nullptr};
+  const hyperv_bios_block_ops ops = {sizeof(ops), DiskRead, DiskWrite,
+                                     DiskFlush, nullptr};
   hyperv_bios_disk disk = {sizeof(disk)};
   disk.ops = &ops;
   disk.context = &memory_disk;
@@ -302,8 +294,8 @@ int ReentrantWrite(void* ctx, uint64_t offset, const void* src, size_t length) {
 
 TEST_F(CApiTest, CallbacksCannotMakeCallsThatWait) {
   Reentrant reentrant;
-  const hyperv_bios_block_ops ops = {sizeof(ops), ReentrantRead, ReentrantWrite, nullptr,
-                                     nullptr};
+  const hyperv_bios_block_ops ops = {sizeof(ops), ReentrantRead, ReentrantWrite,
+                                     nullptr, nullptr};
   hyperv_bios_disk disk = {sizeof(disk)};
   disk.ops = &ops;
   disk.context = &reentrant;

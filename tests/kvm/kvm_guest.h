@@ -68,6 +68,22 @@ class CapturedVm {
   std::unique_ptr<Vm> vm_;  // destroyed first: no console calls after
 };
 
+// The console output of a VM made through the C API: pass CaptureConsole
+// as its console_output and the Console as its context.
+struct Console {
+  hvbios::Mutex mu;
+  std::string text ABSL_GUARDED_BY(mu);
+  std::string Text() {
+    hvbios::MutexLock lock(&mu);
+    return text;
+  }
+};
+inline void CaptureConsole(void* context, const char* bytes, size_t length) {
+  auto* console = static_cast<Console*>(context);
+  hvbios::MutexLock lock(&console->mu);
+  console->text.append(bytes, length);
+}
+
 }  // namespace hvbios::testing
 
 #endif  // HVBIOS_TESTS_KVM_KVM_GUEST_H_

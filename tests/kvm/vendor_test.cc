@@ -86,7 +86,6 @@ TEST_F(VendorConfigTest, BadServicesAreRejectedWithAReason) {
   EXPECT_EQ(vm_, nullptr);
 }
 
-
 TEST(VendorCopyTest, CopiesNeedACall) {
   char byte = 0;
   EXPECT_EQ(hyperv_bios_copy_from_guest(nullptr, 0x1000, &byte, 1),

@@ -40,6 +40,13 @@ extern "C" {
                             boot stack, GDT: RAM the guest may reuse   \
                             once it no longer needs them */
 #define HVB_MEM_IMAGE 5u /* the loaded guest image's PT_LOAD segments */
+/* Since 0.6: memory the host also maps (a device model's shared memory):
+ * the guest's to use, hypercall buffers included, by whatever contract it
+ * has with the host. */
+#define HVB_MEM_SHARED 6u
+/* Since 0.6: read-only memory (ROM): reads work, writes are dropped; never
+ * a hypercall buffer. */
+#define HVB_MEM_ROM 7u
 
 struct hvb_mem_region {
   uint64_t base;   /* guest-physical, 4 KiB aligned */

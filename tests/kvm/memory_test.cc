@@ -1,0 +1,141 @@
+// Run-time memory through the C API on real KVM: a memfd shared with the
+// guest, read-only memory, RAM added and removed while the guest runs,
+// and dirty-page logs of the guest's own writes.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "hvbios/abi/boot.h"
+#include "hvbios/hvbios.h"
+#include "hvbios/internal/mutex.h"
+#include "tests/kvm/kvm_guest.h"
+
+namespace {
+
+using hvbios::testing::CaptureConsole;
+using hvbios::testing::Console;
+using hvbios::testing::GuestPath;
+
+constexpr uint64_t kGiB = 1ull << 30;
+
+class MemoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SKIP_WITHOUT_KVM();
+    hyperv_bios_vm_config config;
+    hyperv_bios_init_vm_config(&config);
+    config.memory_bytes = 16 << 20;
+    config.console_output = CaptureConsole;
+    config.console_context = &console_;
+    config.cmdline = cmdline_;
+    ASSERT_EQ(hyperv_bios_create_vm(&config, &vm_), HYPERV_BIOS_OK)
+        << hyperv_bios_last_error();
+  }
+  void TearDown() override { hyperv_bios_destroy_vm(vm_); }
+
+  int Map(uint64_t gpa, uint64_t size, int fd, uint32_t flags, uint32_t* id) {
+    hyperv_bios_memory_region r = {sizeof(r)};
+    r.gpa = gpa;
+    r.size = size;
+    r.fd = fd;
+    r.flags = flags;
+    return hyperv_bios_map_memory(vm_, &r, id);
+  }
+  void Boot() {
+    hyperv_bios_vcpu* vcpu = nullptr;
+    ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("behave").c_str()), 0)
+        << hyperv_bios_last_error();
+    ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), 0);
+    ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), 0);
+  }
+
+  const char* cmdline_ = "shared";
+  Console console_;
+  hyperv_bios_vm* vm_ = nullptr;
+};
+
+TEST_F(MemoryTest, TheGuestWritesSharedMemoryAndCannotWriteRom) {
+  const int fd = memfd_create("hvbios-shared", 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 2 * 4096), 0);
+  ASSERT_EQ(pwrite(fd, "R", 1, 4096), 1);  // the ROM's first byte
+  uint32_t shared = 0, rom = 0;
+  ASSERT_EQ(Map(5 * kGiB, 4096, fd, HYPERV_BIOS_MEMORY_FD, &shared), 0)
+      << hyperv_bios_last_error();
+  hyperv_bios_memory_region r = {sizeof(r)};
+  r.gpa = 6 * kGiB;
+  r.size = 4096;
+  r.fd = fd;
+  r.fd_offset = 4096;
+  r.flags = HYPERV_BIOS_MEMORY_FD | HYPERV_BIOS_MEMORY_READ_ONLY;
+  ASSERT_EQ(hyperv_bios_map_memory(vm_, &r, &rom), 0)
+      << hyperv_bios_last_error();
+  ASSERT_EQ(hyperv_bios_start_dirty_log(vm_, shared), 0)
+      << hyperv_bios_last_error();
+  Boot();
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
+  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), 0);
+  ASSERT_EQ(exit.reason, HYPERV_BIOS_EXIT_SHUTDOWN) << exit.message;
+  EXPECT_EQ(exit.exit_code, 0) << console_.Text();
+  // The device model's view: the memfd holds what the guest wrote.
+  char text[32] = {};
+  ASSERT_EQ(pread(fd, text, sizeof(text) - 1, 0), 31);
+  EXPECT_STREQ(text, "written by the guest");
+  // The write to ROM was dropped: the guest read its byte back unchanged.
+  EXPECT_NE(console_.Text().find("rom: R then R"), std::string::npos)
+      << console_.Text();
+  char byte = 0;
+  ASSERT_EQ(pread(fd, &byte, 1, 4096), 1);
+  EXPECT_EQ(byte, 'R');
+  // KVM logged the guest's write: page 0 of the one-page region.
+  uint64_t log[1] = {~0ull};
+  ASSERT_EQ(hyperv_bios_fetch_dirty_log(vm_, shared, log, 1), 0)
+      << hyperv_bios_last_error();
+  EXPECT_EQ(log[0], 1u);
+  ASSERT_EQ(hyperv_bios_fetch_dirty_log(vm_, shared, log, 1), 0);
+  EXPECT_EQ(log[0], 0u) << "fetching clears the log";
+  EXPECT_EQ(hyperv_bios_fetch_dirty_log(vm_, shared, log, 0),
+            HYPERV_BIOS_ERANGE);
+  close(fd);
+}
+
+TEST_F(MemoryTest, RamComesAndGoesWhileTheGuestRuns) {
+  cmdline_ = "spin";
+  TearDown();
+  SetUp();
+  Boot();
+  uint32_t id = 0;
+  ASSERT_EQ(Map(8 * kGiB, 2 << 20, -1, 0, &id), 0) << hyperv_bios_last_error();
+  const uint64_t word = 0x0123456789abcdef;
+  ASSERT_EQ(hyperv_bios_write_guest_memory(vm_, 8 * kGiB + 4096, &word, 8), 0);
+  uint64_t back = 0;
+  ASSERT_EQ(hyperv_bios_read_guest_memory(vm_, 8 * kGiB + 4096, &back, 8), 0);
+  EXPECT_EQ(back, word);
+  EXPECT_EQ(Map(8 * kGiB + 4096, 4096, -1, 0, &id), HYPERV_BIOS_EINVAL);
+  EXPECT_EQ(Map(3 * kGiB, 4096, -1, 0, &id), HYPERV_BIOS_EINVAL);
+  EXPECT_EQ(Map(9 * kGiB, 4096, -1, 0x80, &id), HYPERV_BIOS_EINVAL);
+  ASSERT_EQ(hyperv_bios_unmap_memory(vm_, id), 0) << hyperv_bios_last_error();
+  EXPECT_EQ(hyperv_bios_read_guest_memory(vm_, 8 * kGiB + 4096, &back, 8),
+            HYPERV_BIOS_ERANGE);
+  EXPECT_EQ(hyperv_bios_unmap_memory(vm_, 0), HYPERV_BIOS_ESTATE);
+  // The guest ran throughout.
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
+  EXPECT_EQ(hyperv_bios_wait_vm(vm_, 100, &exit), HYPERV_BIOS_ETIMEDOUT);
+  // Dirty logs of the VM's RAM: the spinning guest writes its stack.
+  ASSERT_EQ(hyperv_bios_start_dirty_log(vm_, 0), 0) << hyperv_bios_last_error();
+  std::vector<uint64_t> log((16 << 20) / 4096 / 64);
+  bool written = false;
+  for (int i = 0; i < 1000 && !written; ++i) {  // bounded: 10 s
+    ASSERT_EQ(hyperv_bios_fetch_dirty_log(vm_, 0, log.data(), log.size()), 0);
+    for (uint64_t bits : log) written = written || bits != 0;
+    if (!written) usleep(10000);
+  }
+  EXPECT_TRUE(written) << "the guest's stack writes were not logged";
+  ASSERT_EQ(hyperv_bios_stop_dirty_log(vm_, 0), 0);
+}
+
+}  // namespace
