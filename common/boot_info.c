@@ -39,6 +39,7 @@ int hvb_boot_info_write(void *page, const struct hvb_boot_params *p) {
   info.mem_map = p->page_gpa + HVB_BOOT_INFO_MAP_OFFSET;
   info.device_count = p->device_count;
   info.devices = p->page_gpa + devices_offset;
+  info.mem_map_generation = p->map_generation;
   copy_bytes(bytes, &info, sizeof(info));
   return 0;
 }

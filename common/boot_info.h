@@ -31,6 +31,7 @@ struct hvb_boot_params {
   uint32_t map_count;
   uint32_t device_count;
   const struct hvb_device *devices;
+  uint64_t map_generation;
 };
 
 /* Writes the boot info into `page` (the platform's pointer to the 4 KiB

@@ -1,6 +1,8 @@
 /* The memory map and the guest-buffer rule: common/memmap.h. */
 #include "common/memmap.h"
 
+#include "hvbios/abi/status.h"
+
 int hvb_memmap_type_is_guest(uint32_t type) {
   return type == HVB_MEM_USABLE || type == HVB_MEM_BOOT ||
          type == HVB_MEM_IMAGE || type == HVB_MEM_SHARED;
@@ -19,6 +21,17 @@ int hvb_memmap_guest_owns(const struct hvb_mem_region *map, uint32_t count,
     at = region_end;
   }
   return at >= end;
+}
+
+int64_t hvb_memmap_read_check(const struct hvb_mem_region *map, uint32_t count,
+                              uint64_t buf, uint64_t capacity) {
+  const uint64_t n = capacity < count ? capacity : count;
+  if (n == 0) return 0;
+  if (!hvb_memmap_guest_owns(map, count, buf,
+                             n * sizeof(struct hvb_mem_region))) {
+    return HVB_ERR_FAULT;
+  }
+  return (int64_t)n;
 }
 
 static void sort_claims(struct hvb_memmap_claim *claims, uint32_t count) {

@@ -183,6 +183,7 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(GuestMemory& memory,
       .map_count = static_cast<uint32_t>(map.size()),
       .device_count = static_cast<uint32_t>(device_count),
       .devices = devices.data(),
+      .map_generation = memory.generation(),
   };
   if (hvb_boot_info_write(memory.Translate(layout::kBootInfo, kPageSize),
                           &boot) != 0) {
@@ -215,7 +216,9 @@ absl::Status PublishClockPage(const GuestMemory& memory, BackendVcpu& vcpu,
   }
   const hvb_clock_page page =
       hvb_clock_page_make(tsc_frequency_hz, tsc_base, ns_base);
-  hvb_clock_page_publish(reinterpret_cast<hvb_clock_page*>(memory.Translate(
+  // The platform's own page, in the RAM the VM was created with: no
+  // Access needed (the caller holds the VM's lock, which comes after it).
+  hvb_clock_page_publish(reinterpret_cast<hvb_clock_page*>(memory.TranslateBase(
                              layout::kClockPage, sizeof(hvb_clock_page))),
                          &page);
   return absl::OkStatus();

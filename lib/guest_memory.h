@@ -18,6 +18,8 @@
 #include "hvbios/internal/mutex.h"
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
+extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line);
+extern "C" void AnnotateIgnoreWritesEnd(const char* file, int line);
 #endif
 #include "lib/unique_fd.h"
 
@@ -88,6 +90,19 @@ class GuestMemory {
   uint8_t* Translate(uint64_t gpa,
                      uint64_t length) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
     for (const Slot& r : slots_) {
+      if (gpa >= r.gpa && length != 0 && length <= r.size &&
+          gpa - r.gpa <= r.size - length) {
+        return r.host + (gpa - r.gpa);
+      }
+    }
+    return nullptr;
+  }
+
+  // As Translate(), for the RAM the VM was created with only, which never
+  // goes away: needs no Access (for the platform's own pages, from callers
+  // that hold locks an Access must not be taken under).
+  uint8_t* TranslateBase(uint64_t gpa, uint64_t length) const {
+    for (const Region& r : base_) {
       if (gpa >= r.gpa && length != 0 && length <= r.size &&
           gpa - r.gpa <= r.size - length) {
         return r.host + (gpa - r.gpa);
@@ -193,6 +208,31 @@ class GuestMemory {
                    uint64_t length) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
     if (dirty_logs_ != 0) MarkWrittenSlow(gpa, length);
   }
+
+  // Copies of data between guest buffers and the host on the guest's
+  // behalf (block reads and writes, random bytes, console bytes): to the
+  // guest they are a device's DMA, which may race with anything the guest
+  // arranges (a sync read aimed at a buffer a ring is writing to disk, say:
+  // two host threads, one buffer). The host copies such bytes once and
+  // never acts on them, so those races cannot hurt it; ThreadSanitizer
+  // would still report them, as it would the guest's own stores, which it
+  // cannot see. Within this scope the thread's memory accesses are hidden
+  // from TSan as the guest's are. Keep it around the copy alone.
+  class DeviceAccess {
+   public:
+    DeviceAccess() {
+#if defined(__SANITIZE_THREAD__)
+      AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+#endif
+    }
+    ~DeviceAccess() {
+#if defined(__SANITIZE_THREAD__)
+      AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
+#endif
+    }
+    DeviceAccess(const DeviceAccess&) = delete;
+    DeviceAccess& operator=(const DeviceAccess&) = delete;
+  };
 
   // ThreadSanitizer cannot see the guest. Host threads that touch guest
   // RAM on the guest's behalf (a vCPU thread serving a hypercall, an I/O

@@ -103,7 +103,6 @@ absl::Status VmImpl::LoadGuest(absl::Span<const uint8_t> elf) {
 }
 
 void VmImpl::InitClockPageLocked(BackendVcpu& vcpu) {
-  GuestMemory::Access access(*memory_);
   // A failure leaves the page invalid: guests fall back to the hypercall.
   (void)PublishClockPage(*memory_, vcpu, backend_->tsc_frequency_hz(),
                          created_monotonic_ns_);

@@ -84,6 +84,7 @@ absl::StatusOr<uint32_t> VmImpl::MapMemory(const MemoryRegionSpec& spec) {
     return s;
   }
   used_region_ids_ |= uint64_t{1} << id;
+  services_->events().Trigger(HVB_EVENT_SRC_MEMORY_MAP);
   return id;
 }
 
@@ -95,6 +96,7 @@ absl::Status VmImpl::UnmapMemory(uint32_t id) {
   RETURN_IF_ERROR(
       memory_->RemoveRegion(id, [&] { return backend_->UnmapMemory(id); }));
   used_region_ids_ &= ~(uint64_t{1} << id);
+  services_->events().Trigger(HVB_EVENT_SRC_MEMORY_MAP);
   return absl::OkStatus();
 }
 

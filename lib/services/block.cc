@@ -42,12 +42,20 @@ int64_t ExecuteBlockRequest(BlockDevice& device, const GuestMemory& memory,
   if (op == HVB_RING_OP_READ) {
     uint8_t* dst = memory.GuestBufferToWrite(buf, length);
     if (dst == nullptr) return HVB_ERR_FAULT;
-    const absl::Status s = device.Read(offset, absl::MakeSpan(dst, length));
+    absl::Status s;
+    {
+      GuestMemory::DeviceAccess dma;
+      s = device.Read(offset, absl::MakeSpan(dst, length));
+    }
     return s.ok() ? static_cast<int64_t>(count) : DeviceError(s);
   }
   const uint8_t* src = memory.GuestBuffer(buf, length);
   if (src == nullptr) return HVB_ERR_FAULT;
-  const absl::Status s = device.Write(offset, absl::MakeConstSpan(src, length));
+  absl::Status s;
+  {
+    GuestMemory::DeviceAccess dma;
+    s = device.Write(offset, absl::MakeConstSpan(src, length));
+  }
   return s.ok() ? static_cast<int64_t>(count) : DeviceError(s);
 }
 

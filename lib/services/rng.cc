@@ -16,7 +16,11 @@ HypercallResult Handle<HVB_FN_RNG_FILL>(ServiceCall& call) {
   if (dst == nullptr) return Error(HVB_ERR_FAULT);
   size_t done = 0;
   while (done < length) {
-    const ssize_t n = getrandom(dst + done, length - done, 0);
+    ssize_t n;
+    {
+      GuestMemory::DeviceAccess dma;
+      n = getrandom(dst + done, length - done, 0);
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     done += static_cast<size_t>(n);

@@ -97,7 +97,10 @@ Services::Services(ServiceContext& ctx, ServicesOptions options)
               [this](uint32_t vcpu, uint8_t vector) {
                 (void)events_.Raise(vcpu, vector);
               }),
-      block_(ctx, events_, std::move(options.disks)) {}
+      block_(ctx, events_, std::move(options.disks)) {
+  // Raised by the VM when the embedder changes the memory map.
+  (void)events_.AddSource(HVB_EVENT_SRC_MEMORY_MAP, {});
+}
 
 Services::~Services() = default;
 

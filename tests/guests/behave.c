@@ -8,6 +8,9 @@
  *   shared        writes "written by the guest" at the start of the first
  *                 HVB_MEM_SHARED region of its memory map, tries to write
  *                 the first HVB_MEM_ROM one and prints what it reads there
+ *   hotplug       waits for the memory-map event, then finds the RAM the
+ *                 host added above its boot map, maps it and writes
+ *                 "hot-added RAM works" into its last 64 bytes
  *   port-read     reads I/O ports no device serves (in, then rep insb) and
  *                 prints what it got
  *   spin          loops forever (for timeouts and stopping)
@@ -21,6 +24,39 @@ static volatile uint64_t input_events, handled_events;
 static void on_input(struct hvb_interrupt_frame *frame) {
   (void)frame;
   input_events = input_events + 1;
+}
+
+static volatile uint64_t map_events;
+static void on_map_change(struct hvb_interrupt_frame *frame) {
+  (void)frame;
+  map_events = map_events + 1;
+}
+
+/* hotplug: see the top. */
+static int hotplug(const struct hvb_boot_info *boot) {
+  hvb_interrupts_init();
+  hvb_interrupt_set_handler(0x45, on_map_change);
+  hvb_event_route(HVB_EVENT_SRC_MEMORY_MAP, 0, 0x45);
+  hvb_printf("hotplug: generation %lu, waiting\n", hvb_memory_generation());
+  HVB_WAIT_UNTIL(map_events != 0);
+  static struct hvb_mem_region map[64];
+  uint32_t count = 0;
+  if (hvb_memory_read_map(map, 64, &count) != HVB_OK) return 2;
+  const struct hvb_mem_region *boot_map =
+      (const struct hvb_mem_region *)(uintptr_t)boot->mem_map;
+  const struct hvb_mem_region *last = &boot_map[boot->mem_map_count - 1];
+  const uint64_t boot_top = last->base + last->length;
+  for (uint32_t i = 0; i < count && i < 64; ++i) {
+    if (map[i].type != HVB_MEM_USABLE || map[i].base < boot_top) continue;
+    if (hvb_map_identity(map[i].base, map[i].length, 0) != HVB_OK) return 3;
+    char *end = (char *)(uintptr_t)(map[i].base + map[i].length - 64);
+    const char text[] = "hot-added RAM works";
+    memcpy(end, text, sizeof(text));
+    hvb_printf("hotplug: generation %lu, %u entries, new RAM at %lx+%lx\n",
+               hvb_memory_generation(), count, map[i].base, map[i].length);
+    return 0;
+  }
+  return 4;
 }
 
 static int starts_with(const char *s, const char *prefix) {
@@ -44,6 +80,7 @@ int hvb_main(const struct hvb_boot_info *boot) {
   }
   if (starts_with(cmd, "triple-fault")) __asm__ volatile("ud2");
   if (starts_with(cmd, "halt")) hvb_halt_forever();
+  if (starts_with(cmd, "hotplug")) return hotplug(boot);
   if (starts_with(cmd, "shared")) {
     const struct hvb_mem_region *map =
         (const struct hvb_mem_region *)(uintptr_t)boot->mem_map;

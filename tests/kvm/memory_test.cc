@@ -103,6 +103,36 @@ TEST_F(MemoryTest, TheGuestWritesSharedMemoryAndCannotWriteRom) {
   close(fd);
 }
 
+TEST_F(MemoryTest, TheGuestLearnsOfRamAddedWhileItRunsAndUsesIt) {
+  cmdline_ = "hotplug";
+  TearDown();
+  SetUp();
+  Boot();
+  for (int i = 0; i < 3000; ++i) {  // bounded: 30 s
+    if (console_.Text().find("waiting") != std::string::npos) break;
+    usleep(10000);
+  }
+  ASSERT_NE(console_.Text().find("hotplug: generation 0, waiting"),
+            std::string::npos)
+      << console_.Text();
+  uint32_t id = 0;
+  ASSERT_EQ(Map(8 * kGiB, 2 << 20, -1, 0, &id), 0) << hyperv_bios_last_error();
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
+  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), 0);
+  EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_SHUTDOWN) << exit.message;
+  EXPECT_EQ(exit.exit_code, 0) << console_.Text();
+  EXPECT_NE(console_.Text().find("generation 1, "), std::string::npos)
+      << console_.Text();
+  EXPECT_NE(console_.Text().find("new RAM at 200000000+200000"),
+            std::string::npos)
+      << console_.Text();
+  char text[20] = {};
+  ASSERT_EQ(hyperv_bios_read_guest_memory(vm_, 8 * kGiB + (2 << 20) - 64, text,
+                                          sizeof(text)),
+            0);
+  EXPECT_STREQ(text, "hot-added RAM works");
+}
+
 TEST_F(MemoryTest, RamComesAndGoesWhileTheGuestRuns) {
   cmdline_ = "spin";
   TearDown();

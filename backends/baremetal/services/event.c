@@ -6,16 +6,19 @@
 #include "firmware.h"
 #include "services/services.h"
 
-/* Sources by index: 0 console input, 1 + q block queue q. */
-static struct hvb_event_source g_sources[1 + FW_MAX_QUEUES];
+/* Sources by index: 0 console input, 1 memory map (its map never
+ * changes here: routable, never raised), 2 + q block queue q. */
+enum { kConsoleSource = 0, kMemoryMapSource = 1, kFirstQueueSource = 2 };
+static struct hvb_event_source g_sources[kFirstQueueSource + FW_MAX_QUEUES];
 static uint32_t g_queue_count;
 
 /* The index of event source `source`, or -1 if it does not exist. */
 static int source_index(uint64_t source) {
-  if (source == HVB_EVENT_SRC_CONSOLE_INPUT) return 0;
+  if (source == HVB_EVENT_SRC_CONSOLE_INPUT) return kConsoleSource;
+  if (source == HVB_EVENT_SRC_MEMORY_MAP) return kMemoryMapSource;
   if (source >= HVB_EVENT_SRC_QUEUE(0) &&
       source < HVB_EVENT_SRC_QUEUE(g_queue_count)) {
-    return 1 + (int)(source - HVB_EVENT_SRC_QUEUE(0));
+    return kFirstQueueSource + (int)(source - HVB_EVENT_SRC_QUEUE(0));
   }
   return -1;
 }
@@ -43,7 +46,8 @@ void fw_event_add_queue(uint32_t queue) {
 }
 
 void fw_event_queue_completed(uint32_t queue) {
-  if (hvb_event_trigger(&g_sources[1 + queue])) raise_source(1 + (int)queue);
+  const int i = kFirstQueueSource + (int)queue;
+  if (hvb_event_trigger(&g_sources[i])) raise_source(i);
 }
 
 struct fw_result fw_event_route(const uint64_t *args) {

@@ -90,7 +90,10 @@ struct hvb_boot_info {
   uint32_t device_count;
   uint32_t reserved0;
   uint64_t devices; /* struct hvb_device[device_count] */
-  uint64_t reserved[8];
+  /* Since 0.6: memory.generation when mem_map was written (0 on a
+   * platform whose map never changes). */
+  uint64_t mem_map_generation;
+  uint64_t reserved[7];
 };
 
 #ifdef __cplusplus
@@ -107,5 +110,7 @@ HVB_STATIC_ASSERT(offsetof(struct hvb_boot_info, mem_map) == 64,
                   "hvb_boot_info.mem_map");
 HVB_STATIC_ASSERT(offsetof(struct hvb_boot_info, devices) == 80,
                   "hvb_boot_info.devices");
+HVB_STATIC_ASSERT(offsetof(struct hvb_boot_info, mem_map_generation) == 88,
+                  "hvb_boot_info.mem_map_generation");
 
 #endif /* HVBIOS_ABI_BOOT_H_ */

@@ -37,7 +37,6 @@ enum hvb_service_id {
 #undef HVB_SERVICE_ID_
   /* Allocated for later minor versions: HVB_ERR_NOSYS until then. */
   HVB_SVC_NET = 0x09,
-  HVB_SVC_MEM = 0x0b,
   /* Services an embedding VMM adds for its own guests (vendor services,
    * docs/abi.md 5.13): numbered from here up. */
   HVB_SVC_VENDOR_FIRST = 0x8000,
@@ -69,6 +68,8 @@ enum hvb_function_id {
 
 /* Event sources. */
 #define HVB_EVENT_SRC_CONSOLE_INPUT 0u /* console input became readable */
+/* The memory map changed (memory.generation moved on). Since 0.6. */
+#define HVB_EVENT_SRC_MEMORY_MAP 1u
 /* Completions were posted on queue q (since 0.3). */
 #define HVB_EVENT_SRC_QUEUE(q) (0x100u + (uint32_t)(q))
 

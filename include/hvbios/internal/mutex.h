@@ -89,10 +89,11 @@ class ABSL_SCOPED_LOCKABLE MutexLock {
 };
 
 // A reader-writer lock (std::shared_mutex: a pthread rwlock, which TSan
-// intercepts). glibc's default prefers readers: a reader never waits
-// behind a waiting writer, so a thread holding the shared side may wait
-// for another that needs it too without a writer deadlocking them; a
-// writer waits until no reader is left. Shared ownership may nest.
+// intercepts, with no ordering between readers, as for the real lock).
+// glibc's default prefers readers: a reader never waits behind a waiting
+// writer, so a thread holding the shared side may wait for another that
+// needs it too without a writer deadlocking them; a writer waits until no
+// reader is left. Shared ownership may nest.
 class ABSL_LOCKABLE SharedMutex {
  public:
   SharedMutex() = default;

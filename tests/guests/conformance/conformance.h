@@ -64,5 +64,6 @@ void test_eoi(void);
 void test_rng(void);
 void test_block(const struct hvb_boot_info *boot);
 void test_platform_memory(const struct hvb_boot_info *boot);
+void test_memory_service(const struct hvb_boot_info *boot);
 
 #endif /* HVBIOS_TESTS_GUESTS_CONFORMANCE_CONFORMANCE_H_ */

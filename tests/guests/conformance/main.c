@@ -116,6 +116,7 @@ int hvb_main(const struct hvb_boot_info *boot) {
   test_debug();
   test_power_errors();
   test_platform_memory(boot);
+  test_memory_service(boot);
   test_vcpu(boot);
   test_timer();
   test_event();

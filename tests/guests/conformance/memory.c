@@ -65,3 +65,50 @@ void test_platform_memory(const struct hvb_boot_info *boot) {
     break;
   }
 }
+
+/* memory (docs/abi.md 5.14): the map as it is now, and its generation. At
+ * boot both platforms answer with the boot map. */
+void test_memory_service(const struct hvb_boot_info *boot) {
+  const struct hvb_mem_region *map =
+      (const struct hvb_mem_region *)(uintptr_t)boot->mem_map;
+  const uint64_t generation = hvb_memory_generation();
+  CHECK("memory.generation_is_the_boot_infos",
+        generation == boot->mem_map_generation, "%lu, boot info says %lu",
+        generation, boot->mem_map_generation);
+  /* Room for the whole map and one more entry, which must stay as it was. */
+  static struct hvb_mem_region copy[64];
+  const uint32_t n = boot->mem_map_count < 63 ? boot->mem_map_count : 63;
+  memset(copy, 0xa5, sizeof(copy));
+  struct hvb_result r =
+      hvb_call2(HVB_FN_MEMORY_READ_MAP, hvb_virt_to_phys(copy), n + 1);
+  int same = r.status == HVB_OK && r.value == boot->mem_map_count;
+  for (uint32_t i = 0; same && i < n; ++i) {
+    same = copy[i].base == map[i].base && copy[i].length == map[i].length &&
+           copy[i].type == map[i].type;
+  }
+  CHECK("memory.read_map_is_the_boot_map", same,
+        "status %ld, %lu entries, boot map has %u", (long)r.status, r.value, n);
+  /* A short buffer gets what fits, and the whole count. */
+  memset(copy, 0xa5, sizeof(copy));
+  r = hvb_call2(HVB_FN_MEMORY_READ_MAP, hvb_virt_to_phys(copy), 1);
+  const uint8_t *after = (const uint8_t *)&copy[1];
+  CHECK("memory.read_map_stops_at_capacity",
+        r.status == HVB_OK && r.value == boot->mem_map_count &&
+            copy[0].base == map[0].base && after[0] == 0xa5 &&
+            after[sizeof(copy[1]) - 1] == 0xa5,
+        "status %ld, value %lu", (long)r.status, r.value);
+  r = hvb_call2(HVB_FN_MEMORY_READ_MAP, 0, 0);
+  CHECK("memory.read_map_counts_without_a_buffer",
+        r.status == HVB_OK && r.value == boot->mem_map_count,
+        "status %ld, value %lu", (long)r.status, r.value);
+  r = hvb_call2(HVB_FN_MEMORY_READ_MAP, boot->hypercall_page, 1);
+  CHECK_STATUS("memory.read_map_into_the_platform", r, HVB_ERR_FAULT);
+  r = hvb_call2(HVB_FN_MEMORY_READ_MAP, 0, 1);
+  CHECK_STATUS("memory.read_map_to_null", r, HVB_ERR_FAULT);
+  /* The "memory map changed" source exists everywhere, even where the
+   * map never changes. */
+  r = hvb_call6(HVB_FN_EVENT_ROUTE, HVB_EVENT_SRC_MEMORY_MAP, 0, kTestVector, 0,
+                0, 0);
+  CHECK_STATUS("memory.map_changes_are_an_event_source", r, HVB_OK);
+  hvb_call1(HVB_FN_EVENT_MASK, HVB_EVENT_SRC_MEMORY_MAP);
+}

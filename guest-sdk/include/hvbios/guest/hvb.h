@@ -228,6 +228,24 @@ void hvb_notify(uint32_t queue);
 /* Fills all `length` bytes with random bytes (several calls if needed). */
 hvb_status hvb_rng_fill(void *buf, size_t length);
 
+/* ---- memory (since 0.6) --------------------------------------------------
+ */
+/* The memory map's generation: the boot info's mem_map_generation at boot,
+ * one more after each change the host makes (HVB_EVENT_SRC_MEMORY_MAP). */
+uint64_t hvb_memory_generation(void);
+/* Copies up to `capacity` entries of the current memory map (sorted by
+ * base) to `out` and stores the map's entry count in *count. The copy is
+ * consistent: it is retried while the generation moves meanwhile. */
+hvb_status hvb_memory_read_map(struct hvb_mem_region *out, uint32_t capacity,
+                               uint32_t *count);
+/* Identity-maps [base, base + size), widened to 2 MiB boundaries, in the
+ * page tables cr3 names (read-write, supervisor; `uncached` for device
+ * windows), where nothing is mapped yet: for RAM the host adds at run time
+ * and device windows, which the boot page tables do not cover. Takes
+ * page-table pages from a pool in the SDK (HVB_ERR_NOMEM once it is used
+ * up). Below 512 GiB only. Not thread-safe: one vCPU at a time. */
+hvb_status hvb_map_identity(uint64_t base, uint64_t size, int uncached);
+
 /* ---- interrupts (IDT, handlers, EOI, waiting) ------------------------------
  */
 /* What an interrupt handler sees: the interrupted context. */
