@@ -1,5 +1,6 @@
-// The C API (include/hvbios/hvbios.h) over the C++ API: run-time memory
-// regions and dirty-page logs.
+// The C API (include/hvbios/hvbios.h) over the C++ API: the embedder's
+// platform: run-time memory regions, dirty-page logs, interrupt routes and
+// event sources.
 #include <cstring>
 #include <vector>
 
@@ -92,6 +93,51 @@ int hyperv_bios_stop_dirty_log(hyperv_bios_vm* vm, uint32_t id) {
   return Guard(__func__, [&]() -> int {
     if (vm == nullptr) return NullHandle(__func__);
     return FromStatus(vm->vm->StopDirtyLog(id));
+  });
+}
+
+int hyperv_bios_add_interrupt_route(hyperv_bios_vm* vm, uint32_t vcpu_id,
+                                    uint8_t vector, uint32_t* id,
+                                    int* eventfd) {
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr || id == nullptr || eventfd == nullptr) {
+      return NullHandle(__func__);
+    }
+    absl::StatusOr<hvbios::Vm::InterruptRoute> route =
+        vm->vm->AddInterruptRoute(vcpu_id, vector);
+    if (!route.ok()) return Fail(route.status());
+    *id = route->id;
+    *eventfd = route->eventfd;
+    return Succeed();
+  });
+}
+
+int hyperv_bios_retarget_interrupt_route(hyperv_bios_vm* vm, uint32_t id,
+                                         uint32_t vcpu_id, uint8_t vector) {
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr) return NullHandle(__func__);
+    return FromStatus(vm->vm->RetargetInterruptRoute(id, vcpu_id, vector));
+  });
+}
+
+int hyperv_bios_remove_interrupt_route(hyperv_bios_vm* vm, uint32_t id) {
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr) return NullHandle(__func__);
+    return FromStatus(vm->vm->RemoveInterruptRoute(id));
+  });
+}
+
+int hyperv_bios_add_event_source(hyperv_bios_vm* vm, uint32_t source) {
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr) return NullHandle(__func__);
+    return FromStatus(vm->vm->AddEventSource(source));
+  });
+}
+
+int hyperv_bios_trigger_event(hyperv_bios_vm* vm, uint32_t source) {
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr) return NullHandle(__func__);
+    return FromStatus(vm->vm->TriggerEvent(source));
   });
 }
 

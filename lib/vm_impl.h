@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "hvbios/vm.h"
 #include "lib/guest_memory.h"
 #include "lib/services/services.h"
+#include "lib/unique_fd.h"
 
 namespace hvbios {
 
@@ -119,6 +121,13 @@ class VmImpl final : public Vm, public ServiceContext {
   absl::Status StartDirtyLog(uint32_t id) override;
   absl::StatusOr<std::vector<uint64_t>> FetchDirtyLog(uint32_t id) override;
   absl::Status StopDirtyLog(uint32_t id) override;
+  absl::StatusOr<InterruptRoute> AddInterruptRoute(uint32_t vcpu_id,
+                                                   uint8_t vector) override;
+  absl::Status RetargetInterruptRoute(uint32_t id, uint32_t vcpu_id,
+                                      uint8_t vector) override;
+  absl::Status RemoveInterruptRoute(uint32_t id) override;
+  absl::Status AddEventSource(uint32_t source) override;
+  absl::Status TriggerEvent(uint32_t source) override;
   const GuestMemory& memory() const override { return *memory_; }
   const VmOptions& options() const override { return options_; }
 
@@ -165,6 +174,11 @@ class VmImpl final : public Vm, public ServiceContext {
   // memory's lock, never while holding mu_.
   Mutex layout_mu_;
   uint64_t used_region_ids_ ABSL_GUARDED_BY(layout_mu_) = 0;  // bit per id
+
+  // The embedder's interrupt routes by id, with their eventfds.
+  Mutex routes_mu_;
+  std::map<uint32_t, UniqueFd> routes_ ABSL_GUARDED_BY(routes_mu_);
+  uint32_t next_route_id_ ABSL_GUARDED_BY(routes_mu_) = 1;
 
   // Guards the VM's lifecycle: these fields and every vCPU's mailbox.
   mutable Mutex mu_;

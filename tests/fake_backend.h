@@ -104,6 +104,12 @@ class FakeBackendVm : public BackendVm {
     interrupt_fds_[eventfd] = {vcpu_id, vector};
     return absl::OkStatus();
   }
+  absl::Status UnbindInterruptFd(int eventfd) override {
+    hvbios::MutexLock lock(&mu_);
+    return interrupt_fds_.erase(eventfd) == 1
+               ? absl::OkStatus()
+               : absl::NotFoundError("not bound");
+  }
   std::map<int, std::pair<uint32_t, uint8_t>> interrupt_fds() const {
     hvbios::MutexLock lock(&mu_);
     return interrupt_fds_;

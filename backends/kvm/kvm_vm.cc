@@ -180,6 +180,31 @@ class KvmVm final : public BackendVm {
     return absl::OkStatus();
   }
 
+  absl::Status UnbindInterruptFd(int eventfd) override {
+    std::lock_guard<std::mutex> lock(routes_mu_);
+    auto it = gsi_of_fd_.find(eventfd);
+    if (it == gsi_of_fd_.end()) {
+      return absl::NotFoundError("the eventfd is not bound");
+    }
+    kvm_irqfd irqfd = {};
+    irqfd.fd = static_cast<uint32_t>(eventfd);
+    irqfd.gsi = it->second;
+    irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
+    if (ioctl(vm_.get(), KVM_IRQFD, &irqfd) != 0) {
+      return ErrnoStatus(errno, "KVM_IRQFD (deassign)");
+    }
+    msi_routes_.erase(it->second);
+    gsi_of_fd_.erase(it);
+    KvmArray<kvm_irq_routing_entry> table(
+        static_cast<uint32_t>(msi_routes_.size()));
+    size_t i = 0;
+    for (const auto& [gsi, entry] : msi_routes_) table[i++] = entry;
+    if (ioctl(vm_.get(), kKvmSetGsiRouting, table.data()) != 0) {
+      return ErrnoStatus(errno, "KVM_SET_GSI_ROUTING");
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status BindDoorbell(uint32_t queue, int eventfd) override {
     kvm_ioeventfd ioeventfd = {};
     ioeventfd.datamatch = queue;

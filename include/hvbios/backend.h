@@ -173,6 +173,8 @@ class BackendVm {
   // stays owned by the caller and open while the BackendVm lives.
   virtual absl::Status BindInterruptFd(int eventfd, uint32_t vcpu_id,
                                        uint8_t vector) = 0;
+  // Undoes BindInterruptFd: writes to `eventfd` raise nothing from now on.
+  virtual absl::Status UnbindInterruptFd(int eventfd) = 0;
 
   // Makes the guest's doorbell for `queue` (the hypercall page's notify
   // entry) signal `eventfd` directly, without a vCPU exit where the

@@ -346,6 +346,32 @@ int hyperv_bios_fetch_dirty_log(hyperv_bios_vm *vm, uint32_t id,
                                 uint64_t *bitmap, size_t words);
 int hyperv_bios_stop_dirty_log(hyperv_bios_vm *vm, uint32_t id);
 
+/* ---- Interrupt routes and event sources of the embedder's own. */
+
+/* An eventfd (*eventfd, owned by the VM: do not close it) whose every
+ * write (8 bytes, any non-zero count) raises `vector` (32..254) on vCPU
+ * `vcpu_id` as an edge-triggered MSI, without a call into the library
+ * (KVM_IRQFD): for a device model's own threads. Any thread, callbacks
+ * included. Level-triggered routes are not offered (docs/architecture.md,
+ * "Interrupts (KVM)"). */
+int hyperv_bios_add_interrupt_route(hyperv_bios_vm *vm, uint32_t vcpu_id,
+                                    uint8_t vector, uint32_t *id,
+                                    int *eventfd);
+/* Moves route `id` to another vCPU or vector. */
+int hyperv_bios_retarget_interrupt_route(hyperv_bios_vm *vm, uint32_t id,
+                                         uint32_t vcpu_id, uint8_t vector);
+/* Unbinds route `id` and closes its eventfd. ENOTFOUND if unknown. */
+int hyperv_bios_remove_interrupt_route(hyperv_bios_vm *vm, uint32_t id);
+
+/* An event source of the embedder's (HVB_EVENT_SRC_VENDOR_FIRST ..
+ * _LAST, hvbios/abi/hypercall.h) that the guest routes, masks and unmasks
+ * with the event service like the platform's own. EEXIST if added
+ * already. */
+int hyperv_bios_add_event_source(hyperv_bios_vm *vm, uint32_t source);
+/* One event from `source`: delivered as the guest routed it, held while
+ * masked, dropped while unrouted. Any thread, callbacks included. */
+int hyperv_bios_trigger_event(hyperv_bios_vm *vm, uint32_t source);
+
 /* Waits until the VM stops, up to timeout_ms (< 0: forever), and fills
  * *exit. HYPERV_BIOS_ETIMEDOUT if it still runs then: *exit is then filled
  * too, with reason 0 (still running). */

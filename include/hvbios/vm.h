@@ -281,6 +281,34 @@ class Vm {
   virtual absl::StatusOr<std::vector<uint64_t>> FetchDirtyLog(uint32_t id) = 0;
   virtual absl::Status StopDirtyLog(uint32_t id) = 0;
 
+  // Interrupt routes: an eventfd (the library's, nonblocking, close-on-
+  // exec) whose every write raises `vector` (32..254) on vCPU `vcpu_id`
+  // as an edge-triggered MSI, without a call into the library or the
+  // hypervisor per interrupt (KVM: KVM_IRQFD with an MSI route), for an
+  // embedder's device threads. Retarget moves it; Remove unbinds and
+  // closes the fd (writes to a copy of it raise nothing). Level-triggered
+  // routes are not offered: the ABI's events are edges acknowledged by
+  // EOI (docs/abi.md 5.8), and KVM resamples only I/O APIC pins; a device
+  // that stays asserted raises again when the guest acknowledges it
+  // through the device.
+  struct InterruptRoute {
+    uint32_t id = 0;
+    int eventfd = -1;  // owned by the VM until RemoveInterruptRoute
+  };
+  virtual absl::StatusOr<InterruptRoute> AddInterruptRoute(uint32_t vcpu_id,
+                                                           uint8_t vector) = 0;
+  virtual absl::Status RetargetInterruptRoute(uint32_t id, uint32_t vcpu_id,
+                                              uint8_t vector) = 0;
+  virtual absl::Status RemoveInterruptRoute(uint32_t id) = 0;
+
+  // Event sources of the embedder's own (HVB_EVENT_SRC_VENDOR_FIRST ..
+  // _LAST), which the guest routes, masks and unmasks with the event
+  // service like the built-in ones (docs/abi.md 5.8). Add once each;
+  // TriggerEvent (any thread, callbacks included) raises one event: as
+  // routed, held while masked, dropped while unrouted.
+  virtual absl::Status AddEventSource(uint32_t source) = 0;
+  virtual absl::Status TriggerEvent(uint32_t source) = 0;
+
   // The library's own view of guest RAM (lib/guest_memory.h).
   virtual const GuestMemory& memory() const = 0;
   virtual const VmOptions& options() const = 0;

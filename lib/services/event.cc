@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "absl/strings/str_format.h"
 #include "lib/services/services.h"
 #include "lib/status_macros.h"
 
@@ -20,7 +21,10 @@ absl::Status EventService::AddSource(uint32_t source,
     if (!s.irqfd.valid()) return ErrnoStatus(errno, "eventfd for an irqfd");
   }
   MutexLock lock(&mu_);
-  sources_[source] = std::move(s);
+  if (!sources_.try_emplace(source, std::move(s)).second) {
+    return absl::AlreadyExistsError(
+        absl::StrFormat("event source 0x%x exists already", source));
+  }
   return absl::OkStatus();
 }
 

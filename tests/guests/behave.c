@@ -11,6 +11,10 @@
  *   hotplug       waits for the memory-map event, then finds the RAM the
  *                 host added above its boot map, maps it and writes
  *                 "hot-added RAM works" into its last 64 bytes
+ *   irq           counts interrupts on vectors 0x46 and 0x48 and on 0x47,
+ *                 which it routes the embedder's event source 0x10000 to;
+ *                 prints "irq: ready", then "irq: 46", "irq: 48", "irq: 47"
+ *                 as each first arrives, in that order
  *   port-read     reads I/O ports no device serves (in, then rep insb) and
  *                 prints what it got
  *   spin          loops forever (for timeouts and stopping)
@@ -30,6 +34,36 @@ static volatile uint64_t map_events;
 static void on_map_change(struct hvb_interrupt_frame *frame) {
   (void)frame;
   map_events = map_events + 1;
+}
+
+static volatile uint64_t irq_hits[3]; /* 0x46, 0x48, 0x47 */
+static void on_46(struct hvb_interrupt_frame *f) {
+  (void)f;
+  irq_hits[0] = irq_hits[0] + 1;
+}
+static void on_48(struct hvb_interrupt_frame *f) {
+  (void)f;
+  irq_hits[1] = irq_hits[1] + 1;
+}
+static void on_47(struct hvb_interrupt_frame *f) {
+  (void)f;
+  irq_hits[2] = irq_hits[2] + 1;
+}
+
+/* irq: see the top. */
+static int irq(void) {
+  hvb_interrupts_init();
+  hvb_interrupt_set_handler(0x46, on_46);
+  hvb_interrupt_set_handler(0x48, on_48);
+  hvb_interrupt_set_handler(0x47, on_47);
+  if (hvb_event_route(HVB_EVENT_SRC_VENDOR_FIRST, 0, 0x47) != HVB_OK) return 2;
+  hvb_printf("irq: ready\n");
+  static const char *const kNames[3] = {"46", "48", "47"};
+  for (int i = 0; i < 3; ++i) {
+    HVB_WAIT_UNTIL(irq_hits[i] != 0);
+    hvb_printf("irq: %s\n", kNames[i]);
+  }
+  return 0;
 }
 
 /* hotplug: see the top. */
@@ -81,6 +115,7 @@ int hvb_main(const struct hvb_boot_info *boot) {
   if (starts_with(cmd, "triple-fault")) __asm__ volatile("ud2");
   if (starts_with(cmd, "halt")) hvb_halt_forever();
   if (starts_with(cmd, "hotplug")) return hotplug(boot);
+  if (starts_with(cmd, "irq")) return irq();
   if (starts_with(cmd, "shared")) {
     const struct hvb_mem_region *map =
         (const struct hvb_mem_region *)(uintptr_t)boot->mem_map;

@@ -72,6 +72,10 @@ enum hvb_function_id {
 #define HVB_EVENT_SRC_MEMORY_MAP 1u
 /* Completions were posted on queue q (since 0.3). */
 #define HVB_EVENT_SRC_QUEUE(q) (0x100u + (uint32_t)(q))
+/* Sources of the embedding VMM's own (its devices, host events): exist
+ * only where it adds them. Since 0.6. */
+#define HVB_EVENT_SRC_VENDOR_FIRST 0x10000u
+#define HVB_EVENT_SRC_VENDOR_LAST 0x1ffffu
 
 /* block */
 #define HVB_BLOCK_SECTOR_SIZE 512u

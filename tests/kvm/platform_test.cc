@@ -1,6 +1,7 @@
-// Run-time memory through the C API on real KVM: a memfd shared with the
-// guest, read-only memory, RAM added and removed while the guest runs,
-// and dirty-page logs of the guest's own writes.
+// The embedder's platform through the C API on real KVM: a memfd shared
+// with the guest, read-only memory, RAM added and removed while the guest
+// runs, dirty-page logs of the guest's own writes, interrupt routes and
+// event sources of the embedder's own.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "hvbios/abi/boot.h"
+#include "hvbios/abi/hypercall.h"
 #include "hvbios/hvbios.h"
 #include "hvbios/internal/mutex.h"
 #include "tests/kvm/kvm_guest.h"
@@ -22,7 +24,7 @@ using hvbios::testing::GuestPath;
 
 constexpr uint64_t kGiB = 1ull << 30;
 
-class MemoryTest : public ::testing::Test {
+class PlatformTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SKIP_WITHOUT_KVM();
@@ -58,7 +60,7 @@ class MemoryTest : public ::testing::Test {
   hyperv_bios_vm* vm_ = nullptr;
 };
 
-TEST_F(MemoryTest, TheGuestWritesSharedMemoryAndCannotWriteRom) {
+TEST_F(PlatformTest, TheGuestWritesSharedMemoryAndCannotWriteRom) {
   const int fd = memfd_create("hvbios-shared", 0);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(ftruncate(fd, 2 * 4096), 0);
@@ -103,7 +105,7 @@ TEST_F(MemoryTest, TheGuestWritesSharedMemoryAndCannotWriteRom) {
   close(fd);
 }
 
-TEST_F(MemoryTest, TheGuestLearnsOfRamAddedWhileItRunsAndUsesIt) {
+TEST_F(PlatformTest, TheGuestLearnsOfRamAddedWhileItRunsAndUsesIt) {
   cmdline_ = "hotplug";
   TearDown();
   SetUp();
@@ -133,7 +135,7 @@ TEST_F(MemoryTest, TheGuestLearnsOfRamAddedWhileItRunsAndUsesIt) {
   EXPECT_STREQ(text, "hot-added RAM works");
 }
 
-TEST_F(MemoryTest, RamComesAndGoesWhileTheGuestRuns) {
+TEST_F(PlatformTest, RamComesAndGoesWhileTheGuestRuns) {
   cmdline_ = "spin";
   TearDown();
   SetUp();
@@ -166,6 +168,57 @@ TEST_F(MemoryTest, RamComesAndGoesWhileTheGuestRuns) {
   }
   EXPECT_TRUE(written) << "the guest's stack writes were not logged";
   ASSERT_EQ(hyperv_bios_stop_dirty_log(vm_, 0), 0);
+}
+
+// Waits (bounded: 30 s) until the console shows `text`.
+bool AwaitConsole(Console& console, const std::string& text) {
+  for (int i = 0; i < 3000; ++i) {
+    if (console.Text().find(text) != std::string::npos) return true;
+    usleep(10000);
+  }
+  return false;
+}
+
+TEST_F(PlatformTest, RoutesAndEventSourcesReachTheGuest) {
+  cmdline_ = "irq";
+  TearDown();
+  SetUp();
+  ASSERT_EQ(hyperv_bios_add_event_source(vm_, HVB_EVENT_SRC_VENDOR_FIRST), 0)
+      << hyperv_bios_last_error();
+  EXPECT_EQ(hyperv_bios_add_event_source(vm_, HVB_EVENT_SRC_VENDOR_FIRST),
+            HYPERV_BIOS_EEXIST);
+  EXPECT_EQ(hyperv_bios_add_event_source(vm_, HVB_EVENT_SRC_QUEUE(0)),
+            HYPERV_BIOS_EINVAL);
+  uint32_t id = 0;
+  int fd = -1;
+  EXPECT_EQ(hyperv_bios_add_interrupt_route(vm_, 1, 0x46, &id, &fd),
+            HYPERV_BIOS_ERANGE)
+      << "the VM has one vCPU";
+  EXPECT_EQ(hyperv_bios_add_interrupt_route(vm_, 0, 255, &id, &fd),
+            HYPERV_BIOS_EINVAL);
+  ASSERT_EQ(hyperv_bios_add_interrupt_route(vm_, 0, 0x46, &id, &fd), 0)
+      << hyperv_bios_last_error();
+  Boot();
+  ASSERT_TRUE(AwaitConsole(console_, "irq: ready")) << console_.Text();
+  const uint64_t one = 1;
+  ASSERT_EQ(write(fd, &one, sizeof(one)), 8);
+  ASSERT_TRUE(AwaitConsole(console_, "irq: 46")) << console_.Text();
+  ASSERT_EQ(hyperv_bios_retarget_interrupt_route(vm_, id, 0, 0x48), 0)
+      << hyperv_bios_last_error();
+  ASSERT_EQ(write(fd, &one, sizeof(one)), 8);
+  ASSERT_TRUE(AwaitConsole(console_, "irq: 48")) << console_.Text();
+  ASSERT_EQ(hyperv_bios_trigger_event(vm_, HVB_EVENT_SRC_VENDOR_FIRST), 0);
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
+  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), 0);
+  EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_SHUTDOWN) << exit.message;
+  EXPECT_EQ(exit.exit_code, 0) << console_.Text();
+  EXPECT_NE(console_.Text().find("irq: 46\nirq: 48\nirq: 47\n"),
+            std::string::npos)
+      << console_.Text();
+  ASSERT_EQ(hyperv_bios_remove_interrupt_route(vm_, id), 0);
+  EXPECT_EQ(hyperv_bios_remove_interrupt_route(vm_, id), HYPERV_BIOS_ENOTFOUND);
+  EXPECT_EQ(hyperv_bios_trigger_event(vm_, HVB_EVENT_SRC_VENDOR_FIRST + 1),
+            HYPERV_BIOS_ENOTFOUND);
 }
 
 }  // namespace
