@@ -96,6 +96,52 @@ int hyperv_bios_stop_dirty_log(hyperv_bios_vm* vm, uint32_t id) {
   });
 }
 
+int hyperv_bios_add_device(hyperv_bios_vm* vm,
+                           const hyperv_bios_device* device) {
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr || device == nullptr) return NullHandle(__func__);
+    hyperv_bios_device d;
+    if (absl::Status s = CopyIn(device, sizeof(d), "device", &d); !s.ok()) {
+      return Fail(s);
+    }
+    if ((d.flags & ~HYPERV_BIOS_DEVICE_PIO) != 0) {
+      return Fail(absl::StatusCode::kInvalidArgument,
+                  absl::StrCat(__func__, ": unknown flags"));
+    }
+    hvbios::DeviceSpec spec;
+    spec.id = d.id;
+    spec.pio = (d.flags & HYPERV_BIOS_DEVICE_PIO) != 0;
+    spec.base = d.base;
+    spec.size = d.size;
+    spec.event_source = d.event_source;
+    if (d.read != nullptr) {
+      spec.read = [fn = d.read, ctx = d.context](uint64_t offset,
+                                                 uint32_t size) {
+        return fn(ctx, offset, size);
+      };
+    }
+    if (d.write != nullptr) {
+      spec.write = [fn = d.write, ctx = d.context](
+                       uint64_t offset, uint32_t size, uint64_t value) {
+        fn(ctx, offset, size, value);
+      };
+    }
+    return FromStatus(vm->vm->AddDevice(std::move(spec)));
+  });
+}
+
+int hyperv_bios_bind_device_doorbell(hyperv_bios_vm* vm, uint32_t id,
+                                     uint64_t offset, uint32_t size,
+                                     int match_value, uint64_t value,
+                                     int eventfd) {
+  return Guard(__func__, [&]() -> int {
+    if (vm == nullptr) return NullHandle(__func__);
+    return FromStatus(vm->vm->BindDeviceDoorbell(
+        id, offset, size,
+        match_value ? std::optional<uint64_t>(value) : std::nullopt, eventfd));
+  });
+}
+
 int hyperv_bios_add_interrupt_route(hyperv_bios_vm* vm, uint32_t vcpu_id,
                                     uint8_t vector, uint32_t* id,
                                     int* eventfd) {

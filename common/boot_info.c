@@ -47,11 +47,11 @@ int hvb_boot_info_write(void *page, const struct hvb_boot_params *p) {
 int hvb_devices_fill(struct hvb_device *out, uint32_t capacity,
                      uint32_t disk_count, const uint8_t *read_only) {
   if (capacity < 1 || disk_count > capacity - 1) return -1;
-  const struct hvb_device console = {HVB_DEV_CONSOLE, 0, 0, {0, 0}};
+  const struct hvb_device console = {HVB_DEV_CONSOLE, 0, 0, 0, 0};
   out[0] = console;
   for (uint32_t i = 0; i < disk_count; ++i) {
     const struct hvb_device disk = {
-        HVB_DEV_BLOCK, i, read_only[i] ? HVB_BLOCK_F_READ_ONLY : 0, {0, 0}};
+        HVB_DEV_BLOCK, i, read_only[i] ? HVB_BLOCK_F_READ_ONLY : 0, 0, 0};
     out[1 + i] = disk;
   }
   return (int)(1 + disk_count);

@@ -159,13 +159,16 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(GuestMemory& memory,
   std::vector<uint8_t> read_only(params.disks_read_only.begin(),
                                  params.disks_read_only.end());
   std::vector<hvb_device> devices(kMaxDevices);
-  const int device_count = hvb_devices_fill(
-      devices.data(), kMaxDevices, static_cast<uint32_t>(read_only.size()),
-      read_only.data());
-  if (device_count < 0) {
+  int device_count = hvb_devices_fill(devices.data(), kMaxDevices,
+                                      static_cast<uint32_t>(read_only.size()),
+                                      read_only.data());
+  if (device_count < 0 ||
+      params.vendor_devices.size() > kMaxDevices - device_count) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "%d disks, more than fit in the boot info", read_only.size()));
+        "%d disks and %d devices, more than fit in the boot info",
+        read_only.size(), params.vendor_devices.size()));
   }
+  for (const hvb_device& d : params.vendor_devices) devices[device_count++] = d;
   std::memset(memory.Translate(layout::kCmdline, kPageSize), 0, kPageSize);
   memory.Write(layout::kCmdline, params.cmdline.data(), params.cmdline.size());
   // The clock page is filled when the boot vCPU starts (it needs a vCPU's

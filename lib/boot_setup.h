@@ -22,6 +22,8 @@ struct BootParams {
   uint64_t tsc_frequency_hz = 0;
   // One entry per disk (device id = index): whether it is read-only.
   std::vector<bool> disks_read_only;
+  // The embedder's devices, after the disks in the device list.
+  std::vector<hvb_device> vendor_devices;
 };
 
 // Entry state for a vCPU started at `rip` (vcpu.start, Vcpu::StartAt): the

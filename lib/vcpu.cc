@@ -330,6 +330,11 @@ void VcpuImpl::ThreadMain() {
     }
     if ((exit->kind == VcpuExit::Kind::kIo ||
          exit->kind == VcpuExit::Kind::kMmio) &&
+        exit->data != nullptr && vm_->ServeDeviceAccess(*exit)) {
+      continue;
+    }
+    if ((exit->kind == VcpuExit::Kind::kIo ||
+         exit->kind == VcpuExit::Kind::kMmio) &&
         vm_->options_.open_bus) {
       if (!exit->is_write && exit->data != nullptr) {
         std::memset(exit->data, 0xff, uint64_t{exit->size} * exit->count);

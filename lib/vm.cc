@@ -95,7 +95,8 @@ absl::Status VmImpl::LoadGuest(absl::Span<const uint8_t> elf) {
                                     read_only.push_back(disk->read_only());
                                   }
                                   return read_only;
-                                }()},
+                                }(),
+                            .vendor_devices = FreezeDevices()},
                            *backend_));
   MutexLock lock(&mu_);
   boot_entry_ = entry;

@@ -121,6 +121,10 @@ class VmImpl final : public Vm, public ServiceContext {
   absl::Status StartDirtyLog(uint32_t id) override;
   absl::StatusOr<std::vector<uint64_t>> FetchDirtyLog(uint32_t id) override;
   absl::Status StopDirtyLog(uint32_t id) override;
+  absl::Status AddDevice(DeviceSpec spec) override;
+  absl::Status BindDeviceDoorbell(uint32_t id, uint64_t offset, uint32_t size,
+                                  std::optional<uint64_t> value,
+                                  int eventfd) override;
   absl::StatusOr<InterruptRoute> AddInterruptRoute(uint32_t vcpu_id,
                                                    uint8_t vector) override;
   absl::Status RetargetInterruptRoute(uint32_t id, uint32_t vcpu_id,
@@ -174,6 +178,17 @@ class VmImpl final : public Vm, public ServiceContext {
   // memory's lock, never while holding mu_.
   Mutex layout_mu_;
   uint64_t used_region_ids_ ABSL_GUARDED_BY(layout_mu_) = 0;  // bit per id
+
+  // Serves a port or MMIO exit with the embedder's device, if one's
+  // window holds it: whether one did. vCPU threads.
+  bool ServeDeviceAccess(const VcpuExit& exit);
+  // Closes the device list (LoadGuest) and returns its boot-info entries.
+  std::vector<hvb_device> FreezeDevices()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(layout_mu_);
+  // The embedder's devices: added under layout_mu_ until the guest is
+  // loaded, read-only from then on (vCPUs run only after that).
+  std::vector<DeviceSpec> devices_;
+  std::atomic<bool> devices_frozen_{false};
 
   // The embedder's interrupt routes by id, with their eventfds.
   Mutex routes_mu_;

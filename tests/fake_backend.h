@@ -114,6 +114,10 @@ class FakeBackendVm : public BackendVm {
     hvbios::MutexLock lock(&mu_);
     return interrupt_fds_;
   }
+  // Records nothing: the fake's doorbells and io eventfds never fire.
+  absl::Status BindIoEventFd(const IoEventFd&) override {
+    return absl::OkStatus();
+  }
   // Records nothing: the fake's doorbells arrive as kNotify exits.
   absl::Status BindDoorbell(uint32_t, int) override { return absl::OkStatus(); }
   // What RaiseInterrupt() received, in order.

@@ -205,6 +205,20 @@ class KvmVm final : public BackendVm {
     return absl::OkStatus();
   }
 
+  absl::Status BindIoEventFd(const IoEventFd& b) override {
+    kvm_ioeventfd ioeventfd = {};
+    ioeventfd.addr = b.address;
+    ioeventfd.len = b.length;
+    ioeventfd.fd = b.eventfd;
+    ioeventfd.datamatch = b.datamatch;
+    if (b.pio) ioeventfd.flags |= KVM_IOEVENTFD_FLAG_PIO;
+    if (b.match_data) ioeventfd.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+    if (ioctl(vm_.get(), KVM_IOEVENTFD, &ioeventfd) != 0) {
+      return ErrnoStatus(errno, "KVM_IOEVENTFD");
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status BindDoorbell(uint32_t queue, int eventfd) override {
     kvm_ioeventfd ioeventfd = {};
     ioeventfd.datamatch = queue;

@@ -74,3 +74,13 @@ hvb_status hvb_map_identity(uint64_t base, uint64_t size, int uncached) {
   __asm__ volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
   return HVB_OK;
 }
+
+const struct hvb_device *hvb_find_device(uint32_t type, uint32_t id) {
+  const struct hvb_boot_info *boot = hvb_boot_info();
+  const struct hvb_device *devices =
+      (const struct hvb_device *)(uintptr_t)boot->devices;
+  for (uint32_t i = 0; i < boot->device_count; ++i) {
+    if (devices[i].type == type && devices[i].id == id) return &devices[i];
+  }
+  return 0;
+}

@@ -183,6 +183,20 @@ class BackendVm {
   // the BackendVm lives.
   virtual absl::Status BindDoorbell(uint32_t queue, int eventfd) = 0;
 
+  // Makes guest writes of `length` bytes at port / guest-physical
+  // `address` (equal to `datamatch`, if set) signal `eventfd` instead of
+  // exiting (KVM: KVM_IOEVENTFD). `eventfd` stays owned by the caller and
+  // open while the BackendVm lives.
+  struct IoEventFd {
+    bool pio = false;
+    uint64_t address = 0;
+    uint32_t length = 0;  // 1, 2, 4 or 8
+    bool match_data = false;
+    uint64_t datamatch = 0;
+    int eventfd = -1;
+  };
+  virtual absl::Status BindIoEventFd(const IoEventFd& binding) = 0;
+
   // HVB_IMPL_* reported by base.get_impl_id.
   virtual uint32_t implementation_id() const = 0;
 

@@ -346,6 +346,42 @@ int hyperv_bios_fetch_dirty_log(hyperv_bios_vm *vm, uint32_t id,
                                 uint64_t *bitmap, size_t words);
 int hyperv_bios_stop_dirty_log(hyperv_bios_vm *vm, uint32_t id);
 
+/* ---- Devices of the embedder's own: a window of ports or MMIO whose
+ * accesses call its functions on the trapping vCPU's thread (callbacks:
+ * see the top). The guest finds them in the boot info's device list
+ * (HVB_DEV_VENDOR). */
+
+#define HYPERV_BIOS_DEVICE_PIO 0x1u /* the window is ports */
+
+typedef struct hyperv_bios_device {
+  size_t struct_size;
+  uint32_t id;    /* the embedder's device id, as the guest sees it */
+  uint32_t flags; /* HYPERV_BIOS_DEVICE_* */
+  /* Ports within 0x1000..0xffff; MMIO 4 KiB-aligned within
+   * [0xc0000000, 0xfec00000). */
+  uint64_t base;
+  uint64_t size;
+  uint32_t event_source; /* _add_event_source id, or 0 */
+  /* A read of `size` (1, 2, 4, 8) bytes at `offset`: the value; NULL
+   * reads all ones. A write; NULL drops it. */
+  uint64_t (*read)(void *context, uint64_t offset, uint32_t size);
+  void (*write)(void *context, uint64_t offset, uint32_t size,
+                uint64_t value);
+  void *context;
+} hyperv_bios_device;
+
+/* Adds a device before the guest is loaded (ESTATE after). */
+int hyperv_bios_add_device(hyperv_bios_vm *vm,
+                           const hyperv_bios_device *device);
+/* Makes the guest's writes of `size` bytes at `offset` into device `id`'s
+ * window (only of `value`, if match_value is non-zero) signal `eventfd`
+ * without an exit (KVM_IOEVENTFD): a doorbell for the embedder's own I/O
+ * thread. `eventfd` stays the embedder's, open while the VM lives. */
+int hyperv_bios_bind_device_doorbell(hyperv_bios_vm *vm, uint32_t id,
+                                     uint64_t offset, uint32_t size,
+                                     int match_value, uint64_t value,
+                                     int eventfd);
+
 /* ---- Interrupt routes and event sources of the embedder's own. */
 
 /* An eventfd (*eventfd, owned by the VM: do not close it) whose every

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,28 @@ struct VmExit {
 };
 
 absl::string_view VmExitReasonName(VmExit::Reason reason);
+
+// A device of the embedder's own (Vm::AddDevice): a window of ports or of
+// MMIO whose accesses call its functions on the vCPU thread that made
+// them. The guest finds it in the boot info's device list (HVB_DEV_VENDOR,
+// docs/abi.md 2.3).
+struct DeviceSpec {
+  uint32_t id = 0;   // the embedder's device id, as the guest sees it
+  bool pio = false;  // a window of ports (else MMIO)
+  // Ports: within 0x1000..0xffff. MMIO: 4 KiB-aligned, within
+  // [0xc0000000, 0xfec00000) (the 3-4 GiB hole below the I/O APIC).
+  uint64_t base = 0;
+  uint64_t size = 0;
+  // The device's event source (an AddEventSource id), 0 for none: in the
+  // device list, so that the guest knows what to route.
+  uint32_t event_source = 0;
+  // A read of `size` bytes (1, 2, 4 or 8) at `offset` into the window:
+  // returns the value. A write. Both run on the calling vCPU's thread,
+  // which waits meanwhile; they are callbacks (see "Callbacks"). Unset:
+  // reads return all ones, writes are dropped.
+  std::function<uint64_t(uint64_t offset, uint32_t size)> read;
+  std::function<void(uint64_t offset, uint32_t size, uint64_t value)> write;
+};
 
 // Guest-physical memory an embedder adds while the VM lives (Vm::MapMemory).
 struct MemoryRegionSpec {
@@ -280,6 +303,20 @@ class Vm {
   virtual absl::Status StartDirtyLog(uint32_t id) = 0;
   virtual absl::StatusOr<std::vector<uint64_t>> FetchDirtyLog(uint32_t id) = 0;
   virtual absl::Status StopDirtyLog(uint32_t id) = 0;
+
+  // Adds a device, before the guest is loaded (FailedPrecondition after):
+  // InvalidArgument for a window out of its range or overlapping another
+  // device's, AlreadyExists for an id used twice; at most 16 devices.
+  virtual absl::Status AddDevice(DeviceSpec spec) = 0;
+  // Makes the guest's writes of `size` bytes at `offset` into device
+  // `id`'s window (only those of `value`, if set) signal `eventfd` without
+  // a vCPU exit or a call to the device's write function (KVM_IOEVENTFD):
+  // a doorbell for a device model's own I/O thread. `eventfd` stays the
+  // embedder's and must stay open while the VM lives.
+  virtual absl::Status BindDeviceDoorbell(uint32_t id, uint64_t offset,
+                                          uint32_t size,
+                                          std::optional<uint64_t> value,
+                                          int eventfd) = 0;
 
   // Interrupt routes: an eventfd (the library's, nonblocking, close-on-
   // exec) whose every write raises `vector` (32..254) on vCPU `vcpu_id`

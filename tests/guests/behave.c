@@ -15,6 +15,9 @@
  *                 which it routes the embedder's event source 0x10000 to;
  *                 prints "irq: ready", then "irq: 46", "irq: 48", "irq: 47"
  *                 as each first arrives, in that order
+ *   device        drives the host's vendor devices 7 (ports) and 8 (MMIO):
+ *                 reads and writes registers, rings device 8's doorbell
+ *                 at +0x10 and waits for its event, printing what it saw
  *   port-read     reads I/O ports no device serves (in, then rep insb) and
  *                 prints what it got
  *   spin          loops forever (for timeouts and stopping)
@@ -63,6 +66,42 @@ static int irq(void) {
     HVB_WAIT_UNTIL(irq_hits[i] != 0);
     hvb_printf("irq: %s\n", kNames[i]);
   }
+  return 0;
+}
+
+static volatile uint64_t device_events;
+static void on_device_event(struct hvb_interrupt_frame *f) {
+  (void)f;
+  device_events = device_events + 1;
+}
+
+/* device: see the top. */
+static int device(void) {
+  const struct hvb_device *ports = hvb_find_device(HVB_DEV_VENDOR, 7);
+  const struct hvb_device *mmio = hvb_find_device(HVB_DEV_VENDOR, 8);
+  if (!ports || !mmio || !(ports->flags & HVB_DEV_F_PIO)) return 2;
+  const uint16_t port = (uint16_t)ports->window_base;
+  uint32_t id;
+  __asm__ volatile("inl %1, %0" : "=a"(id) : "d"(port));
+  __asm__ volatile("outl %0, %1"
+                   :
+                   : "a"(0xabcd0123u), "d"((uint16_t)(port + 4)));
+  if (hvb_map_identity(mmio->window_base, mmio->window_size, 1) != HVB_OK) {
+    return 3;
+  }
+  volatile uint64_t *regs = (volatile uint64_t *)(uintptr_t)mmio->window_base;
+  const uint64_t magic = regs[0];
+  regs[1] = 0x1122334455667788ull;
+  hvb_interrupts_init();
+  hvb_interrupt_set_handler(0x49, on_device_event);
+  if (hvb_event_route(HVB_DEV_EVENT_SOURCE(mmio->flags), 0, 0x49) != HVB_OK) {
+    return 4;
+  }
+  hvb_printf("device: port id %x, mmio magic %lx, window %lx+%lx\n", id, magic,
+             mmio->window_base, mmio->window_size);
+  regs[2] = 5; /* the doorbell */
+  HVB_WAIT_UNTIL(device_events != 0);
+  hvb_printf("device: event after the doorbell\n");
   return 0;
 }
 
@@ -116,6 +155,7 @@ int hvb_main(const struct hvb_boot_info *boot) {
   if (starts_with(cmd, "halt")) hvb_halt_forever();
   if (starts_with(cmd, "hotplug")) return hotplug(boot);
   if (starts_with(cmd, "irq")) return irq();
+  if (starts_with(cmd, "device")) return device();
   if (starts_with(cmd, "shared")) {
     const struct hvb_mem_region *map =
         (const struct hvb_mem_region *)(uintptr_t)boot->mem_map;

@@ -2,6 +2,8 @@
 // with the guest, read-only memory, RAM added and removed while the guest
 // runs, dirty-page logs of the guest's own writes, interrupt routes and
 // event sources of the embedder's own.
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -219,6 +221,89 @@ TEST_F(PlatformTest, RoutesAndEventSourcesReachTheGuest) {
   EXPECT_EQ(hyperv_bios_remove_interrupt_route(vm_, id), HYPERV_BIOS_ENOTFOUND);
   EXPECT_EQ(hyperv_bios_trigger_event(vm_, HVB_EVENT_SRC_VENDOR_FIRST + 1),
             HYPERV_BIOS_ENOTFOUND);
+}
+
+struct DeviceLog {
+  hvbios::Mutex mu;
+  std::vector<std::string> accesses ABSL_GUARDED_BY(mu);
+  void Add(const std::string& a) {
+    hvbios::MutexLock lock(&mu);
+    accesses.push_back(a);
+  }
+};
+uint64_t DeviceRead(void* context, uint64_t offset, uint32_t size) {
+  static_cast<DeviceLog*>(context)->Add("read +" + std::to_string(offset) +
+                                        "/" + std::to_string(size));
+  return offset == 0 ? (size == 8 ? 0x6d6d696f6d6d696full : 0x70696f) : ~0ull;
+}
+void DeviceWrite(void* context, uint64_t offset, uint32_t size,
+                 uint64_t value) {
+  char text[64];
+  snprintf(text, sizeof(text), "write +%lu/%u %lx", (unsigned long)offset, size,
+           (unsigned long)value);
+  static_cast<DeviceLog*>(context)->Add(text);
+}
+
+TEST_F(PlatformTest, DevicesAreFoundServedAndRungWithoutExits) {
+  cmdline_ = "device";
+  TearDown();
+  SetUp();
+  DeviceLog log;
+  const uint32_t source = HVB_EVENT_SRC_VENDOR_FIRST + 8;
+  ASSERT_EQ(hyperv_bios_add_event_source(vm_, source), 0);
+  hyperv_bios_device ports = {sizeof(ports)};
+  ports.id = 7;
+  ports.flags = HYPERV_BIOS_DEVICE_PIO;
+  ports.base = 0x2000;
+  ports.size = 16;
+  ports.read = DeviceRead;
+  ports.write = DeviceWrite;
+  ports.context = &log;
+  ASSERT_EQ(hyperv_bios_add_device(vm_, &ports), 0) << hyperv_bios_last_error();
+  hyperv_bios_device mmio = ports;
+  mmio.id = 8;
+  mmio.flags = 0;
+  mmio.base = 0xd0000000;
+  mmio.size = 4096;
+  mmio.event_source = source;
+  ASSERT_EQ(hyperv_bios_add_device(vm_, &mmio), 0) << hyperv_bios_last_error();
+  // Refused: an id twice, an overlapping window, MMIO outside the hole.
+  EXPECT_EQ(hyperv_bios_add_device(vm_, &mmio), HYPERV_BIOS_EEXIST);
+  mmio.id = 9;
+  EXPECT_EQ(hyperv_bios_add_device(vm_, &mmio), HYPERV_BIOS_EINVAL);
+  mmio.base = 0x100000;
+  EXPECT_EQ(hyperv_bios_add_device(vm_, &mmio), HYPERV_BIOS_EINVAL);
+  const int doorbell = eventfd(0, EFD_CLOEXEC);
+  ASSERT_GE(doorbell, 0);
+  ASSERT_EQ(hyperv_bios_bind_device_doorbell(vm_, 8, 0x10, 8, 1, 5, doorbell),
+            0)
+      << hyperv_bios_last_error();
+  Boot();
+  EXPECT_EQ(hyperv_bios_add_device(vm_, &ports), HYPERV_BIOS_ESTATE)
+      << "the device list is written";
+  // The doorbell arrives on the eventfd, not as a write.
+  pollfd p = {doorbell, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 30000), 1) << console_.Text();
+  uint64_t rings = 0;
+  ASSERT_EQ(read(doorbell, &rings, sizeof(rings)), 8);
+  EXPECT_EQ(rings, 1u);
+  ASSERT_EQ(hyperv_bios_trigger_event(vm_, source), 0);
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
+  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), 0);
+  EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_SHUTDOWN) << exit.message;
+  EXPECT_EQ(exit.exit_code, 0) << console_.Text();
+  EXPECT_NE(console_.Text().find("device: port id 70696f, mmio magic "
+                                 "6d6d696f6d6d696f, window d0000000+1000"),
+            std::string::npos)
+      << console_.Text();
+  EXPECT_NE(console_.Text().find("event after the doorbell"),
+            std::string::npos);
+  hvbios::MutexLock lock(&log.mu);
+  const std::vector<std::string> want = {"read +0/4", "write +4/4 abcd0123",
+                                         "read +0/8",
+                                         "write +8/8 1122334455667788"};
+  EXPECT_EQ(log.accesses, want);
+  close(doorbell);
 }
 
 }  // namespace

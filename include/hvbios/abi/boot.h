@@ -60,11 +60,22 @@ struct hvb_mem_region {
 #define HVB_DEV_BLOCK 2u /* a disk of the block service (since 0.3) */
 #define HVB_DEV_NET 3u   /* reserved for a later minor version */
 
+/* Since 0.6: a device of the embedding VMM's own, driven through its
+ * window of ports or MMIO (the guest maps an MMIO window itself: the boot
+ * page tables do not cover it). `id` is the VMM's device id; flags:
+ * HVB_DEV_F_PIO if the window is ports; its event source (0: none) in
+ * bits 63..32, see HVB_DEV_EVENT_SOURCE. */
+#define HVB_DEV_VENDOR 4u
+#define HVB_DEV_F_PIO 0x1ull
+#define HVB_DEV_EVENT_SOURCE(flags) ((uint32_t)((flags) >> 32))
+
 struct hvb_device {
   uint32_t type;  /* HVB_DEV_* */
   uint32_t id;    /* the id the device's service calls take */
   uint64_t flags; /* type-specific; 0 for the console */
-  uint64_t reserved[2];
+  uint64_t window_base; /* HVB_DEV_VENDOR: first port or guest-physical
+                           address of its window (since 0.6); else 0 */
+  uint64_t window_size; /* HVB_DEV_VENDOR: its length in bytes; else 0 */
 };
 
 /* Boot info: at the guest-physical address in rdi at entry. Every pointer

@@ -246,6 +246,9 @@ hvb_status hvb_memory_read_map(struct hvb_mem_region *out, uint32_t capacity,
  * up). Below 512 GiB only. Not thread-safe: one vCPU at a time. */
 hvb_status hvb_map_identity(uint64_t base, uint64_t size, int uncached);
 
+/* The boot info's entry for device `id` of `type` (HVB_DEV_*), or NULL. */
+const struct hvb_device *hvb_find_device(uint32_t type, uint32_t id);
+
 /* ---- interrupts (IDT, handlers, EOI, waiting) ------------------------------
  */
 /* What an interrupt handler sees: the interrupted context. */
