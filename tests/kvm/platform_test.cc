@@ -17,6 +17,7 @@
 #include "hvbios/hvbios.h"
 #include "hvbios/internal/mutex.h"
 #include "tests/kvm/kvm_guest.h"
+#include "tests/run_command.h"
 
 namespace {
 
@@ -304,6 +305,26 @@ TEST_F(PlatformTest, DevicesAreFoundServedAndRungWithoutExits) {
                                          "write +8/8 1122334455667788"};
   EXPECT_EQ(log.accesses, want);
   close(doorbell);
+}
+
+// The example: a C VMM against hvbios.h alone (examples/vmm/mmio_device.c)
+// and its guest driver, using all of the above.
+TEST(MmioDeviceExampleTest, TheMailboxRepliesAndTheGuestUsesNewRam) {
+  SKIP_WITHOUT_KVM();
+  const hvbios::testing::CommandResult r = hvbios::testing::RunCommand(
+      {HVBIOS_MMIO_DEVICE_PATH, GuestPath("mailbox")});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("the device replied \"HELLO, DEVICE MODEL\" (1 "
+                       "replies)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("using 2048 KiB of new RAM at 200000000 (map "
+                       "generation 2)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("dirty pages: shared 1 of 1, new RAM 512 of 512"),
+            std::string::npos)
+      << r.out;
 }
 
 }  // namespace
