@@ -37,6 +37,9 @@ bool Holds(const DeviceSpec& d, bool pio, uint64_t address, uint64_t size) {
 }  // namespace
 
 absl::Status VmImpl::AddDevice(DeviceSpec spec) {
+  // The layout lock may be held by a MapMemory that waits for this very
+  // callback's thread to leave guest memory.
+  RETURN_IF_ERROR(RefuseInsideCallback("Vm::AddDevice"));
   RETURN_IF_ERROR(CheckWindow(spec));
   if (spec.event_source != 0 &&
       !services_->events().SourceExists(spec.event_source)) {
@@ -73,6 +76,7 @@ absl::Status VmImpl::BindDeviceDoorbell(uint32_t id, uint64_t offset,
                                         uint32_t size,
                                         std::optional<uint64_t> value,
                                         int eventfd) {
+  RETURN_IF_ERROR(RefuseInsideCallback("Vm::BindDeviceDoorbell"));
   if (size != 1 && size != 2 && size != 4 && size != 8) {
     return absl::InvalidArgumentError("a doorbell is 1, 2, 4 or 8 bytes");
   }
