@@ -306,7 +306,8 @@ class Vm {
 
   // Adds a device, before the guest is loaded (FailedPrecondition after):
   // InvalidArgument for a window out of its range or overlapping another
-  // device's, AlreadyExists for an id used twice; at most 16 devices.
+  // device's, AlreadyExists for an id used twice; at most 16 devices. Not
+  // from a callback (FailedPrecondition), nor BindDeviceDoorbell.
   virtual absl::Status AddDevice(DeviceSpec spec) = 0;
   // Makes the guest's writes of `size` bytes at `offset` into device
   // `id`'s window (only those of `value`, if set) signal `eventfd` without
