@@ -2,8 +2,6 @@
 
 namespace hvbios {
 
-thread_local int CallbackScope::depth_ = 0;
-
 absl::Status RefuseInsideCallback(absl::string_view call) {
   if (!CallbackScope::Active()) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(

@@ -41,7 +41,11 @@ class CallbackScope {
   static bool Active() { return depth_ > 0; }
 
  private:
-  static thread_local int depth_;
+  // Defined here, constant-initialized: code in other files then reaches it
+  // directly, not through GCC's TLS init wrapper for an extern
+  // thread_local, whose path UBSan reported as a null load in ASan builds
+  // (on a vCPU thread serving a device access).
+  static inline constinit thread_local int depth_ = 0;
 };
 
 // FailedPrecondition naming `call` if the calling thread is inside a

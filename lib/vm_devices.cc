@@ -109,26 +109,36 @@ std::vector<hvb_device> VmImpl::FreezeDevices() {
   return list;
 }
 
+namespace {
+
+// Moves one exit's elements through device `d`'s functions. A string
+// instruction (rep ins/outs) moves `count` elements through one port.
+void CallDevice(const DeviceSpec& d, const VcpuExit& exit) {
+  const uint64_t offset = exit.address - d.base;
+  CallbackScope in_callback;
+  for (uint32_t i = 0; i < exit.count; ++i) {
+    uint8_t* element = exit.data + uint64_t{i} * exit.size;
+    uint64_t value = 0;
+    if (exit.is_write) {
+      std::memcpy(&value, element, exit.size);
+      if (d.write) d.write(offset, exit.size, value);
+    } else {
+      value = d.read ? d.read(offset, exit.size) : ~uint64_t{0};
+      std::memcpy(element, &value, exit.size);
+    }
+  }
+}
+
+}  // namespace
+
 bool VmImpl::ServeDeviceAccess(const VcpuExit& exit) {
   const bool pio = exit.kind == VcpuExit::Kind::kIo;
+  if (exit.size == 0 || exit.size > 8) return false;
   for (const DeviceSpec& d : devices_) {
-    if (!Holds(d, pio, exit.address, exit.size)) continue;
-    const uint64_t offset = exit.address - d.base;
-    CallbackScope in_callback;
-    // A string instruction (rep ins/outs) moves `count` elements through
-    // the same port.
-    for (uint32_t i = 0; i < exit.count; ++i) {
-      uint8_t* element = exit.data + uint64_t{i} * exit.size;
-      uint64_t value = 0;
-      if (exit.is_write) {
-        std::memcpy(&value, element, exit.size);
-        if (d.write) d.write(offset, exit.size, value);
-      } else {
-        value = d.read ? d.read(offset, exit.size) : ~uint64_t{0};
-        std::memcpy(element, &value, exit.size);
-      }
+    if (Holds(d, pio, exit.address, exit.size)) {
+      CallDevice(d, exit);
+      return true;
     }
-    return true;
   }
   return false;
 }
