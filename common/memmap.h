@@ -41,8 +41,8 @@ int hvb_memmap_type_is_guest(uint32_t type);
  * of the map's `count` entries go to `buf`, which has room for `capacity`
  * (min(count, capacity)), or HVB_ERR_FAULT if those bytes are not the
  * guest's own RAM. */
-int64_t hvb_memmap_read_check(const struct hvb_mem_region *map,
-                              uint32_t count, uint64_t buf, uint64_t capacity);
+int64_t hvb_memmap_read_check(const struct hvb_mem_region *map, uint32_t count,
+                              uint64_t buf, uint64_t capacity);
 
 /* The rule for every guest-physical buffer a hypercall names, input or
  * output, rings included: 1 if [base, base + length) lies entirely in

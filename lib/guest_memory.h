@@ -89,26 +89,14 @@ class GuestMemory {
   // outside one region or the range wraps. length 0 yields nullptr too.
   uint8_t* Translate(uint64_t gpa,
                      uint64_t length) const ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    for (const Slot& r : slots_) {
-      if (gpa >= r.gpa && length != 0 && length <= r.size &&
-          gpa - r.gpa <= r.size - length) {
-        return r.host + (gpa - r.gpa);
-      }
-    }
-    return nullptr;
+    return TranslateIn(slots_, gpa, length);
   }
 
   // As Translate(), for the RAM the VM was created with only, which never
   // goes away: needs no Access (for the platform's own pages, from callers
   // that hold locks an Access must not be taken under).
   uint8_t* TranslateBase(uint64_t gpa, uint64_t length) const {
-    for (const Region& r : base_) {
-      if (gpa >= r.gpa && length != 0 && length <= r.size &&
-          gpa - r.gpa <= r.size - length) {
-        return r.host + (gpa - r.gpa);
-      }
-    }
-    return nullptr;
+    return TranslateIn(base_, gpa, length);
   }
 
   bool Contains(uint64_t gpa, uint64_t length) const {
@@ -296,6 +284,20 @@ class GuestMemory {
   absl::StatusOr<Region> FindRegion(uint32_t id) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // The host address of [gpa, gpa + length) in the one of `regions` (with
+  // gpa, size, host) that holds all of it; overflow-safe.
+  template <typename Regions>
+  static uint8_t* TranslateIn(const Regions& regions, uint64_t gpa,
+                              uint64_t length) {
+    for (const auto& r : regions) {
+      if (gpa >= r.gpa && length != 0 && length <= r.size &&
+          gpa - r.gpa <= r.size - length) {
+        return r.host + (gpa - r.gpa);
+      }
+    }
+    return nullptr;
+  }
+
   // What Translate() searches: base and added regions alike.
   struct Slot {
     uint64_t gpa;

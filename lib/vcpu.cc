@@ -292,6 +292,20 @@ bool VcpuImpl::ServeRequests() {
   }
 }
 
+bool VcpuImpl::ServeIo(const VcpuExit& exit) {
+  if (exit.kind == VcpuExit::Kind::kMmio && exit.is_write) {
+    GuestMemory::Access access(*vm_->memory_);
+    // A write to a read-only region: dropped, as ROM does.
+    if (vm_->memory_->InReadOnlyRegion(exit.address)) return true;
+  }
+  if (exit.data != nullptr && vm_->ServeDeviceAccess(exit)) return true;
+  if (!vm_->options_.open_bus) return false;
+  if (!exit.is_write && exit.data != nullptr) {
+    std::memset(exit.data, 0xff, uint64_t{exit.size} * exit.count);
+  }
+  return true;
+}
+
 void VcpuImpl::ThreadMain() {
   pthread_setname_np(pthread_self(),
                      absl::StrFormat("hvbios-vcpu%d", id_).c_str());
@@ -323,22 +337,9 @@ void VcpuImpl::ThreadMain() {
       vm_->services_->block().Doorbell(exit->address);
       continue;
     }
-    if (exit->kind == VcpuExit::Kind::kMmio && exit->is_write) {
-      GuestMemory::Access access(*vm_->memory_);
-      // A write to a read-only region: dropped, as ROM does.
-      if (vm_->memory_->InReadOnlyRegion(exit->address)) continue;
-    }
     if ((exit->kind == VcpuExit::Kind::kIo ||
          exit->kind == VcpuExit::Kind::kMmio) &&
-        exit->data != nullptr && vm_->ServeDeviceAccess(*exit)) {
-      continue;
-    }
-    if ((exit->kind == VcpuExit::Kind::kIo ||
-         exit->kind == VcpuExit::Kind::kMmio) &&
-        vm_->options_.open_bus) {
-      if (!exit->is_write && exit->data != nullptr) {
-        std::memset(exit->data, 0xff, uint64_t{exit->size} * exit->count);
-      }
+        ServeIo(*exit)) {
       continue;
     }
 

@@ -83,7 +83,7 @@ absl::Status VmImpl::BindDeviceDoorbell(uint32_t id, uint64_t offset,
   MutexLock layout(&layout_mu_);
   for (const DeviceSpec& d : devices_) {
     if (d.id != id) continue;
-    if (!Holds(d, d.pio, d.base + offset, size) || offset >= d.size) {
+    if (offset >= d.size || !Holds(d, d.pio, d.base + offset, size)) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "doorbell at +0x%x is outside device %d's window", offset, id));
     }

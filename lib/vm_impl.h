@@ -47,6 +47,9 @@ class VcpuImpl final : public Vcpu {
 
   // Starts (or restarts) the vCPU at `entry`. vm_->mu_ held.
   absl::Status StartLocked(const LongModeEntry& entry);
+  // A port or MMIO exit: a dropped ROM write, the embedder's device, or
+  // the open bus. False if none of them serves it (a guest fault).
+  bool ServeIo(const VcpuExit& exit);
   // Body of the vCPU thread.
   void ThreadMain();
   // Serves the mailbox (start, pause, stop, exit requests). Returns false

@@ -160,15 +160,7 @@ class KvmVm final : public BackendVm {
     route.gsi = it->second;
     route.type = KVM_IRQ_ROUTING_MSI;
     FillMsi(vcpu_id, vector, &route.u.msi.address_lo, &route.u.msi.data);
-    // The table replaces the whole routing (api.rst, KVM_SET_GSI_ROUTING);
-    // nothing here uses the default irqchip pin routes.
-    KvmArray<kvm_irq_routing_entry> table(
-        static_cast<uint32_t>(msi_routes_.size()));
-    size_t i = 0;
-    for (const auto& [gsi, entry] : msi_routes_) table[i++] = entry;
-    if (ioctl(vm_.get(), kKvmSetGsiRouting, table.data()) != 0) {
-      return ErrnoStatus(errno, "KVM_SET_GSI_ROUTING");
-    }
+    RETURN_IF_ERROR(SetRoutingLocked());
     if (is_new) {
       kvm_irqfd irqfd = {};
       irqfd.fd = static_cast<uint32_t>(eventfd);
@@ -195,14 +187,7 @@ class KvmVm final : public BackendVm {
     }
     msi_routes_.erase(it->second);
     gsi_of_fd_.erase(it);
-    KvmArray<kvm_irq_routing_entry> table(
-        static_cast<uint32_t>(msi_routes_.size()));
-    size_t i = 0;
-    for (const auto& [gsi, entry] : msi_routes_) table[i++] = entry;
-    if (ioctl(vm_.get(), kKvmSetGsiRouting, table.data()) != 0) {
-      return ErrnoStatus(errno, "KVM_SET_GSI_ROUTING");
-    }
-    return absl::OkStatus();
+    return SetRoutingLocked();
   }
 
   absl::Status BindIoEventFd(const IoEventFd& b) override {
@@ -239,6 +224,20 @@ class KvmVm final : public BackendVm {
   uint64_t tsc_frequency_hz() const override { return tsc_hz_; }
 
  private:
+  // Installs msi_routes_ as the VM's whole GSI routing table: the table
+  // replaces the routing (api.rst, KVM_SET_GSI_ROUTING); nothing here uses
+  // the default irqchip pin routes. routes_mu_ held.
+  absl::Status SetRoutingLocked() {
+    KvmArray<kvm_irq_routing_entry> table(
+        static_cast<uint32_t>(msi_routes_.size()));
+    size_t i = 0;
+    for (const auto& [gsi, entry] : msi_routes_) table[i++] = entry;
+    if (ioctl(vm_.get(), kKvmSetGsiRouting, table.data()) != 0) {
+      return ErrnoStatus(errno, "KVM_SET_GSI_ROUTING");
+    }
+    return absl::OkStatus();
+  }
+
   KvmVm(UniqueFd kvm, UniqueFd vm, int vcpu_mmap_size, CpuidTable cpuid,
         uint64_t tsc_hz, int kick_signal)
       : kvm_(std::move(kvm)),

@@ -365,8 +365,7 @@ typedef struct hyperv_bios_device {
   /* A read of `size` (1, 2, 4, 8) bytes at `offset`: the value; NULL
    * reads all ones. A write; NULL drops it. */
   uint64_t (*read)(void *context, uint64_t offset, uint32_t size);
-  void (*write)(void *context, uint64_t offset, uint32_t size,
-                uint64_t value);
+  void (*write)(void *context, uint64_t offset, uint32_t size, uint64_t value);
   void *context;
 } hyperv_bios_device;
 
@@ -391,8 +390,7 @@ int hyperv_bios_bind_device_doorbell(hyperv_bios_vm *vm, uint32_t id,
  * included. Level-triggered routes are not offered (docs/architecture.md,
  * "Interrupts (KVM)"). */
 int hyperv_bios_add_interrupt_route(hyperv_bios_vm *vm, uint32_t vcpu_id,
-                                    uint8_t vector, uint32_t *id,
-                                    int *eventfd);
+                                    uint8_t vector, uint32_t *id, int *eventfd);
 /* Moves route `id` to another vCPU or vector. */
 int hyperv_bios_retarget_interrupt_route(hyperv_bios_vm *vm, uint32_t id,
                                          uint32_t vcpu_id, uint8_t vector);

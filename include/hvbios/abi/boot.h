@@ -70,9 +70,9 @@ struct hvb_mem_region {
 #define HVB_DEV_EVENT_SOURCE(flags) ((uint32_t)((flags) >> 32))
 
 struct hvb_device {
-  uint32_t type;  /* HVB_DEV_* */
-  uint32_t id;    /* the id the device's service calls take */
-  uint64_t flags; /* type-specific; 0 for the console */
+  uint32_t type;        /* HVB_DEV_* */
+  uint32_t id;          /* the id the device's service calls take */
+  uint64_t flags;       /* type-specific; 0 for the console */
   uint64_t window_base; /* HVB_DEV_VENDOR: first port or guest-physical
                            address of its window (since 0.6); else 0 */
   uint64_t window_size; /* HVB_DEV_VENDOR: its length in bytes; else 0 */

@@ -19,17 +19,17 @@
 #ifndef HVBIOS_ABI_FUNCTIONS_H_
 #define HVBIOS_ABI_FUNCTIONS_H_
 
-#define HVB_SERVICES(S)           \
-  S(BASE, base, 0x00)             \
-  S(CONSOLE, console, 0x01)       \
-  S(CLOCK, clock, 0x02)           \
-  S(POWER, power, 0x03)           \
-  S(DEBUG, debug, 0x04)           \
-  S(VCPU, vcpu, 0x05)   /* 0.2 */ \
-  S(TIMER, timer, 0x06) /* 0.2 */ \
-  S(EVENT, event, 0x07) /* 0.2 */ \
-  S(BLOCK, block, 0x08) /* 0.3 */ \
-  S(RNG, rng, 0x0a)     /* 0.3 */ \
+#define HVB_SERVICES(S)             \
+  S(BASE, base, 0x00)               \
+  S(CONSOLE, console, 0x01)         \
+  S(CLOCK, clock, 0x02)             \
+  S(POWER, power, 0x03)             \
+  S(DEBUG, debug, 0x04)             \
+  S(VCPU, vcpu, 0x05)     /* 0.2 */ \
+  S(TIMER, timer, 0x06)   /* 0.2 */ \
+  S(EVENT, event, 0x07)   /* 0.2 */ \
+  S(BLOCK, block, 0x08)   /* 0.3 */ \
+  S(RNG, rng, 0x0a)       /* 0.3 */ \
   S(MEMORY, memory, 0x0b) /* 0.6 */
 
 /* base: discovering the implementation. */
@@ -152,13 +152,13 @@
 
 /* memory: the memory map as it is now (it changes when the embedding VMM
  * adds or removes memory). Since 0.6. */
-#define HVB_FUNCTIONS_MEMORY(F)                                           \
-  /* () -> the map's generation: the boot info's mem_map_generation at   \
-   * boot, one more after each change. */                                \
-  F(MEMORY, memory, GENERATION, generation, 0)                            \
-  /* (gpa buf, capacity) -> the number of entries in the map. Copies     \
-   * min(number, capacity) struct hvb_mem_region entries, sorted by      \
-   * base, to buf (which must hold them: HVB_ERR_FAULT). */              \
+#define HVB_FUNCTIONS_MEMORY(F)                                        \
+  /* () -> the map's generation: the boot info's mem_map_generation at \
+   * boot, one more after each change. */                              \
+  F(MEMORY, memory, GENERATION, generation, 0)                         \
+  /* (gpa buf, capacity) -> the number of entries in the map. Copies   \
+   * min(number, capacity) struct hvb_mem_region entries, sorted by    \
+   * base, to buf (which must hold them: HVB_ERR_FAULT). */            \
   F(MEMORY, memory, READ_MAP, read_map, 1)
 
 /* Every function, service by service. */
@@ -172,7 +172,7 @@
   HVB_FUNCTIONS_TIMER(F)   \
   HVB_FUNCTIONS_EVENT(F)   \
   HVB_FUNCTIONS_BLOCK(F)   \
-  HVB_FUNCTIONS_RNG(F)      \
+  HVB_FUNCTIONS_RNG(F)     \
   HVB_FUNCTIONS_MEMORY(F)
 
 #endif /* HVBIOS_ABI_FUNCTIONS_H_ */
