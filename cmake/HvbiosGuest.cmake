@@ -1,29 +1,27 @@
-# Freestanding guest images built with the host compiler and the guest SDK.
+# Freestanding guest images linked with the hvbios guest SDK
+# (target hvbios::guest_sdk, which carries the flags of HvbiosGuestFlags.cmake
+# and the SDK's linker script).
 #
 #   hvbios_add_guest(<name> SOURCES <files...>)
 #
-# builds ${CMAKE_BINARY_DIR}/guests/<name>.elf: a static ELF64 image at
-# 1 MiB, linked against the SDK (start file, wrappers, printf) with the
-# SDK's linker script. Guest code is compiled -mgeneral-regs-only (no SSE:
-# the KVM on our machines cannot emulate it at CPL 0) and always -O2
-# whatever the build type, because every instruction a guest executes at
-# ring 0 may be emulated.
-
-set(HVBIOS_GUEST_COMPILE_OPTIONS
-  -ffreestanding -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only
-  -mcmodel=small -fno-stack-protector -fno-asynchronous-unwind-tables
-  -fno-unwind-tables -fcf-protection=none -ffunction-sections
-  -fdata-sections -O2 -Wall -Wextra -Werror
-  $<$<COMPILE_LANGUAGE:CXX>:-fno-exceptions -fno-rtti -fno-threadsafe-statics>)
-
+# builds <name>.elf: a static ELF64 image at 1 MiB with the SDK's start file
+# (or the guest's own _start). It lands in ${HVBIOS_GUEST_OUTPUT_DIRECTORY}
+# when that is set, else where CMake puts executables. Installed with the SDK
+# (find_package(hvbios-guest) or find_package(hvbios)).
 function(hvbios_add_guest name)
   cmake_parse_arguments(PARSE_ARGV 1 GUEST "" "" "SOURCES")
   if(NOT GUEST_SOURCES)
     message(FATAL_ERROR "hvbios_add_guest(${name}): no SOURCES")
   endif()
   add_executable(${name} ${GUEST_SOURCES})
-  target_link_libraries(${name} PRIVATE hvbios_guest_sdk)
-  set_target_properties(${name} PROPERTIES
-    SUFFIX ".elf"
-    RUNTIME_OUTPUT_DIRECTORY ${HVBIOS_GUEST_OUTPUT_DIRECTORY})
+  target_link_libraries(${name} PRIVATE hvbios::guest_sdk)
+  # Inside hvbios: its own guests are built strictly (see CMakeLists.txt).
+  if(HVBIOS_GUEST_STRICT_OPTIONS)
+    target_compile_options(${name} PRIVATE ${HVBIOS_GUEST_STRICT_OPTIONS})
+  endif()
+  set_target_properties(${name} PROPERTIES SUFFIX ".elf")
+  if(HVBIOS_GUEST_OUTPUT_DIRECTORY)
+    set_target_properties(${name} PROPERTIES
+      RUNTIME_OUTPUT_DIRECTORY ${HVBIOS_GUEST_OUTPUT_DIRECTORY})
+  endif()
 endfunction()

@@ -11,6 +11,8 @@ packages=(
   libbenchmark-dev     # bench/hvbios-bench
   linux-libc-dev       # <linux/kvm.h>
   qemu-system-x86      # the bare-metal firmware's PC (hvbios-qemu)
+  dpkg-dev file        # cpack's .deb: dpkg-shlibdeps computes Depends
+  pkgconf              # tests/package: a VMM built with pkg-config alone
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,15 +1,23 @@
 #!/bin/bash
 # Builds and runs the whole test suite on each preset given (default:
-# "default asan tsan"). KVM tests need /dev/kvm; where it is absent they skip and
-# say so. A failing preset does not stop the others, so one run reports every
-# failure; the exit status is non-zero if any preset failed.
+# "default asan tsan package"). KVM tests need /dev/kvm; where it is absent
+# they skip and say so. "package" builds the Debian packages and checks them
+# from outside (tests/package/check-deb.sh). A failing preset does not stop
+# the others, so one run reports every failure; the exit status is non-zero if
+# any preset failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(default asan tsan)
+[ ${#presets[@]} -gt 0 ] || presets=(default asan tsan package)
 failed=()
 for preset in "${presets[@]}"; do
   echo "=== preset ${preset}"
+  if [ "${preset}" = package ]; then
+    rm -rf build-package/packages
+    cmake --workflow --preset package &&
+      tests/package/check-deb.sh build-package/packages || failed+=(package)
+    continue
+  fi
   if ! { cmake --preset "${preset}" >/dev/null &&
          cmake --build --preset "${preset}" &&
          ctest --preset "${preset}" -j2; }; then

@@ -136,7 +136,8 @@ hvb_status hvb_vcpu_start(uint32_t id, uint64_t entry, uint64_t stack,
   return hvb_call6(HVB_FN_VCPU_START, id, entry, stack, arg, cr3, 0).status;
 }
 
-/* start.S: pops fn from the new stack and calls fn(rdi), then vcpu.stop. */
+/* vcpu_trampoline.S: pops fn from the new stack, calls fn(rdi), then
+ * vcpu.stop. */
 extern char hvb_vcpu_trampoline[];
 
 hvb_status hvb_vcpu_start_c(uint32_t id, void (*fn)(uint64_t arg), void *stack,
@@ -272,15 +273,4 @@ void hvb_eoi(void) {
 
 void hvb_halt_forever(void) {
   for (;;) __asm__ volatile("cli; hlt");
-}
-
-/* Called by start.S on the SDK's stack. */
-__attribute__((noreturn)) void hvb_start_c(const struct hvb_boot_info *boot);
-void hvb_start_c(const struct hvb_boot_info *boot) {
-  /* Without a valid boot info there is no hypercall page to report
-   * through; halting makes the VMM report the vCPU as stuck. */
-  if (hvb_init(boot) != HVB_OK) hvb_halt_forever();
-  int code = hvb_main(boot);
-  hvb_power_shutdown((uint32_t)code & 0xffu);
-  hvb_halt_forever();
 }

@@ -1,7 +1,11 @@
 /* hvbios guest SDK start file. Entered per the boot protocol (docs/abi.md):
  * 64-bit mode, rdi = boot info. Switches to the SDK's own stack in .bss (the
  * boot stack is HVB_MEM_BOOT memory the guest may reuse) and calls
- * hvb_start_c(boot_info), which never returns. */
+ * hvb_start_c(boot_info) (start.c), which never returns.
+ *
+ * The library's only reference to hvb_main is through here: the linker takes
+ * this object out of libhvbios-guest.a only when nothing before it defines
+ * _start, so a guest with its own start code links neither (see README). */
   .section .text.start, "ax"
   .globl _start
   .type _start, @function
@@ -14,24 +18,6 @@ _start:
   hlt
   jmp 1b
   .size _start, . - _start
-
-/* Entry of vCPUs started with hvb_vcpu_start_c(): rsp = the stack it
- * prepared, with fn at [rsp]; rdi = arg. Calls fn(arg) with the stack
- * aligned as the SysV ABI wants, then stops the vCPU. */
-  .globl hvb_vcpu_trampoline
-  .type hvb_vcpu_trampoline, @function
-hvb_vcpu_trampoline:
-  pop %rax
-  sub $8, %rsp
-  xor %ebp, %ebp
-  call *%rax
-  mov $0x00050003, %eax /* HVB_FN_VCPU_STOP */
-  call *hvb_hypercall_entry(%rip)
-2:
-  cli
-  hlt
-  jmp 2b
-  .size hvb_vcpu_trampoline, . - hvb_vcpu_trampoline
 
   .section .bss
   .balign 16

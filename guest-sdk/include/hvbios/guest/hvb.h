@@ -1,14 +1,16 @@
 /*
  * hvbios guest SDK: call the hvbios ABI from a freestanding C or C++ guest.
  *
- * A guest links libhvbios-guest.a and the SDK's start file and linker script
- * (CMake: hvbios_add_guest()), defines
+ * A guest links libhvbios-guest.a with the SDK's linker script (CMake:
+ * hvbios_add_guest(); Make: pkg-config hvbios-guest), defines
  *
  *     int hvb_main(const struct hvb_boot_info *boot);
  *
- * and gets a 64 KiB stack, a checked boot info, and the wrappers below; the
- * value hvb_main returns becomes the power.shutdown code. A guest with its
- * own start code calls hvb_init() first instead.
+ * and gets the SDK's start file: a 64 KiB stack, a checked boot info, and the
+ * wrappers below; the value hvb_main returns becomes the power.shutdown code.
+ * A guest that defines its own _start instead gets neither the start file nor
+ * a reference to hvb_main; it calls hvb_init(boot_info) before any other SDK
+ * function (hvb_vcpu_start_c() included).
  *
  * Every wrapper returns an hvb_status (HVB_OK or HVB_ERR_*, see
  * hvbios/abi/status.h) unless its result is a plain value. Buffers are
