@@ -1,106 +1,37 @@
-// hvbios-bench: the cost of the hypercall path, next to the floor measured
-// in the same run: a bare KVM PIO exit round trip from a minimal guest with
-// no hvbios code on the path. Each benchmark iteration is one guest exit,
-// driven from the benchmark thread.
+// hvbios-bench: the cost of the hypercall path, next to two floors measured
+// in the same run, both on raw KVM with no hvbios code on the exit path:
+//
+//   exit floor       a real-mode guest's `out; jmp`: the cheapest exit there
+//                    is. floor_ratio, in every case, is the total cost
+//                    against it.
+//   same-code floor  the call_loop guest's null hypercall, exactly the
+//                    SDK's instructions in long mode with paging, each exit
+//                    a bare KVM_RUN. host_ratio, in the hypercall cases, is
+//                    the cost against it: what hvbios's host side adds.
 //
 // Report ratios, not absolute numbers: on the machines this project runs on
 // KVM emulates ring-0 guest code (see docs/architecture.md), which inflates
-// both figures alike.
-#include <fcntl.h>
-#include <linux/kvm.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <unistd.h>
+// guest instructions far more than exits.
+#include <time.h>
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "bench/bench_vms.h"
 #include "benchmark/benchmark.h"
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/status.h"
 #include "hvbios/block.h"
 #include "hvbios/internal/mutex.h"
 #include "hvbios/kvm.h"
-#include "lib/boot_setup.h"
-#include "lib/clock.h"
-#include "lib/elf_loader.h"
-#include "lib/guest_memory.h"
-#include "lib/services/services.h"
 #include "lib/status_macros.h"
-#include "tests/fake_service_context.h"
 
-namespace hvbios {
+namespace hvbios::bench {
 namespace {
 
-// The bench's guests: installed, they sit at HVBIOS_BENCH_GUESTS_FROM_BIN
-// relative to the binary; in the build tree, in HVBIOS_GUEST_DIR.
-std::string GuestPath(absl::string_view name) {
-  char exe[4096];
-  ssize_t length = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (length > 0) {
-    std::string dir(exe, static_cast<size_t>(length));
-    dir.resize(dir.rfind('/') + 1);
-    std::string installed =
-        absl::StrCat(dir, HVBIOS_BENCH_GUESTS_FROM_BIN, "/", name);
-    if (access(installed.c_str(), R_OK) == 0) return installed;
-  }
-  return absl::StrCat(HVBIOS_GUEST_DIR, "/", name);
-}
-
-// ---- The floor: raw KVM, a real-mode guest `out 0x10, al; jmp $-2` ------
-
-// A minimal VM made with raw ioctls: no hvbios code on its exit path.
-class RawExitVm {
- public:
-  RawExitVm() {
-    kvm_ = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (kvm_ < 0) return;
-    vm_ = ioctl(kvm_, KVM_CREATE_VM, 0);
-    mem_ = mmap(nullptr, kMemSize, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    const uint8_t code[] = {0xe6, 0x10, 0xeb, 0xfc};  // out 0x10,al; jmp -4
-    std::memcpy(static_cast<uint8_t*>(mem_) + 0x1000, code, sizeof(code));
-    kvm_userspace_memory_region region = {};
-    region.memory_size = kMemSize;
-    region.userspace_addr = reinterpret_cast<uint64_t>(mem_);
-    ioctl(vm_, KVM_SET_USER_MEMORY_REGION, &region);
-    vcpu_ = ioctl(vm_, KVM_CREATE_VCPU, 0);
-    run_size_ = ioctl(kvm_, KVM_GET_VCPU_MMAP_SIZE, 0);
-    run_ = static_cast<kvm_run*>(
-        mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_, 0));
-    kvm_sregs sregs;
-    ioctl(vcpu_, KVM_GET_SREGS, &sregs);
-    sregs.cs.base = 0;
-    sregs.cs.selector = 0;
-    ioctl(vcpu_, KVM_SET_SREGS, &sregs);
-    kvm_regs regs = {};
-    regs.rip = 0x1000;
-    regs.rflags = 0x2;
-    ioctl(vcpu_, KVM_SET_REGS, &regs);
-  }
-  ~RawExitVm() {
-    if (run_ != nullptr) munmap(run_, run_size_);
-    if (mem_ != nullptr) munmap(mem_, kMemSize);
-    for (int fd : {vcpu_, vm_, kvm_}) {
-      if (fd >= 0) close(fd);
-    }
-  }
-  bool ok() const { return run_ != nullptr && run_ != MAP_FAILED; }
-  // One guest exit and back.
-  bool Exit() {
-    return ioctl(vcpu_, KVM_RUN, 0) == 0 && run_->exit_reason == KVM_EXIT_IO;
-  }
-
- private:
-  static constexpr size_t kMemSize = 0x10000;
-  int kvm_ = -1, vm_ = -1, vcpu_ = -1;
-  void* mem_ = nullptr;
-  kvm_run* run_ = nullptr;
-  int run_size_ = 0;
-};
+// ---- The floors: raw KVM --------------------------------------------------
 
 void BM_RawPioExitFloor(benchmark::State& state) {
   RawExitVm vm;
@@ -111,114 +42,78 @@ void BM_RawPioExitFloor(benchmark::State& state) {
 }
 BENCHMARK(BM_RawPioExitFloor)->UseRealTime();
 
-// The floor once per run (median of 5 rounds of 2000 exits), for the
-// floor_ratio counter of every other case: ratios, not absolute numbers,
-// are what carry over to other hosts.
-double FloorNs() {
-  static const double floor = [] {
-    RawExitVm vm;
-    if (!vm.ok()) return 0.0;
-    std::vector<double> rounds;
-    for (int r = 0; r < 5; ++r) {
-      const absl::Time start = absl::Now();
-      for (int i = 0; i < 2000; ++i) vm.Exit();
-      rounds.push_back(absl::ToDoubleNanoseconds(absl::Now() - start) / 2000);
+// The median over 5 rounds of 2000 of `exit()`, in ns per call (0 when it
+// fails): the floors and yardsticks once per run, for the ratio counters.
+template <typename Exit>
+double MedianNsPerExit(Exit exit) {
+  std::vector<double> rounds;
+  for (int r = 0; r < 5; ++r) {
+    const absl::Time start = absl::Now();
+    for (int i = 0; i < 2000; ++i) {
+      if (!exit()) return 0;
     }
-    std::sort(rounds.begin(), rounds.end());
-    return rounds[2];
-  }();
-  return floor;
+    rounds.push_back(absl::ToDoubleNanoseconds(absl::Now() - start) / 2000);
+  }
+  std::sort(rounds.begin(), rounds.end());
+  return rounds[2];
 }
 
-// Times the benchmark loop itself so that a plain floor_ratio counter,
-// (time per iteration) / floor, can be reported when the loop ends.
+double FloorNs() {
+  static const double ns = [] {
+    RawExitVm vm;
+    return vm.ok() ? MedianNsPerExit([&] { return vm.Exit(); }) : 0.0;
+  }();
+  return ns;
+}
+
+double SameCodeFloorNs() {
+  static const double ns = [] {
+    DrivenVm d;
+    if (!d.Boot("null").ok()) return 0.0;
+    for (int i = 0; i < 100; ++i) d.Step();
+    return MedianNsPerExit([&] { return d.RawExit(); });
+  }();
+  return ns;
+}
+
+// Times the benchmark loop itself so that the ratio counters, (time per
+// iteration) / floor, can be reported when the loop ends: floor_ratio
+// always, host_ratio for a hypercall (against the same-code floor).
 class FloorRatio {
  public:
-  explicit FloorRatio(benchmark::State& state)
-      : state_(state), start_(absl::Now()) {}
+  explicit FloorRatio(benchmark::State& state, bool hypercall = false)
+      : state_(state), hypercall_(hypercall), start_(absl::Now()) {}
   ~FloorRatio() {
-    if (FloorNs() > 0 && state_.iterations() > 0 && !state_.error_occurred()) {
-      state_.counters["floor_ratio"] =
-          absl::ToDoubleNanoseconds(absl::Now() - start_) /
-          static_cast<double>(state_.iterations()) / FloorNs();
+    if (state_.iterations() == 0 || state_.error_occurred()) return;
+    const double ns = absl::ToDoubleNanoseconds(absl::Now() - start_) /
+                      static_cast<double>(state_.iterations());
+    if (FloorNs() > 0) state_.counters["floor_ratio"] = ns / FloorNs();
+    if (hypercall_ && SameCodeFloorNs() > 0) {
+      state_.counters["host_ratio"] = ns / SameCodeFloorNs();
     }
   }
 
  private:
   benchmark::State& state_;
+  const bool hypercall_;
   const absl::Time start_;
 };
 
-// ---- Hypercalls through the hypercall page and the core's path -----------
-
-// A read-only disk of `bytes` zeros in an already unlinked temporary file.
-absl::StatusOr<std::unique_ptr<BlockDevice>> TemporaryDisk(uint64_t bytes) {
-  char path[] = "/tmp/hvbios-bench-disk-XXXXXX";
-  const int fd = mkstemp(path);
-  if (fd < 0) return absl::InternalError("mkstemp failed");
-  const bool sized = ftruncate(fd, static_cast<off_t>(bytes)) == 0;
-  close(fd);
-  absl::StatusOr<std::unique_ptr<BlockDevice>> disk =
-      sized ? OpenDiskImage(path, /*read_only=*/true)
-            : absl::InternalError("ftruncate failed");
-  unlink(path);
-  return disk;
+// The null hypercall loop of call_loop on bare KVM_RUN (DrivenVm::RawExit).
+void BM_RawSameCodeFloor(benchmark::State& state) {
+  DrivenVm d;
+  if (absl::Status s = d.Boot("null"); !s.ok()) {
+    return state.SkipWithError(std::string(s.message()).c_str());
+  }
+  for (int i = 0; i < 3; ++i) d.Step();  // past the guest's start code
+  FloorRatio ratio(state);  // what the guest's instructions cost here
+  for (auto _ : state) {
+    if (!d.RawExit()) return state.SkipWithError("unexpected exit");
+  }
 }
+BENCHMARK(BM_RawSameCodeFloor)->UseRealTime();
 
-// A VM with tests' call_loop guest whose vCPU the benchmark thread drives:
-// exactly the library's path (Run, Services::Dispatch, CompleteHypercall),
-// without the vCPU thread's bookkeeping. The services are the real ones,
-// console output discarded, disk 0 a 1 MiB temporary file.
-struct DrivenVm {
-  absl::Status Boot(const std::string& cmdline) {
-    ASSIGN_OR_RETURN(vm, kvm::CreateKvmBackendVm());
-    ASSIGN_OR_RETURN(std::unique_ptr<GuestMemory> mem_owner,
-                     GuestMemory::Create(16 << 20));
-    ctx = std::make_unique<testing::FakeServiceContext>(std::move(mem_owner), 1,
-                                                        vm.get());
-    GuestMemory* memory = &ctx->mutable_memory();
-    RETURN_IF_ERROR(vm->MapMemory(0, 0, memory->Translate(0, 1), 16 << 20));
-    ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> disk, TemporaryDisk(1 << 20));
-    ASSIGN_OR_RETURN(std::vector<uint8_t> image,
-                     ReadGuestImage(GuestPath("call_loop.elf")));
-    ASSIGN_OR_RETURN(ElfImage elf, ParseElf(image));
-    RETURN_IF_ERROR(LoadElf(elf, image, *memory));
-    ASSIGN_OR_RETURN(
-        LongModeEntry entry,
-        BuildBootEnvironment(*memory, elf,
-                             {.cmdline = cmdline,
-                              .tsc_frequency_hz = vm->tsc_frequency_hz(),
-                              .disks_read_only = {true}},
-                             *vm));
-    ASSIGN_OR_RETURN(vcpu, vm->CreateVcpu(0));
-    (void)PublishClockPage(*memory, *vcpu, vm->tsc_frequency_hz(),
-                           ClockNs(CLOCK_MONOTONIC));
-    RETURN_IF_ERROR(vcpu->BindToCurrentThread());
-    RETURN_IF_ERROR(vcpu->SetEntryState(entry));
-    ServicesOptions options;
-    options.console_output = [](absl::string_view bytes) {
-      benchmark::DoNotOptimize(bytes.data());
-    };
-    options.disks.push_back(std::move(disk));
-    services = std::make_unique<Services>(*ctx, std::move(options));
-    return absl::OkStatus();
-  }
-  // One hypercall round trip; false on anything else.
-  bool Step() {
-    absl::StatusOr<VcpuExit> exit = vcpu->Run();
-    if (!exit.ok() || exit->kind != VcpuExit::Kind::kHypercall) return false;
-    const HypercallResult r = services->Dispatch(0, exit->hypercall);
-    vcpu->CompleteHypercall(r.status, r.value);
-    return r.status == HVB_OK;
-  }
-
-  // Declared so that the services go first, then the vCPU and the VM, and
-  // the guest memory (in the context) last.
-  std::unique_ptr<testing::FakeServiceContext> ctx;
-  std::unique_ptr<BackendVm> vm;
-  std::unique_ptr<BackendVcpu> vcpu;
-  std::unique_ptr<Services> services;
-};
+// ---- Hypercalls through the hypercall page and the core's path -----------
 
 // arg: 0 debug.null, 1 console.write of 1 byte, 2 clock.monotonic,
 // 3 block.read of 4 KiB.
@@ -231,7 +126,7 @@ void BM_Hypercall(benchmark::State& state) {
   // The first exits run the guest's start code: get past them.
   for (int i = 0; i < 3; ++i) d.Step();
   state.SetLabel(kCalls[state.range(0)]);
-  FloorRatio ratio(state);
+  FloorRatio ratio(state, /*hypercall=*/true);
   for (auto _ : state) {
     if (!d.Step()) return state.SkipWithError("unexpected exit or status");
   }
@@ -244,9 +139,7 @@ double NullHypercallNs() {
     DrivenVm d;
     if (!d.Boot("null").ok()) return 0.0;
     for (int i = 0; i < 100; ++i) d.Step();
-    const absl::Time start = absl::Now();
-    for (int i = 0; i < 2000; ++i) d.Step();
-    return absl::ToDoubleNanoseconds(absl::Now() - start) / 2000;
+    return MedianNsPerExit([&] { return d.Step(); });
   }();
   return ns;
 }
@@ -282,10 +175,50 @@ void BM_ClockPageRead(benchmark::State& state) {
 // A fixed count: each iteration runs 17 reads, but reports the time of one.
 BENCHMARK(BM_ClockPageRead)->UseManualTime()->Iterations(2000);
 
+// The CPU time of the whole process (every thread), in ns.
+double ProcessCpuNs() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e9 + static_cast<double>(t.tv_nsec);
+}
+
+// A minimal KVM VM from nothing to its first exit and back to nothing: the
+// floor of the boot case below.
+void BM_RawVmBoot(benchmark::State& state) {
+  for (auto _ : state) {
+    RawExitVm vm;
+    if (!vm.ok() || !vm.Exit()) return state.SkipWithError("no /dev/kvm");
+  }
+}
+BENCHMARK(BM_RawVmBoot)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// Its process CPU per boot once per run: the median of 5 rounds of 20.
+double RawBootCpuNs() {
+  static const double ns = [] {
+    std::vector<double> rounds;
+    for (int r = 0; r < 5; ++r) {
+      const double start = ProcessCpuNs();
+      for (int i = 0; i < 20; ++i) {
+        RawExitVm vm;
+        if (!vm.ok() || !vm.Exit()) return 0.0;
+      }
+      rounds.push_back((ProcessCpuNs() - start) / 20);
+    }
+    std::sort(rounds.begin(), rounds.end());
+    return rounds[2];
+  }();
+  return ns;
+}
+
 // From nothing to the guest's first hypercall, then teardown: VM, RAM,
-// image load, boot environment, vCPU, first entry.
+// image load, boot environment, vCPU, first entry. raw_boot_ratio: its
+// process CPU against a minimal KVM VM's (BM_RawVmBoot).
 void BM_VmCreateBootToFirstHypercallDestroy(benchmark::State& state) {
   FloorRatio ratio(state);
+  const double cpu_start = ProcessCpuNs();
   for (auto _ : state) {
     DrivenVm d;
     absl::Status s = d.Boot("null");
@@ -295,8 +228,14 @@ void BM_VmCreateBootToFirstHypercallDestroy(benchmark::State& state) {
       return state.SkipWithError("the guest did not reach a hypercall");
     }
   }
+  const double cpu_per_boot =
+      (ProcessCpuNs() - cpu_start) / static_cast<double>(state.iterations());
+  if (RawBootCpuNs() > 0) {
+    state.counters["raw_boot_ratio"] = cpu_per_boot / RawBootCpuNs();
+  }
 }
 BENCHMARK(BM_VmCreateBootToFirstHypercallDestroy)
+    ->MeasureProcessCPUTime()
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
@@ -409,13 +348,13 @@ BENCHMARK(BM_EventToGuestHandler)->UseRealTime();
 
 // ---- Storage throughput through the library (vCPU and I/O threads) -------
 
-// args: path (0 synchronous calls, 1 ring), sectors per request (8: 4 KiB,
+// args: path (0 synchronous calls, 1 ring with the SDK's post and reap, 2
+// ring with its lean path), sectors per request (8: 4 KiB,
 // 128: 64 KiB), batch (ring). One iteration is a round of 64 reads timed in
 // the guest (bench/guests/blk_bench.c); items/s is IOPS, bytes/s the
 // throughput, ns_per_request and floor_ratio per request.
 void BM_BlockRead(benchmark::State& state) {
   constexpr int kRequests = 64;
-  const bool ring = state.range(0) == 1;
   const int64_t sectors = state.range(1), batch = state.range(2);
   absl::StatusOr<std::unique_ptr<BlockDevice>> disk = TemporaryDisk(8 << 20);
   if (!disk.ok()) return state.SkipWithError("cannot make a temporary disk");
@@ -425,7 +364,8 @@ void BM_BlockRead(benchmark::State& state) {
   std::string partial;           // console bytes not yet a whole line
   VmOptions options;
   options.memory_bytes = 64 << 20;
-  options.cmdline = absl::StrCat(ring ? "ring " : "sync ", sectors, " ", batch);
+  static const char* const kPaths[] = {"sync ", "ring ", "lean "};
+  options.cmdline = absl::StrCat(kPaths[state.range(0)], sectors, " ", batch);
   options.disks.push_back(*std::move(disk));
   options.console_output = [&](absl::string_view bytes) {
     MutexLock lock(&mu);
@@ -483,11 +423,14 @@ BENCHMARK(BM_BlockRead)
     ->Args({1, 128, 1})
     ->Args({1, 128, 8})
     ->Args({1, 128, 32})
+    ->Args({2, 8, 1})
+    ->Args({2, 8, 8})
+    ->Args({2, 8, 32})
     ->UseManualTime()
     ->Iterations(20)
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
-}  // namespace hvbios
+}  // namespace hvbios::bench
 
 BENCHMARK_MAIN();

@@ -44,10 +44,13 @@ def short_label(name, entry):
         size = f"{int(fields['sectors']) * 512 // 1024}K"
         if fields["ring"] == "0":
             return f"sync {size}"
-        return f"ring {size} b{fields['batch']}"
+        path = "lean" if fields["ring"] == "2" else "ring"
+        return f"{path} {size} b{fields['batch']}"
     if name.startswith("BM_Hypercall/"):
         return f"hypercall {entry.get('label', '')}"
     return {"BM_ClockPageRead": "clock page",
+            "BM_RawSameCodeFloor": "same-code floor",
+            "BM_RawVmBoot": "raw VM boot+destroy",
             "BM_VmCreateBootToFirstHypercallDestroy": "VM boot+destroy",
             "BM_VcpuCreate": "vCPU create",
             "BM_EventToGuestHandler": "event to busy guest"}.get(
@@ -59,8 +62,9 @@ def main():
         sys.exit(__doc__)
     results = json.load(open(sys.argv[1]))
     rows = medians(results)
-    print("| case | time per operation | × floor | host CPU |")
-    print("|---|---|---|---|")
+    print("| case | time per operation | × exit floor | × same-code floor "
+          "| host CPU |")
+    print("|---|---|---|---|---|")
     plot_rows = []
     for name, entry in rows.items():
         label = name.replace("BM_", "").replace("/real_time", "").replace(
@@ -77,8 +81,14 @@ def main():
                       f"{entry['bytes_per_second'] / 2**20:.0f} MiB/s")
             entry = dict(entry, real_time=entry["ns_per_request"],
                          time_unit="ns", cpu_time=0)
+        host = entry.get("host_ratio")
+        if name.startswith("BM_RawPioExitFloor"):
+            ratio = 1.0
+        if name.startswith("BM_RawSameCodeFloor"):
+            host = 1.0
         print(f"| {label} | {pretty(to_ns(entry))} | "
-              f"{'1 (the floor)' if 'Floor' in name else (f'{ratio:.2f}' if ratio else '–')} | "
+              f"{f'{ratio:.2f}' if ratio else '–'} | "
+              f"{f'{host:.3f}' if host else '–'} | "
               f"{pretty(entry['cpu_time'] * cpu_scale)} |")
         if ratio:
             plot_rows.append((short, ratio))

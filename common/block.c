@@ -58,10 +58,12 @@ void hvb_ring_server_init(struct hvb_ring_server *server, void *ring,
   server->entries = entries;
   server->sq_head = 0;
   server->cq_tail = 0;
+  server->errors = 0;
   server->broken = 0;
   volatile uint8_t *header = server->ring;
   for (uint32_t i = 0; i < sizeof(struct hvb_ring_header); ++i) header[i] = 0;
   header_of(server)->entries = entries;
+  header_of(server)->features = HVB_RING_F_ERROR_COUNT;
 }
 
 /* Byte copies through volatile pointers: the guest may write the ring
@@ -113,6 +115,10 @@ uint32_t hvb_ring_serve(struct hvb_ring_server *s,
     copy_out(s->ring + HVB_RING_CQ_OFFSET(s->entries) +
                  (uint64_t)(s->cq_tail & mask) * sizeof(completion),
              &completion, sizeof(completion));
+    /* The count first: a guest that sees cq_tail sees its failures. */
+    if (completion.status < 0) {
+      __atomic_store_n(&header->errors, ++s->errors, __ATOMIC_RELAXED);
+    }
     __atomic_store_n(&header->cq_tail, ++s->cq_tail, __ATOMIC_RELEASE);
     __atomic_store_n(&header->sq_head, ++s->sq_head, __ATOMIC_RELEASE);
     ++completed;

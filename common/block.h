@@ -49,6 +49,7 @@ struct hvb_ring_server {
   volatile uint8_t *ring; /* the platform's pointer to the ring */
   uint32_t entries;
   uint32_t sq_head, cq_tail;
+  uint32_t errors; /* failed completions so far (the header's `errors`) */
   int broken;
 };
 
@@ -59,7 +60,8 @@ void hvb_ring_server_init(struct hvb_ring_server *server, void *ring,
 /* Serves every request posted so far (docs/abi.md 5.10): copies each
  * request once, has `execute` carry out the copy (it returns the
  * completion status: what the synchronous call would), writes the
- * completion and publishes both indices. A guest that breaks the index
+ * completion, counts it in `errors` if it failed, and publishes both
+ * indices. A guest that breaks the index
  * rules breaks its ring: `error` is set and nothing more is served.
  * Returns how many requests were completed. */
 uint32_t hvb_ring_serve(struct hvb_ring_server *server,

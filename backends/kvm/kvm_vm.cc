@@ -16,6 +16,7 @@
 #include "backends/kvm/kvm_internal.h"
 #include "backends/kvm/ports.h"
 #include "hvbios/abi/hypercall.h"
+#include "hvbios/internal/mutex.h"
 #include "hvbios/kvm_backend.h"
 #include "lib/status_macros.h"
 
@@ -247,12 +248,20 @@ class KvmVm final : public BackendVm {
         tsc_hz_(tsc_hz),
         kick_signal_(kick_signal) {}
 
-  // KVM_GET_SUPPORTED_CPUID, with the table grown on E2BIG.
+  // KVM_GET_SUPPORTED_CPUID, with the table grown on E2BIG, once per
+  // process: it describes the host CPU and this kernel's KVM, neither of
+  // which changes while the process runs, and asking again cost 7.5% of
+  // booting hello (docs/performance.md). Only a success is kept.
   static absl::StatusOr<CpuidTable> SupportedCpuid(int kvm_fd) {
+    static Mutex mu;
+    static CpuidTable* cached ABSL_GUARDED_BY(mu) = nullptr;  // never freed
+    MutexLock lock(&mu);
+    if (cached != nullptr) return *cached;
     for (uint32_t capacity = 64; capacity <= 4096; capacity *= 2) {
       CpuidTable table(capacity);
       if (ioctl(kvm_fd, kKvmGetSupportedCpuid, table.data()) == 0) {
         table.Shrink();
+        cached = new CpuidTable(table);
         return table;
       }
       if (errno != E2BIG) {

@@ -216,6 +216,8 @@ hvb_status hvb_block_queue_setup(struct hvb_ring *ring, uint32_t dev,
   ring->queue = (uint32_t)r.value;
   ring->sq_tail = 0;
   ring->cq_head = 0;
+  ring->errors_seen = 0;
+  ring->features = ring->header->features;
   return HVB_OK;
 }
 
@@ -247,6 +249,39 @@ int hvb_ring_reap(struct hvb_ring *ring, struct hvb_ring_completion *out) {
   ring->cq_head++;
   __atomic_store_n(&ring->header->cq_head, ring->cq_head, __ATOMIC_RELEASE);
   return 1;
+}
+
+void hvb_ring_prefill(struct hvb_ring *ring, uint8_t op, uint32_t count,
+                      void *const *bufs) {
+  for (uint32_t i = 0; i < ring->entries; ++i) {
+    struct hvb_ring_request *req = &ring->sq[i];
+    req->op = op;
+    req->reserved0 = 0;
+    req->reserved1 = 0;
+    req->count = count;
+    req->buf = bufs != 0 && bufs[i] != 0 ? hvb_virt_to_phys(bufs[i]) : 0;
+    req->tag = i;
+  }
+}
+
+uint32_t hvb_ring_complete_all(struct hvb_ring *ring) {
+  const uint32_t end = ring->sq_tail;
+  while (__atomic_load_n(&ring->header->cq_tail, __ATOMIC_ACQUIRE) != end) {
+    __builtin_ia32_pause();
+  }
+  uint32_t failed = 0;
+  if (ring->features & HVB_RING_F_ERROR_COUNT) {
+    const uint32_t errors = ring->header->errors; /* ordered by cq_tail */
+    failed = errors - ring->errors_seen;
+    ring->errors_seen = errors;
+  } else {
+    for (uint32_t i = ring->cq_head; i != end; ++i) {
+      failed += ring->cq[i & (ring->entries - 1)].status < 0;
+    }
+  }
+  ring->cq_head = end;
+  __atomic_store_n(&ring->header->cq_head, end, __ATOMIC_RELEASE);
+  return failed;
 }
 
 void hvb_notify(uint32_t queue) {

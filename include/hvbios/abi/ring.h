@@ -50,8 +50,17 @@ struct hvb_ring_header {
   volatile uint32_t error;   /* platform: non-zero once the ring is broken
                                 (indices out of bounds); nothing more is
                                 processed on it */
-  uint32_t reserved[10];
+  volatile uint32_t errors;  /* platform (since 0.7): completions so far
+                                whose status is an HVB_ERR_*, free-running,
+                                stored before the cq_tail that publishes
+                                them */
+  uint32_t features;         /* platform, at setup: HVB_RING_F_* */
+  uint32_t reserved[8];
 };
+
+/* hvb_ring_header.features: the platform counts failed completions in
+ * `errors` (since 0.7; a platform without this bit leaves `errors` 0). */
+#define HVB_RING_F_ERROR_COUNT 1u
 
 #define HVB_RING_OP_READ 1u
 #define HVB_RING_OP_WRITE 2u

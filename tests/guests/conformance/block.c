@@ -188,6 +188,34 @@ static void test_block_ring(int dev) {
         "%ld %ld %ld %ld", (long)status[0], (long)status[1], (long)status[2],
         (long)status[3]);
 
+  /* Since 0.7 failed completions are counted: the three above. */
+  CHECK("ring.error_count",
+        (q.features & HVB_RING_F_ERROR_COUNT) && q.header->errors == 3 &&
+            hvb_ring_complete_all(&q) == 3,
+        "features %u errors %u", q.features, q.header->errors);
+
+  /* The lean path: slots prefilled once, a sector stored per request, one
+   * wait and one store per batch; failures come from the count. */
+  void *bufs[8];
+  for (uint32_t i = 0; i < 8; ++i) bufs[i] = out[i];
+  hvb_ring_prefill(&q, HVB_RING_OP_READ, 1, bufs);
+  memset(out, 0, sizeof(out));
+  const uint32_t first_slot = q.sq_tail & 7;
+  for (uint32_t i = 0; i < 8; ++i) hvb_ring_post_sector(&q, i);
+  hvb_ring_submit(&q);
+  uint32_t failed = hvb_ring_complete_all(&q);
+  good = 0;
+  for (uint32_t i = 0; i < 8; ++i) {
+    const uint8_t *got = out[(first_slot + i) & 7];
+    good += got[0] == disk_buf[i * 512] && got[511] == disk_buf[i * 512 + 511];
+  }
+  CHECK("ring.lean_batch", failed == 0 && good == 8, "%u failed, %u good",
+        failed, good);
+  for (uint32_t i = 0; i < 4; ++i) hvb_ring_post_sector(&q, i == 2 ? ~0ull : i);
+  hvb_ring_submit(&q);
+  failed = hvb_ring_complete_all(&q);
+  CHECK("ring.lean_batch_counts_failures", failed == 1, "%u failed", failed);
+
   /* A guest that corrupts its indices breaks only its own ring. */
   __atomic_store_n(&q.header->sq_tail, q.sq_tail + 1000, __ATOMIC_RELEASE);
   hvb_notify(q.queue);

@@ -205,6 +205,8 @@ struct hvb_ring {
   uint32_t queue;   /* the platform's queue id, for hvb_notify() */
   uint32_t sq_tail; /* guest-owned copies */
   uint32_t cq_head;
+  uint32_t errors_seen; /* header->errors when the last batch was consumed */
+  uint32_t features;    /* header->features at setup */
 };
 /* Registers `memory` as a ring of `entries` slots on disk `dev`. */
 hvb_status hvb_block_queue_setup(struct hvb_ring *ring, uint32_t dev,
@@ -222,6 +224,25 @@ hvb_status hvb_ring_post(struct hvb_ring *ring, uint8_t op, uint64_t sector,
 void hvb_ring_submit(struct hvb_ring *ring);
 /* Takes one completion if there is one: 1 and *out filled, else 0. */
 int hvb_ring_reap(struct hvb_ring *ring, struct hvb_ring_completion *out);
+
+/* The lean path, for batches of like requests (docs/abi.md 5.10): a
+ * handful of guest instructions per request where every instruction may be
+ * emulated. hvb_ring_prefill() writes, once, what every slot's request
+ * shares: `op`, `count`, slot i's buffer bufs[i] (bufs may be 0: no buffer)
+ * and tag i. Then per request only hvb_ring_post_sector() stores a sector;
+ * hvb_ring_submit() publishes the batch; hvb_ring_complete_all() waits for
+ * every posted request and consumes them with one store, returning how many
+ * completions failed since the last hvb_ring_complete_all() (or the setup):
+ * the ring's error count, read once (on platforms before 0.7, which do not
+ * count, the batch's statuses). The caller keeps at most `entries`
+ * requests posted. */
+void hvb_ring_prefill(struct hvb_ring *ring, uint8_t op, uint32_t count,
+                      void *const *bufs);
+static inline void hvb_ring_post_sector(struct hvb_ring *ring,
+                                        uint64_t sector) {
+  ring->sq[ring->sq_tail++ & (ring->entries - 1)].sector = sector;
+}
+uint32_t hvb_ring_complete_all(struct hvb_ring *ring);
 /* Rings queue `queue`'s doorbell (the hypercall page's notify entry). */
 void hvb_notify(uint32_t queue);
 
