@@ -61,7 +61,8 @@ struct hvb_clock_page hvb_clock_page_make(uint64_t tsc_frequency_hz,
                                           uint64_t tsc_base, uint64_t ns_base) {
   struct hvb_clock_page page = {0};
   if (tsc_frequency_hz == 0) return page;
-  page.flags = HVB_CLOCK_F_VALID;
+  /* Both platforms publish the page once, before the guest's entry. */
+  page.flags = HVB_CLOCK_F_VALID | HVB_CLOCK_F_STABLE;
   page.tsc_base = tsc_base;
   page.ns_base = ns_base;
   page.shift = 32;

@@ -85,6 +85,15 @@ uint64_t hvb_clock_page_ns(void) {
   if (g_boot_info == 0 || g_boot_info->clock_page == 0) return 0;
   const struct hvb_clock_page *page =
       (const struct hvb_clock_page *)(uintptr_t)g_boot_info->clock_page;
+  const uint32_t stable = HVB_CLOCK_F_VALID | HVB_CLOCK_F_STABLE;
+  if ((page->flags & stable) == stable) { /* never rewritten: no loop */
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    const uint64_t tsc = ((uint64_t)hi << 32) | lo;
+    return page->ns_base +
+           (uint64_t)(((unsigned __int128)(tsc - page->tsc_base) * page->mul) >>
+                      page->shift);
+  }
   uint32_t seq;
   uint64_t ns;
   do {

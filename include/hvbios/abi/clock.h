@@ -19,6 +19,9 @@ extern "C" {
 
 /* The page's contents are valid: without it, use the clock hypercall. */
 #define HVB_CLOCK_F_VALID 1u
+/* Since 0.7: the page never changes after the guest's entry, so a reader
+ * may read its fields once, without the sequence protocol below. */
+#define HVB_CLOCK_F_STABLE 2u
 
 /* At boot_info.clock_page (read-only, HVB_MEM_PLATFORM). A reader:
  *
