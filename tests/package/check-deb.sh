@@ -18,12 +18,13 @@ trap 'rm -rf "${root}"' EXIT
 for deb in "${runtime}" "${dev}"; do
   echo "--- $(basename "${deb}")"
   dpkg-deb -f "${deb}" Package Version Depends | sed 's/^/    /'
-  # Every dependency is a package Debian has (apt knows it).
+  # Every dependency is a Debian package: installed here, or known to apt.
   for name in $(dpkg-deb -f "${deb}" Depends | tr ',|' '\n\n' |
                 sed 's/(.*//; s/ //g'); do
     [ "${name}" = hvbios ] && continue
-    apt-cache show "${name}" >/dev/null 2>&1 ||
-      fail "$(basename "${deb}") depends on ${name}, which apt does not know"
+    dpkg-query -W "${name}" >/dev/null 2>&1 ||
+      apt-cache show "${name}" >/dev/null 2>&1 ||
+      fail "$(basename "${deb}") depends on ${name}, which Debian lacks"
   done
   dpkg-deb -x "${deb}" "${root}"
 done
