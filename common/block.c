@@ -82,36 +82,44 @@ static void break_ring(struct hvb_ring_server *s) {
   __atomic_store_n(&header_of(s)->error, 1u, __ATOMIC_RELEASE);
 }
 
-uint32_t hvb_ring_serve(struct hvb_ring_server *s,
-                        int64_t (*execute)(void *context,
-                                           const struct hvb_ring_request *),
-                        void *context) {
-  if (s->broken) return 0;
+uint32_t hvb_ring_serve_batch(
+    struct hvb_ring_server *s,
+    void (*execute)(void *context, const struct hvb_ring_request *requests,
+                    int64_t *statuses, uint32_t count),
+    void *context, struct hvb_ring_request *requests, int64_t *statuses,
+    uint32_t max) {
+  if (s->broken || max == 0) return 0;
   struct hvb_ring_header *header = header_of(s);
   const uint32_t mask = s->entries - 1;
   const uint32_t sq_tail = __atomic_load_n(&header->sq_tail, __ATOMIC_ACQUIRE);
-  uint32_t completed = 0;
   if (sq_tail - s->sq_head > s->entries) {
     break_ring(s);
     return 0;
   }
-  while (s->sq_head != sq_tail) {
-    /* The guest keeps at most `entries` requests outstanding; more would
-     * overflow the completion queue. */
+  /* Copy each request once, up to `max`. The guest keeps at most `entries`
+   * requests outstanding; one more would overflow the completion queue, and
+   * breaks the ring once the ones before it are complete. */
+  uint32_t taken = 0;
+  int overflow = 0;
+  while (s->sq_head + taken != sq_tail && taken < max) {
     const uint32_t cq_head =
         __atomic_load_n(&header->cq_head, __ATOMIC_ACQUIRE);
-    if (s->cq_tail - cq_head >= s->entries) {
-      break_ring(s);
+    if (s->cq_tail + taken - cq_head >= s->entries) {
+      overflow = 1;
       break;
     }
-    struct hvb_ring_request request;
-    copy_in(&request,
+    copy_in(&requests[taken],
             s->ring + HVB_RING_SQ_OFFSET +
-                (uint64_t)(s->sq_head & mask) * sizeof(request),
-            sizeof(request));
+                (uint64_t)((s->sq_head + taken) & mask) *
+                    sizeof(struct hvb_ring_request),
+            sizeof(struct hvb_ring_request));
+    ++taken;
+  }
+  if (taken > 0) execute(context, requests, statuses, taken);
+  for (uint32_t i = 0; i < taken; ++i) {
     struct hvb_ring_completion completion;
-    completion.tag = request.tag;
-    completion.status = execute(context, &request);
+    completion.tag = requests[i].tag;
+    completion.status = statuses[i];
     copy_out(s->ring + HVB_RING_CQ_OFFSET(s->entries) +
                  (uint64_t)(s->cq_tail & mask) * sizeof(completion),
              &completion, sizeof(completion));
@@ -121,6 +129,33 @@ uint32_t hvb_ring_serve(struct hvb_ring_server *s,
     }
     __atomic_store_n(&header->cq_tail, ++s->cq_tail, __ATOMIC_RELEASE);
     __atomic_store_n(&header->sq_head, ++s->sq_head, __ATOMIC_RELEASE);
+  }
+  if (overflow) break_ring(s);
+  return taken;
+}
+
+/* hvb_ring_serve's one-request-at-a-time executor, as a batch of one. */
+struct one_by_one {
+  int64_t (*execute)(void *context, const struct hvb_ring_request *);
+  void *context;
+};
+static void execute_one(void *context, const struct hvb_ring_request *requests,
+                        int64_t *statuses, uint32_t count) {
+  const struct one_by_one *one = (const struct one_by_one *)context;
+  for (uint32_t i = 0; i < count; ++i) {
+    statuses[i] = one->execute(one->context, &requests[i]);
+  }
+}
+
+uint32_t hvb_ring_serve(struct hvb_ring_server *s,
+                        int64_t (*execute)(void *context,
+                                           const struct hvb_ring_request *),
+                        void *context) {
+  struct one_by_one one = {execute, context};
+  struct hvb_ring_request request;
+  int64_t status;
+  uint32_t completed = 0;
+  while (hvb_ring_serve_batch(s, execute_one, &one, &request, &status, 1)) {
     ++completed;
   }
   return completed;

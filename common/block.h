@@ -57,13 +57,23 @@ struct hvb_ring_server {
 void hvb_ring_server_init(struct hvb_ring_server *server, void *ring,
                           uint32_t entries);
 
-/* Serves every request posted so far (docs/abi.md 5.10): copies each
- * request once, has `execute` carry out the copy (it returns the
- * completion status: what the synchronous call would), writes the
- * completion, counts it in `errors` if it failed, and publishes both
- * indices. A guest that breaks the index
- * rules breaks its ring: `error` is set and nothing more is served.
- * Returns how many requests were completed. */
+/* Serves requests posted so far (docs/abi.md 5.10): copies up to `max` of
+ * them once, into requests[], has `execute` carry out the batch (it fills
+ * statuses[i], the completion status of requests[i]: what the synchronous
+ * call would return), then writes the completions in order, counting the
+ * failed ones in `errors`, and publishes both indices. A guest that breaks
+ * the index rules breaks its ring: `error` is set and nothing more is
+ * served. Returns how many requests were completed (0: none was posted). */
+uint32_t hvb_ring_serve_batch(
+    struct hvb_ring_server *server,
+    void (*execute)(void *context, const struct hvb_ring_request *requests,
+                    int64_t *statuses, uint32_t count),
+    void *context, struct hvb_ring_request *requests, int64_t *statuses,
+    uint32_t max);
+
+/* Serves every request posted, one at a time: each completion is published
+ * as soon as its request is done. For platforms with no use for batches
+ * (the firmware's disks take one request at a time). */
 uint32_t hvb_ring_serve(struct hvb_ring_server *server,
                         int64_t (*execute)(void *context,
                                            const struct hvb_ring_request *),

@@ -58,6 +58,38 @@ TEST_F(DiskImageTest, AWritableImageIsExclusiveAndReadOnlyOnesShare) {
             absl::StatusCode::kUnavailable);
 }
 
+// ReadV fills adjacent ranges in order with one preadv, and a file that
+// shrank under it reads as zeros past its end, as Read does.
+TEST_F(DiskImageTest, AVectoredReadFillsEachRangeInOrder) {
+  const std::string path = dir_.path() + "/v.img";
+  {
+    std::ofstream out(path, std::ios::binary);
+    for (int i = 0; i < 8192; ++i) out.put(static_cast<char>(i / 512 + 1));
+  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<BlockDevice> disk,
+                       OpenDiskImage(path, true));
+  std::vector<uint8_t> a(512), b(1024), c(512);
+  const absl::Span<uint8_t> dsts[] = {absl::MakeSpan(a), absl::MakeSpan(b),
+                                      absl::MakeSpan(c)};
+  ASSERT_OK(disk->ReadV(2 * 512, dsts));
+  EXPECT_EQ(a.front(), 3);
+  EXPECT_EQ(a.back(), 3);
+  EXPECT_EQ(b.front(), 4);
+  EXPECT_EQ(b.back(), 5);
+  EXPECT_EQ(c.front(), 6);
+  EXPECT_EQ(c.back(), 6);
+
+  ASSERT_EQ(truncate(path.c_str(), 3 * 512 + 100), 0);
+  std::fill(b.begin(), b.end(), 0xff);
+  std::fill(c.begin(), c.end(), 0xff);
+  ASSERT_OK(disk->ReadV(2 * 512, dsts));
+  EXPECT_EQ(a.front(), 3);
+  EXPECT_EQ(b[99], 4);
+  EXPECT_EQ(b[100], 0) << "past the shrunk file's end";
+  EXPECT_EQ(b.back(), 0);
+  EXPECT_EQ(c.front(), 0);
+}
+
 TEST_F(DiskImageTest, OnlyFilesAndBlockDevicesAreImages) {
   const std::string fifo = dir_.path() + "/fifo";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);

@@ -34,6 +34,17 @@ class BlockDevice {
   virtual uint64_t size_bytes() const = 0;
   virtual bool read_only() const = 0;
   virtual absl::Status Read(uint64_t offset, absl::Span<uint8_t> dst) = 0;
+  // Reads adjacent ranges at `offset` into `dsts` in order, as one request
+  // where the device can (the ring's batches of adjacent reads). The
+  // default reads them one by one.
+  virtual absl::Status ReadV(uint64_t offset,
+                             absl::Span<const absl::Span<uint8_t>> dsts) {
+    for (absl::Span<uint8_t> dst : dsts) {
+      if (absl::Status s = Read(offset, dst); !s.ok()) return s;
+      offset += dst.size();
+    }
+    return absl::OkStatus();
+  }
   virtual absl::Status Write(uint64_t offset,
                              absl::Span<const uint8_t> src) = 0;
   // Makes every completed write durable (survives a crash of the VMM and

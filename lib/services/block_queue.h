@@ -4,6 +4,7 @@
 #ifndef HVBIOS_LIB_SERVICES_BLOCK_QUEUE_H_
 #define HVBIOS_LIB_SERVICES_BLOCK_QUEUE_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -44,7 +45,13 @@ class BlockQueue {
   BlockQueue(uint32_t id, BlockDevice* device, const GuestMemory* memory,
              CompletionFn on_completions, UniqueFd doorbell, UniqueFd stop);
   void Loop();
-  static int64_t Execute(void* queue, const hvb_ring_request* request);
+  // hvb_ring_serve_batch's executor: see block_queue.cc.
+  static void ExecuteBatch(void* queue, const hvb_ring_request* requests,
+                           int64_t* statuses, uint32_t count);
+  // A run of reads of adjacent sectors as one ReadV; false (nothing
+  // reported) if any of them would fail or the device fails.
+  bool ReadRun(const hvb_ring_request* requests, int64_t* statuses,
+               uint32_t count);
 
   const uint32_t id_;
   BlockDevice* const device_;
@@ -52,8 +59,10 @@ class BlockQueue {
   const CompletionFn on_completions_;
   const UniqueFd doorbell_;
   const UniqueFd stop_;
-  hvb_ring_server server_;  // I/O thread only, once started
-  uint64_t ring_gpa_ = 0;   // set before the thread starts
+  hvb_ring_server server_;  // I/O thread only, once started, and:
+  std::array<hvb_ring_request, HVB_RING_MAX_ENTRIES> batch_;
+  std::array<int64_t, HVB_RING_MAX_ENTRIES> statuses_;
+  uint64_t ring_gpa_ = 0;  // set before the thread starts
   uint64_t ring_bytes_ = 0;
   std::thread thread_;
 };

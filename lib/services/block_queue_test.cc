@@ -148,6 +148,83 @@ TEST_F(BlockQueueTest, BadRequestsCompleteWithTheirErrors) {
   EXPECT_EQ(Completion(2).status, HVB_ERR_FAULT);
   EXPECT_EQ(Completion(3).status, 1);
   EXPECT_EQ(disk_[5 * 512], 0) << "sector 5 now holds guest RAM's zeros";
+  EXPECT_EQ(header()->errors, 3u) << "the ring counts its failed completions";
+  EXPECT_EQ(header()->features & HVB_RING_F_ERROR_COUNT,
+            HVB_RING_F_ERROR_COUNT);
+}
+
+// A read-only disk over disk_ that counts how it is asked to read.
+class CountingDevice final : public BlockDevice {
+ public:
+  explicit CountingDevice(const std::vector<uint8_t>& disk) : disk_(disk) {}
+  uint64_t size_bytes() const override { return disk_.size(); }
+  bool read_only() const override { return true; }
+  absl::Status Read(uint64_t offset, absl::Span<uint8_t> dst) override {
+    reads.fetch_add(1);
+    std::memcpy(dst.data(), disk_.data() + offset, dst.size());
+    return absl::OkStatus();
+  }
+  absl::Status ReadV(uint64_t offset,
+                     absl::Span<const absl::Span<uint8_t>> dsts) override {
+    vectored_reads.fetch_add(1);
+    for (absl::Span<uint8_t> dst : dsts) {
+      std::memcpy(dst.data(), disk_.data() + offset, dst.size());
+      offset += dst.size();
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Write(uint64_t, absl::Span<const uint8_t>) override {
+    return absl::PermissionDeniedError("read-only");
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+  absl::Status Discard(uint64_t, uint64_t) override {
+    return absl::PermissionDeniedError("read-only");
+  }
+  std::atomic<int> reads{0}, vectored_reads{0};
+
+ private:
+  const std::vector<uint8_t>& disk_;
+};
+
+TEST_F(BlockQueueTest, AdjacentReadsReachTheDeviceAsOneVectoredRead) {
+  queue_.reset();
+  CountingDevice counting(disk_);
+  ASSERT_OK_AND_ASSIGN(
+      queue_, BlockQueue::Create(3, &counting, memory_.get(), kRing, kEntries,
+                                 [](uint32_t) {}));
+  // Sectors 4..11, adjacent, into scattered buffers: one run.
+  for (uint32_t i = 0; i < 7; ++i) {
+    Post(HVB_RING_OP_READ, 4 + i, 1, 0x40000 + (6 - i) * 4096, i);
+  }
+  Post(HVB_RING_OP_READ, 11, 1, 0x50000, 7);
+  Submit();
+  ASSERT_TRUE(AwaitCompletions(kEntries));
+  for (uint32_t i = 0; i < kEntries; ++i) EXPECT_EQ(Completion(i).status, 1);
+  for (uint32_t i = 0; i < 7; ++i) {
+    EXPECT_EQ(memory_->Translate(0x40000 + (6 - i) * 4096, 1)[0], 4 + i);
+  }
+  EXPECT_EQ(memory_->Translate(0x50000, 1)[0], 11);
+  EXPECT_EQ(counting.vectored_reads.load(), 1);
+  EXPECT_EQ(counting.reads.load(), 0);
+}
+
+TEST_F(BlockQueueTest, ARunWithABadRequestIsServedOneByOne) {
+  queue_.reset();
+  CountingDevice counting(disk_);
+  ASSERT_OK_AND_ASSIGN(
+      queue_, BlockQueue::Create(3, &counting, memory_.get(), kRing, kEntries,
+                                 [](uint32_t) {}));
+  Post(HVB_RING_OP_READ, 0, 1, 0x40000, 0);
+  Post(HVB_RING_OP_READ, 1, 1, (2 << 20) - 100, 1);  // not the guest's RAM
+  Post(HVB_RING_OP_READ, 2, 1, 0x41000, 2);
+  Submit();
+  ASSERT_TRUE(AwaitCompletions(3));
+  EXPECT_EQ(Completion(0).status, 1);
+  EXPECT_EQ(Completion(1).status, HVB_ERR_FAULT);
+  EXPECT_EQ(Completion(2).status, 1);
+  EXPECT_EQ(memory_->Translate(0x41000, 1)[0], 2);
+  EXPECT_EQ(counting.vectored_reads.load(), 0);
+  EXPECT_EQ(counting.reads.load(), 2);
 }
 
 TEST_F(BlockQueueTest, IndicesOutOfBoundsBreakOnlyThisRing) {
