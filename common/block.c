@@ -151,11 +151,17 @@ uint32_t hvb_ring_serve(struct hvb_ring_server *s,
                         int64_t (*execute)(void *context,
                                            const struct hvb_ring_request *),
                         void *context) {
+  /* Up to what was posted when called: a request posted later comes with a
+   * doorbell of its own, and a guest that keeps posting cannot keep the
+   * platform here. (A corrupt sq_tail breaks the ring at the first call.) */
+  const uint32_t posted =
+      __atomic_load_n(&header_of(s)->sq_tail, __ATOMIC_ACQUIRE) - s->sq_head;
   struct one_by_one one = {execute, context};
   struct hvb_ring_request request;
   int64_t status;
   uint32_t completed = 0;
-  while (hvb_ring_serve_batch(s, execute_one, &one, &request, &status, 1)) {
+  while (completed < posted &&
+         hvb_ring_serve_batch(s, execute_one, &one, &request, &status, 1)) {
     ++completed;
   }
   return completed;

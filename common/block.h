@@ -71,9 +71,9 @@ uint32_t hvb_ring_serve_batch(
     void *context, struct hvb_ring_request *requests, int64_t *statuses,
     uint32_t max);
 
-/* Serves every request posted, one at a time: each completion is published
- * as soon as its request is done. For platforms with no use for batches
- * (the firmware's disks take one request at a time). */
+/* Serves the requests posted when called, one at a time: each completion is
+ * published as soon as its request is done. For platforms with no use for
+ * batches (the firmware's disks take one request at a time). */
 uint32_t hvb_ring_serve(struct hvb_ring_server *server,
                         int64_t (*execute)(void *context,
                                            const struct hvb_ring_request *),

@@ -80,13 +80,12 @@ void BlockQueue::Loop() {
       uint32_t completed;
       {
         GuestMemory::Access access(*memory_);
-        // Batches of up to a ring's size until nothing is posted.
-        completed = 0;
-        while (const uint32_t n = hvb_ring_serve_batch(
-                   &server_, &ExecuteBatch, this, batch_.data(),
-                   statuses_.data(), static_cast<uint32_t>(batch_.size()))) {
-          completed += n;
-        }
+        // One batch takes everything posted (a guest keeps at most
+        // `entries` <= HVB_RING_MAX_ENTRIES outstanding); what it posts
+        // later comes with a doorbell of its own.
+        completed = hvb_ring_serve_batch(&server_, &ExecuteBatch, this,
+                                         batch_.data(), statuses_.data(),
+                                         static_cast<uint32_t>(batch_.size()));
         // The completions the ring engine wrote (dirty logs).
         memory_->MarkWritten(ring_gpa_, ring_bytes_);
       }
