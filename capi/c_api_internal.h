@@ -62,6 +62,25 @@ auto Guard(const char* function, Body body) noexcept -> decltype(body()) {
   }
 }
 
+// The body of a C API function that forwards to one method of the VM or
+// vCPU behind a handle and returns that method's status: a NULL handle is
+// an error, and Guard catches what might be thrown.
+template <typename Call>
+int ForwardToVm(const char* function, hyperv_bios_vm* vm, Call call) noexcept {
+  return Guard(function, [&]() -> int {
+    if (vm == nullptr) return NullHandle(function);
+    return FromStatus(call(*vm->vm));
+  });
+}
+template <typename Call>
+int ForwardToVcpu(const char* function, hyperv_bios_vcpu* vcpu,
+                  Call call) noexcept {
+  return Guard(function, [&]() -> int {
+    if (vcpu == nullptr) return NullHandle(function);
+    return FromStatus(call(*FromHandle(vcpu)));
+  });
+}
+
 // The vendor-service call the calling thread's handler is serving (set
 // for the handler's duration): copies name it by the call struct they got,
 // whose layout depends on the config's era, so the request is looked up

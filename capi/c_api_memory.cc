@@ -52,17 +52,13 @@ int hyperv_bios_map_memory(hyperv_bios_vm* vm,
 }
 
 int hyperv_bios_unmap_memory(hyperv_bios_vm* vm, uint32_t id) {
-  return Guard(__func__, [&]() -> int {
-    if (vm == nullptr) return NullHandle(__func__);
-    return FromStatus(vm->vm->UnmapMemory(id));
-  });
+  return ForwardToVm(__func__, vm,
+                     [&](hvbios::Vm& v) { return v.UnmapMemory(id); });
 }
 
 int hyperv_bios_start_dirty_log(hyperv_bios_vm* vm, uint32_t id) {
-  return Guard(__func__, [&]() -> int {
-    if (vm == nullptr) return NullHandle(__func__);
-    return FromStatus(vm->vm->StartDirtyLog(id));
-  });
+  return ForwardToVm(__func__, vm,
+                     [&](hvbios::Vm& v) { return v.StartDirtyLog(id); });
 }
 
 int hyperv_bios_fetch_dirty_log(hyperv_bios_vm* vm, uint32_t id,
@@ -90,10 +86,8 @@ int hyperv_bios_fetch_dirty_log(hyperv_bios_vm* vm, uint32_t id,
 }
 
 int hyperv_bios_stop_dirty_log(hyperv_bios_vm* vm, uint32_t id) {
-  return Guard(__func__, [&]() -> int {
-    if (vm == nullptr) return NullHandle(__func__);
-    return FromStatus(vm->vm->StopDirtyLog(id));
-  });
+  return ForwardToVm(__func__, vm,
+                     [&](hvbios::Vm& v) { return v.StopDirtyLog(id); });
 }
 
 int hyperv_bios_add_device(hyperv_bios_vm* vm,
@@ -134,11 +128,10 @@ int hyperv_bios_bind_device_doorbell(hyperv_bios_vm* vm, uint32_t id,
                                      uint64_t offset, uint32_t size,
                                      int match_value, uint64_t value,
                                      int eventfd) {
-  return Guard(__func__, [&]() -> int {
-    if (vm == nullptr) return NullHandle(__func__);
-    return FromStatus(vm->vm->BindDeviceDoorbell(
+  return ForwardToVm(__func__, vm, [&](hvbios::Vm& v) {
+    return v.BindDeviceDoorbell(
         id, offset, size,
-        match_value ? std::optional<uint64_t>(value) : std::nullopt, eventfd));
+        match_value ? std::optional<uint64_t>(value) : std::nullopt, eventfd);
   });
 }
 
@@ -160,31 +153,24 @@ int hyperv_bios_add_interrupt_route(hyperv_bios_vm* vm, uint32_t vcpu_id,
 
 int hyperv_bios_retarget_interrupt_route(hyperv_bios_vm* vm, uint32_t id,
                                          uint32_t vcpu_id, uint8_t vector) {
-  return Guard(__func__, [&]() -> int {
-    if (vm == nullptr) return NullHandle(__func__);
-    return FromStatus(vm->vm->RetargetInterruptRoute(id, vcpu_id, vector));
+  return ForwardToVm(__func__, vm, [&](hvbios::Vm& v) {
+    return v.RetargetInterruptRoute(id, vcpu_id, vector);
   });
 }
 
 int hyperv_bios_remove_interrupt_route(hyperv_bios_vm* vm, uint32_t id) {
-  return Guard(__func__, [&]() -> int {
-    if (vm == nullptr) return NullHandle(__func__);
-    return FromStatus(vm->vm->RemoveInterruptRoute(id));
-  });
+  return ForwardToVm(__func__, vm,
+                     [&](hvbios::Vm& v) { return v.RemoveInterruptRoute(id); });
 }
 
 int hyperv_bios_add_event_source(hyperv_bios_vm* vm, uint32_t source) {
-  return Guard(__func__, [&]() -> int {
-    if (vm == nullptr) return NullHandle(__func__);
-    return FromStatus(vm->vm->AddEventSource(source));
-  });
+  return ForwardToVm(__func__, vm,
+                     [&](hvbios::Vm& v) { return v.AddEventSource(source); });
 }
 
 int hyperv_bios_trigger_event(hyperv_bios_vm* vm, uint32_t source) {
-  return Guard(__func__, [&]() -> int {
-    if (vm == nullptr) return NullHandle(__func__);
-    return FromStatus(vm->vm->TriggerEvent(source));
-  });
+  return ForwardToVm(__func__, vm,
+                     [&](hvbios::Vm& v) { return v.TriggerEvent(source); });
 }
 
 }  // extern "C"

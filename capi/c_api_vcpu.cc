@@ -106,10 +106,8 @@ int hyperv_bios_start_vcpu(hyperv_bios_vcpu* vcpu) {
 
 int hyperv_bios_start_vcpu_at(hyperv_bios_vcpu* vcpu, uint64_t rip,
                               uint64_t rsp, uint64_t arg, uint64_t cr3) {
-  return Guard(__func__, [&]() -> int {
-    if (vcpu == nullptr) return NullHandle("hyperv_bios_start_vcpu_at");
-    return FromStatus(FromHandle(vcpu)->StartAt(
-        {.rip = rip, .rsp = rsp, .arg = arg, .cr3 = cr3}));
+  return ForwardToVcpu(__func__, vcpu, [&](hvbios::Vcpu& v) {
+    return v.StartAt({.rip = rip, .rsp = rsp, .arg = arg, .cr3 = cr3});
   });
 }
 
@@ -130,38 +128,26 @@ int hyperv_bios_get_vcpu(hyperv_bios_vm* vm, uint32_t id,
 }
 
 int hyperv_bios_pause_vcpu(hyperv_bios_vcpu* vcpu) {
-  return Guard(__func__, [&]() -> int {
-    if (vcpu == nullptr) return NullHandle("hyperv_bios_pause_vcpu");
-    return FromStatus(FromHandle(vcpu)->Pause());
-  });
+  return ForwardToVcpu(__func__, vcpu,
+                       [&](hvbios::Vcpu& v) { return v.Pause(); });
 }
 
 int hyperv_bios_resume_vcpu(hyperv_bios_vcpu* vcpu) {
-  return Guard(__func__, [&]() -> int {
-    if (vcpu == nullptr) return NullHandle("hyperv_bios_resume_vcpu");
-    return FromStatus(FromHandle(vcpu)->Resume());
-  });
+  return ForwardToVcpu(__func__, vcpu,
+                       [&](hvbios::Vcpu& v) { return v.Resume(); });
 }
 
 int hyperv_bios_destroy_vcpu(hyperv_bios_vcpu* vcpu) {
-  return Guard(__func__, [&]() -> int {
-    if (vcpu == nullptr) return NullHandle("hyperv_bios_destroy_vcpu");
-    return FromStatus(FromHandle(vcpu)->Destroy());
-  });
+  return ForwardToVcpu(__func__, vcpu,
+                       [&](hvbios::Vcpu& v) { return v.Destroy(); });
 }
 
 int hyperv_bios_pause_vm(hyperv_bios_vm* vm) {
-  return Guard(__func__, [&]() -> int {
-    if (vm == nullptr) return NullHandle("hyperv_bios_pause_vm");
-    return FromStatus(vm->vm->Pause());
-  });
+  return ForwardToVm(__func__, vm, [&](hvbios::Vm& v) { return v.Pause(); });
 }
 
 int hyperv_bios_resume_vm(hyperv_bios_vm* vm) {
-  return Guard(__func__, [&]() -> int {
-    if (vm == nullptr) return NullHandle("hyperv_bios_resume_vm");
-    return FromStatus(vm->vm->Resume());
-  });
+  return ForwardToVm(__func__, vm, [&](hvbios::Vm& v) { return v.Resume(); });
 }
 
 int hyperv_bios_get_vcpu_status(hyperv_bios_vcpu* vcpu,
@@ -210,9 +196,8 @@ int hyperv_bios_set_vcpu_regs(hyperv_bios_vcpu* vcpu,
 
 int hyperv_bios_raise_event(hyperv_bios_vm* vm, uint32_t vcpu_id,
                             uint8_t vector) {
-  return Guard(__func__, [&]() -> int {
-    if (vm == nullptr) return NullHandle("hyperv_bios_raise_event");
-    return FromStatus(vm->vm->RaiseEvent(vcpu_id, vector));
+  return ForwardToVm(__func__, vm, [&](hvbios::Vm& v) {
+    return v.RaiseEvent(vcpu_id, vector);
   });
 }
 

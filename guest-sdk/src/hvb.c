@@ -81,31 +81,29 @@ hvb_status hvb_puts(const char *s) {
 uint64_t hvb_clock_monotonic_ns(void) {
   return hvb_call0(HVB_FN_CLOCK_MONOTONIC).value;
 }
+/* The page's time now: this vCPU's TSC through the page's conversion. */
+static inline uint64_t clock_page_now(const struct hvb_clock_page *page) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  const uint64_t tsc = ((uint64_t)hi << 32) | lo;
+  return page->ns_base +
+         (uint64_t)(((unsigned __int128)(tsc - page->tsc_base) * page->mul) >>
+                    page->shift);
+}
+
 uint64_t hvb_clock_page_ns(void) {
   if (g_boot_info == 0 || g_boot_info->clock_page == 0) return 0;
   const struct hvb_clock_page *page =
       (const struct hvb_clock_page *)(uintptr_t)g_boot_info->clock_page;
   const uint32_t stable = HVB_CLOCK_F_VALID | HVB_CLOCK_F_STABLE;
-  if ((page->flags & stable) == stable) { /* never rewritten: no loop */
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    const uint64_t tsc = ((uint64_t)hi << 32) | lo;
-    return page->ns_base +
-           (uint64_t)(((unsigned __int128)(tsc - page->tsc_base) * page->mul) >>
-                      page->shift);
-  }
+  if ((page->flags & stable) == stable) return clock_page_now(page);
   uint32_t seq;
   uint64_t ns;
   do {
     seq = __atomic_load_n(&page->sequence, __ATOMIC_ACQUIRE);
     if (seq & 1) continue;
     if (!(page->flags & HVB_CLOCK_F_VALID)) return 0;
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    const uint64_t tsc = ((uint64_t)hi << 32) | lo;
-    ns = page->ns_base +
-         (uint64_t)(((unsigned __int128)(tsc - page->tsc_base) * page->mul) >>
-                    page->shift);
+    ns = clock_page_now(page);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
   } while ((seq & 1) ||
            __atomic_load_n(&page->sequence, __ATOMIC_RELAXED) != seq);

@@ -45,6 +45,13 @@ class BlockQueueTest : public ::testing::Test {
                                      batches_.fetch_add(1);
                                    }));
   }
+  // Replaces the queue with one on `device` (the same ring, reset).
+  void ServeWith(BlockDevice* device) {
+    queue_.reset();
+    ASSERT_OK_AND_ASSIGN(
+        queue_, BlockQueue::Create(3, device, memory_.get(), kRing, kEntries,
+                                   [](uint32_t) {}));
+  }
   hvb_ring_header* header() {
     return reinterpret_cast<hvb_ring_header*>(memory_->Translate(kRing, 64));
   }
@@ -187,11 +194,8 @@ class CountingDevice final : public BlockDevice {
 };
 
 TEST_F(BlockQueueTest, AdjacentReadsReachTheDeviceAsOneVectoredRead) {
-  queue_.reset();
   CountingDevice counting(disk_);
-  ASSERT_OK_AND_ASSIGN(
-      queue_, BlockQueue::Create(3, &counting, memory_.get(), kRing, kEntries,
-                                 [](uint32_t) {}));
+  ASSERT_NO_FATAL_FAILURE(ServeWith(&counting));
   // Sectors 4..11, adjacent, into scattered buffers: one run.
   for (uint32_t i = 0; i < 7; ++i) {
     Post(HVB_RING_OP_READ, 4 + i, 1, 0x40000 + (6 - i) * 4096, i);
@@ -209,11 +213,8 @@ TEST_F(BlockQueueTest, AdjacentReadsReachTheDeviceAsOneVectoredRead) {
 }
 
 TEST_F(BlockQueueTest, ARunWithABadRequestIsServedOneByOne) {
-  queue_.reset();
   CountingDevice counting(disk_);
-  ASSERT_OK_AND_ASSIGN(
-      queue_, BlockQueue::Create(3, &counting, memory_.get(), kRing, kEntries,
-                                 [](uint32_t) {}));
+  ASSERT_NO_FATAL_FAILURE(ServeWith(&counting));
   Post(HVB_RING_OP_READ, 0, 1, 0x40000, 0);
   Post(HVB_RING_OP_READ, 1, 1, (2 << 20) - 100, 1);  // not the guest's RAM
   Post(HVB_RING_OP_READ, 2, 1, 0x41000, 2);
