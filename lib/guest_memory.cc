@@ -39,20 +39,39 @@ absl::StatusOr<std::unique_ptr<GuestMemory>> GuestMemory::Create(
     uint64_t ram_bytes) {
   RETURN_IF_ERROR(ValidateSize(ram_bytes));
   // MAP_NORESERVE: the guest touches only what it uses; untouched RAM costs
-  // neither RSS nor commit charge. The RAM sits between two inaccessible
-  // guard areas, so a host bug that runs off either end of guest RAM faults
-  // at once instead of reading or corrupting a neighbouring mapping.
-  const uint64_t mapped_bytes = ram_bytes + 2 * kGuardBytes;
+  // neither RSS nor commit charge. The RAM sits between inaccessible guard
+  // areas (at least kGuardBytes each), so a host bug that runs off either
+  // end of guest RAM faults at once instead of reading or corrupting a
+  // neighbouring mapping.
+  //
+  // RAM starts on a 2 MiB boundary of the host's address space, so that
+  // guest-physical and host-virtual addresses agree in their low 21 bits
+  // (both regions: the high one starts at 4 GiB, after a multiple of 2 MiB
+  // of low RAM). KVM backs guest memory with host large pages (2 MiB EPT/NPT
+  // entries) only in slots aligned so (KVM API, KVM_SET_USER_MEMORY_REGION;
+  // kvm_main.c disables large pages on a misaligned slot).
+  const uint64_t mapped_bytes =
+      ram_bytes + 2 * kGuardBytes + layout::kLargePageSize;
   void* data = ::mmap(nullptr, mapped_bytes, PROT_NONE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (data == MAP_FAILED) {
     return ErrnoStatus(errno, "mmap of guest RAM");
   }
   MappedRegion mapping(data, mapped_bytes);
-  auto* host = static_cast<uint8_t*>(data) + kGuardBytes;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(data) + kGuardBytes;
+  auto* host =
+      reinterpret_cast<uint8_t*>((start + layout::kLargePageSize - 1) &
+                                 ~uintptr_t{layout::kLargePageSize - 1});
   if (::mprotect(host, ram_bytes, PROT_READ | PROT_WRITE) != 0) {
     return ErrnoStatus(errno, "mprotect of guest RAM");
   }
+  // The first 2 MiB holds the platform's pages, and all of a small guest:
+  // never a transparent huge page, so that a VM that touches a few hundred
+  // KiB there costs that, not 2 MiB (Debian's kernels default to THP
+  // "always"). Nothing is lost: the guest's own page tables map this range
+  // with 4 KiB pages anyway (page 0 absent, platform pages read-only).
+  // Best effort: without THP in the kernel, madvise says EINVAL.
+  ::madvise(host, layout::kLargePageSize, MADV_NOHUGEPAGE);
   std::vector<Region> regions;
   const uint64_t low = std::min(ram_bytes, layout::kLowRamMax);
   regions.push_back({0, 0, low, host});

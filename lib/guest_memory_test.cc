@@ -47,6 +47,42 @@ TEST(GuestMemoryTest, RamIsFencedByGuardAreas) {
   EXPECT_EQ(PermissionsAt(last + GuestMemory::kGuardBytes), "---p");
 }
 
+// The VmFlags line /proc/self/smaps gives the mapping holding `address`.
+std::string VmFlagsAt(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto target = reinterpret_cast<uintptr_t>(address);
+  std::string line;
+  bool in_target = false;
+  while (std::getline(smaps, line)) {
+    uintptr_t begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2) {
+      in_target = begin <= target && target < end;
+    } else if (in_target && line.rfind("VmFlags:", 0) == 0) {
+      return line + " ";
+    }
+  }
+  return "";
+}
+
+// KVM can map guest memory with 2 MiB pages only where guest-physical and
+// host addresses agree modulo 2 MiB; the first 2 MiB is never a THP.
+TEST(GuestMemoryTest, RamIsAlignedForLargePagesButTheFirst2MiBIsSmall) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<GuestMemory> mem,
+                       GuestMemory::Create(layout::kLowRamMax + 4 * kMiB));
+  for (uint64_t gpa : {uint64_t{0}, 6 * kMiB, layout::kHighRamBase}) {
+    const uint8_t* host = mem->Translate(gpa, 1);
+    ASSERT_NE(host, nullptr) << gpa;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(host) % (2 * kMiB), gpa % (2 * kMiB))
+        << gpa;
+  }
+  EXPECT_NE(VmFlagsAt(mem->Translate(0, 1)).find(" nh "), std::string::npos)
+      << VmFlagsAt(mem->Translate(0, 1));
+  const uint8_t* above = mem->Translate(2 * kMiB, 1);
+  EXPECT_NE(VmFlagsAt(above), "");
+  EXPECT_EQ(VmFlagsAt(above).find(" nh "), std::string::npos)
+      << VmFlagsAt(above);
+}
+
 TEST(GuestMemoryTest, RejectsBadSizes) {
   for (uint64_t size : {uint64_t{0}, kMiB, 3 * kMiB, 2 * kMiB + 4096,
                         layout::kMaxRam + 2 * kMiB}) {

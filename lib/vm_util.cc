@@ -1,5 +1,9 @@
 // The public helpers of hvbios/vm.h that are not the VM itself: options'
-// validation, guest images, names and register dumps.
+// validation, memory sizes, guest images, names and register dumps.
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/vm.h"
@@ -19,6 +23,41 @@ constexpr size_t kMaxDisks = 16;
 constexpr uint64_t kMaxImageFileBytes = 1ull << 30;
 
 }  // namespace
+
+absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && absl::ascii_isdigit(text[i])) ++i;
+  const absl::string_view digits = text.substr(0, i);
+  std::string suffix = absl::AsciiStrToUpper(text.substr(i));
+  uint64_t value;
+  if (digits.empty() || !absl::SimpleAtoi(digits, &value)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed memory size '", text, "' (expected e.g. 64M, 1G, 512KiB)"));
+  }
+  if (absl::EndsWith(suffix, "IB")) {
+    suffix.resize(suffix.size() - 2);
+  } else if (absl::EndsWith(suffix, "B") && suffix.size() > 1) {
+    suffix.pop_back();
+  }
+  int shift;
+  if (suffix.empty() || suffix == "B") {
+    shift = 0;
+  } else if (suffix == "K") {
+    shift = 10;
+  } else if (suffix == "M") {
+    shift = 20;
+  } else if (suffix == "G") {
+    shift = 30;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed memory size '", text, "': unknown unit (use K, M or G)"));
+  }
+  if (value > (UINT64_MAX >> shift)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory size '", text, "' is too large"));
+  }
+  return value << shift;
+}
 
 absl::Status ValidateVmOptions(const VmOptions& options) {
   RETURN_IF_ERROR(GuestMemory::ValidateSize(options.memory_bytes));

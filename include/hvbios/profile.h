@@ -15,11 +15,6 @@
 
 namespace hvbios {
 
-// Parses a memory size in hvbios-run's --mem syntax: "2097152" (bytes),
-// "64M", "1G", "512KiB", "64MB"; K, M and G are powers of 1024.
-// InvalidArgument on anything else or on overflow.
-absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text);
-
 // Parses a profile in text format. InvalidArgument naming the line and
 // column of the first error; unknown fields are errors. Paths are left as
 // written.

@@ -72,6 +72,11 @@ struct VmOptions {
   std::vector<VendorService> services;
 };
 
+// Parses a memory size in hvbios-run's --mem syntax: "2097152" (bytes),
+// "64M", "1G", "512KiB", "64MB"; K, M and G are powers of 1024.
+// InvalidArgument on anything else or on overflow.
+absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text);
+
 // InvalidArgument, with a one-line message, if Vm::Create() would reject
 // `options` (before any hypervisor resource is touched).
 absl::Status ValidateVmOptions(const VmOptions& options);

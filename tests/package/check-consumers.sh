@@ -130,6 +130,16 @@ on_kvm "own _start: ABI 0\.[0-9]+, 2 vCPU.*vCPU 1 ran: 101" \
 
 step "installed tools"
 expect "Usage: hvbios-run" "${prefix}/bin/hvbios-run" --help
+printf 'guest: "g.elf"\nvcpus: 300\n' >"${work}/vm.textproto"
+expect "^hvbios-run --cpus=300 -- ${work}/g.elf $" \
+  "${prefix}/bin/hvbios-profile" "${work}/vm.textproto"
+# hvbios-run reads profiles through the hvbios-profile next to it: the
+# profile's vCPU count arrives and is refused before any VM exists.
+status=0
+output="$(timeout 60 "${prefix}/bin/hvbios-run" \
+  --profile "${work}/vm.textproto" 2>&1)" || status=$?
+[ "${status}" -eq 121 ] && echo "${output}" | grep -q "254" ||
+  fail "hvbios-run --profile: exit ${status}: ${output}"
 expect "BM_Hypercall/call:0" "${prefix}/bin/hvbios-bench" \
   --benchmark_list_tests
 on_kvm "BM_Hypercall/call:0/real_time +[0-9]" "${prefix}/bin/hvbios-bench" \

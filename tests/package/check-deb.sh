@@ -32,7 +32,8 @@ done
 # What goes where: the runtime has no headers, the dev package no tools.
 dpkg-deb -c "${runtime}" | grep -q '/usr/include/' && fail "headers in hvbios"
 dpkg-deb -c "${dev}" | grep -q '/usr/bin/' && fail "programs in hvbios-dev"
-for path in usr/bin/hvbios-run usr/bin/hvbios-qemu usr/bin/hvbios-bench \
+for path in usr/bin/hvbios-run usr/bin/hvbios-profile usr/bin/hvbios-qemu \
+            usr/bin/hvbios-bench \
             usr/lib/x86_64-linux-gnu/libhvbios.so.0 \
             usr/lib/x86_64-linux-gnu/libhvbios.so \
             usr/lib/x86_64-linux-gnu/hvbios/hvbios-firmware.elf \

@@ -18,8 +18,10 @@
 #include "hvbios/internal/mutex.h"
 #include "hvbios/kvm.h"
 #include "hvbios/vm.h"
+#include "lib/status_macros.h"
 #include "tools/hvbios-run/console_sink.h"
 #include "tools/hvbios-run/options.h"
+#include "tools/hvbios-run/profile_tool.h"
 
 namespace hvbios::run {
 namespace {
@@ -99,6 +101,12 @@ bool ReserveStandardFds() {
 void IgnoreWriteSignals() {
   signal(SIGPIPE, SIG_IGN);
   signal(SIGXFSZ, SIG_IGN);
+}
+
+absl::StatusOr<std::vector<std::string>> ReadProfileWithTool(
+    const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string tool, ProfileToolPath());
+  return RunProfileTool(tool, path);
 }
 
 int Run(const RunOptions& options) {
@@ -210,8 +218,8 @@ int main(int argc, char** argv) {
   using namespace hvbios::run;
   if (!ReserveStandardFds()) return kExitHostError;  // nowhere to say why
   IgnoreWriteSignals();
-  absl::StatusOr<RunOptions> options =
-      ParseRunOptions(std::vector<std::string>(argv + 1, argv + argc));
+  absl::StatusOr<RunOptions> options = ParseRunOptions(
+      std::vector<std::string>(argv + 1, argv + argc), ReadProfileWithTool);
   if (!options.ok()) return Error(kExitUsage, options.status().message());
   if (options->help) {
     std::fputs(UsageText().c_str(), stdout);

@@ -8,13 +8,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "hvbios/profile.h"
+#include "hvbios/vm.h"
+#include "lib/status_macros.h"
 
 namespace hvbios::run {
 
 namespace {
 
-// Parses a --timeout value or a profile's timeout_seconds.
+// Parses a --timeout value.
 absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
   absl::Duration d;
   double seconds;
@@ -40,64 +41,40 @@ absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
   return d;
 }
 
-// Which settings the command line gave.
+// Which settings an argument list gave.
 struct Given {
   bool memory = false, cpus = false, cmdline = false, timeout = false,
        disks = false, image = false;
 };
 
-// Fills in what the command line left unset from the profile at `path`:
-// flags win, and --disk options replace the profile's disks.
-absl::Status ApplyProfile(const std::string& path, const Given& given,
-                          RunOptions* options) {
-  absl::StatusOr<VmProfile> profile = ReadVmProfile(path);
-  if (!profile.ok()) return profile.status();
-  auto field_error = [&](absl::string_view field, const absl::Status& s) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": ", field, ": ", s.message()));
-  };
-  if (profile->has_memory() && !given.memory) {
-    absl::StatusOr<uint64_t> bytes = ParseMemorySize(profile->memory());
-    if (!bytes.ok()) return field_error("memory", bytes.status());
-    options->memory_bytes = *bytes;
-  }
-  if (profile->has_vcpus() && !given.cpus) {
-    if (profile->vcpus() == 0) {
-      return field_error("vcpus", absl::InvalidArgumentError("must be >= 1"));
-    }
-    options->cpus = profile->vcpus();
-  }
-  if (profile->has_cmdline() && !given.cmdline) {
-    options->cmdline = profile->cmdline();
-  }
-  if (profile->has_timeout_seconds() && !given.timeout) {
-    absl::StatusOr<absl::Duration> d =
-        ParseTimeout(absl::StrCat(profile->timeout_seconds()));
-    if (!d.ok()) return field_error("timeout_seconds", d.status());
-    options->timeout = *d;
-  }
-  if (!given.disks) {
-    if (profile->disks_size() > static_cast<int>(kMaxDisks)) {
-      return field_error("disks", absl::InvalidArgumentError(absl::StrCat(
-                                      "at most ", kMaxDisks, " disks")));
-    }
-    for (const Disk& disk : profile->disks()) {
-      options->disks.push_back({disk.path(), disk.read_only()});
-    }
-  }
-  if (!given.image) options->image = profile->guest();
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::StatusOr<RunOptions> ParseRunOptions(
-    const std::vector<std::string>& args) {
+// What one argument list says: the command line's, or a profile's.
+struct ParsedArgs {
   RunOptions options;
-  std::string profile;
   Given given;
+  std::string profile;  // --profile's value, if given
+};
+
+absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
+  ParsedArgs parsed;
+  RunOptions& options = parsed.options;
+  Given& given = parsed.given;
+  bool options_ended = false;  // after "--" every argument is the image
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
+    if (options_ended || arg == "-" || !absl::StartsWith(arg, "-")) {
+      if (!options.image.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unexpected argument '", arg,
+                         "': only one guest image can be given"));
+      }
+      options.image = arg;
+      given.image = true;
+      continue;
+    }
+    if (arg == "--") {
+      options_ended = true;
+      continue;
+    }
     // Accept both "--flag value" and "--flag=value".
     std::string name = arg, value;
     bool has_inline_value = false;
@@ -152,6 +129,7 @@ absl::StatusOr<RunOptions> ParseRunOptions(
             absl::StrCat("too many --disk options: at most ", kMaxDisks));
       }
       options.disks.push_back(disk);
+      given.disks = true;
     } else if (name == "--cmdline") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
@@ -163,31 +141,56 @@ absl::StatusOr<RunOptions> ParseRunOptions(
       absl::StatusOr<absl::Duration> d = ParseTimeout(*v);
       if (!d.ok()) return d.status();
       options.timeout = *d;
+      given.timeout = true;
     } else if (name == "--profile" || name == "-p") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
-      if (!profile.empty()) {
+      if (!parsed.profile.empty()) {
         return absl::InvalidArgumentError("only one --profile can be given");
       }
-      profile = *v;
-    } else if (absl::StartsWith(arg, "-") && arg != "-") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown option '", arg, "' (see --help)"));
-    } else if (options.image.empty()) {
-      options.image = arg;
+      parsed.profile = *v;
     } else {
       return absl::InvalidArgumentError(
-          absl::StrCat("unexpected argument '", arg,
-                       "': only one guest image can be given"));
+          absl::StrCat("unknown option '", arg, "' (see --help)"));
     }
   }
-  if (!options.help && !profile.empty()) {
-    given.timeout = options.timeout.has_value();
-    given.disks = !options.disks.empty();
-    given.image = !options.image.empty();
-    if (absl::Status s = ApplyProfile(profile, given, &options); !s.ok()) {
-      return s;
+  return parsed;
+}
+
+// Fills in what the command line left unset from a profile's settings:
+// flags win, and --disk options replace the profile's disks.
+void Merge(const ParsedArgs& profile, const Given& given, RunOptions* options) {
+  const RunOptions& from = profile.options;
+  if (profile.given.memory && !given.memory) {
+    options->memory_bytes = from.memory_bytes;
+  }
+  if (profile.given.cpus && !given.cpus) options->cpus = from.cpus;
+  if (profile.given.cmdline && !given.cmdline) options->cmdline = from.cmdline;
+  if (profile.given.timeout && !given.timeout) options->timeout = from.timeout;
+  if (!given.disks) options->disks = from.disks;
+  if (!given.image) options->image = from.image;
+}
+
+}  // namespace
+
+absl::StatusOr<RunOptions> ParseRunOptions(const std::vector<std::string>& args,
+                                           const ProfileReader& read_profile) {
+  ASSIGN_OR_RETURN(ParsedArgs parsed, ParseArgs(args));
+  RunOptions& options = parsed.options;
+  if (!options.help && !parsed.profile.empty()) {
+    const std::string& path = parsed.profile;
+    ASSIGN_OR_RETURN(const std::vector<std::string> profile_args,
+                     read_profile(path));
+    absl::StatusOr<ParsedArgs> from_profile = ParseArgs(profile_args);
+    if (from_profile.ok() &&
+        (from_profile->options.help || !from_profile->profile.empty())) {
+      from_profile = absl::InvalidArgumentError("not a profile's setting");
     }
+    if (!from_profile.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": ", from_profile.status().message()));
+    }
+    Merge(*from_profile, parsed.given, &options);
   }
   if (!options.help && options.image.empty()) {
     return absl::InvalidArgumentError(
@@ -223,6 +226,8 @@ Options:
                       cmdline, disks, timeout_seconds; options given on the
                       command line win, and --disk replaces its disks
   -h, --help          print this help and exit 0
+  --                  the next argument is the guest image, even if it
+                      starts with "-"
 
 Exit status:
   0-119  the guest shut down with this code (%d: the guest SDK's report of an

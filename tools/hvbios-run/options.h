@@ -3,6 +3,7 @@
 #define HVBIOS_TOOLS_HVBIOS_RUN_OPTIONS_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,11 +47,18 @@ struct RunOptions {
   bool help = false;
 };
 
-// Parses argv[1..], reading the --profile file if one is given.
-// InvalidArgument (or NotFound for a missing profile) with a one-line
-// message on misuse.
-absl::StatusOr<RunOptions> ParseRunOptions(
-    const std::vector<std::string>& args);
+// Reads the VM profile at `path` as hvbios-run arguments: RunProfileTool()
+// (profile_tool.h) in hvbios-run, the same conversion in-process in tests.
+using ProfileReader = std::function<absl::StatusOr<std::vector<std::string>>(
+    const std::string& path)>;
+
+// Parses argv[1..]; if --profile is given, `read_profile` reads the file
+// and the settings it gives fill in what the command line left unset (the
+// command line's --disk options replace the profile's). InvalidArgument
+// (or the reader's NotFound, PermissionDenied) with a one-line message on
+// misuse; an error in a profile's settings names the file.
+absl::StatusOr<RunOptions> ParseRunOptions(const std::vector<std::string>& args,
+                                           const ProfileReader& read_profile);
 
 std::string UsageText();
 

@@ -1,43 +1,58 @@
 #include "tools/hvbios-run/options.h"
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/run_command.h"
 #include "tests/test_util.h"
+#include "tools/hvbios-profile/run_args.h"
+#include "tools/hvbios-run/profile_tool.h"
 
 namespace hvbios::run {
 namespace {
 
+// hvbios-run's parser with profiles read in this process; the tests of
+// RunProfileTool below check that the tool reads them the same way.
+absl::StatusOr<RunOptions> Parse(const std::vector<std::string>& args) {
+  return ParseRunOptions(args, profile_tool::ReadProfileRunArgs);
+}
+
 TEST(ParseRunOptionsTest, FlagsInBothForms) {
   ASSERT_OK_AND_ASSIGN(
-      RunOptions o,
-      ParseRunOptions({"--mem", "64M", "--cmdline=a b", "--timeout", "1.5",
-                       "--cpus", "4", "guest.elf"}));
+      RunOptions o, Parse({"--mem", "64M", "--cmdline=a b", "--timeout", "1.5",
+                           "--cpus", "4", "guest.elf"}));
   EXPECT_EQ(o.memory_bytes, 64u << 20);
   EXPECT_EQ(o.cmdline, "a b");
   EXPECT_EQ(o.timeout, absl::Milliseconds(1500));
   EXPECT_EQ(o.image, "guest.elf");
   EXPECT_EQ(o.cpus, 4u);
-  ASSERT_OK_AND_ASSIGN(o,
-                       ParseRunOptions({"-m", "8M", "--timeout=250ms", "g"}));
+  ASSERT_OK_AND_ASSIGN(o, Parse({"-m", "8M", "--timeout=250ms", "g"}));
   EXPECT_EQ(o.memory_bytes, 8u << 20);
   EXPECT_EQ(o.timeout, absl::Milliseconds(250));
-  ASSERT_OK_AND_ASSIGN(o, ParseRunOptions({"--help"}));
+  ASSERT_OK_AND_ASSIGN(o, Parse({"--help"}));
   EXPECT_TRUE(o.help);
+  // After "--", an argument that looks like an option is the image.
+  ASSERT_OK_AND_ASSIGN(o, Parse({"--cpus=2", "--", "-odd.elf"}));
+  EXPECT_EQ(o.image, "-odd.elf");
+  EXPECT_EQ(o.cpus, 2u);
+  EXPECT_EQ(CodeOf(Parse({"--", "a.elf", "--cpus=2"})),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ParseRunOptionsTest, Disks) {
   ASSERT_OK_AND_ASSIGN(
-      RunOptions o, ParseRunOptions({"--disk", "a.img", "--disk=b.img,ro", "-d",
-                                     "c,rw", "g"}));
+      RunOptions o,
+      Parse({"--disk", "a.img", "--disk=b.img,ro", "-d", "c,rw", "g"}));
   ASSERT_EQ(o.disks.size(), 3u);
   EXPECT_EQ(o.disks[0].path, "a.img");
   EXPECT_FALSE(o.disks[0].read_only);
   EXPECT_EQ(o.disks[1].path, "b.img");
   EXPECT_TRUE(o.disks[1].read_only);
   EXPECT_EQ(o.disks[2].path, "c");
-  EXPECT_EQ(CodeOf(ParseRunOptions({"--disk", ",ro", "g"})),
+  EXPECT_EQ(CodeOf(Parse({"--disk", ",ro", "g"})),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -64,7 +79,7 @@ TEST(ParseRunOptionsTest, Misuse) {
       {"a.elf", "b.elf"},
   };
   for (const auto& args : bad) {
-    absl::StatusOr<RunOptions> o = ParseRunOptions(args);
+    absl::StatusOr<RunOptions> o = Parse(args);
     EXPECT_EQ(CodeOf(o), absl::StatusCode::kInvalidArgument);
     if (!o.ok()) {
       EXPECT_EQ(std::string(o.status().message()).find('\n'),
@@ -93,7 +108,7 @@ TEST_F(ProfileOptionsTest, TheProfileFillsWhatTheFlagsLeaveOut) {
     disks { path: "a.img" read_only: true }
     timeout_seconds: 30
   )pb");
-  ASSERT_OK_AND_ASSIGN(RunOptions o, ParseRunOptions({"--profile", path}));
+  ASSERT_OK_AND_ASSIGN(RunOptions o, Parse({"--profile", path}));
   EXPECT_EQ(o.image, dir_.path() + "/smp.elf");
   EXPECT_EQ(o.memory_bytes, 64u << 20);
   EXPECT_EQ(o.cpus, 4u);
@@ -105,8 +120,8 @@ TEST_F(ProfileOptionsTest, TheProfileFillsWhatTheFlagsLeaveOut) {
 
   // Flags win, wherever they stand; --disk replaces the profile's disks.
   ASSERT_OK_AND_ASSIGN(
-      o, ParseRunOptions({"--cpus", "2", "-p", path, "--mem=8M", "--cmdline",
-                          "", "--timeout", "1", "-d", "b.img", "other.elf"}));
+      o, Parse({"--cpus", "2", "-p", path, "--mem=8M", "--cmdline", "",
+                "--timeout", "1", "-d", "b.img", "other.elf"}));
   EXPECT_EQ(o.image, "other.elf");
   EXPECT_EQ(o.memory_bytes, 8u << 20);
   EXPECT_EQ(o.cpus, 2u);
@@ -121,18 +136,90 @@ TEST_F(ProfileOptionsTest, BadProfilesAreUsageErrorsNamingTheFile) {
        {"vcpus: 0", "memory: \"lots\"", "timeout_seconds: -1", "colour: 3",
         "vcpus: 2" /* and no guest anywhere */}) {
     const std::string path = Write(text);
-    absl::StatusOr<RunOptions> o = ParseRunOptions({"--profile", path});
+    absl::StatusOr<RunOptions> o = Parse({"--profile", path});
     EXPECT_EQ(CodeOf(o), absl::StatusCode::kInvalidArgument) << text;
     if (std::string(text) != "vcpus: 2") {
       EXPECT_NE(o.status().message().find(path), std::string::npos)
           << o.status();
     }
   }
-  EXPECT_EQ(CodeOf(ParseRunOptions({"--profile", dir_.path() + "/none"})),
+  EXPECT_EQ(CodeOf(Parse({"--profile", dir_.path() + "/none"})),
             absl::StatusCode::kNotFound);
   const std::string path = Write("guest: \"g.elf\"");
-  EXPECT_EQ(CodeOf(ParseRunOptions({"-p", path, "-p", path})),
+  EXPECT_EQ(CodeOf(Parse({"-p", path, "-p", path})),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The args hvbios-profile prints are the ones its library function
+// returns, and its errors keep their kind across the process boundary.
+TEST_F(ProfileOptionsTest, TheToolReadsProfilesAsTheLibraryDoes) {
+  const std::string path = Write(R"pb(
+    guest: "-g.elf"
+    memory: "64M"
+    vcpus: 4
+    cmdline: "a 'quoted' \"line\""
+    disks { path: "ends,ro" }
+    disks { path: "/abs.img" read_only: true }
+    timeout_seconds: 1234567.125
+  )pb");
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> in_process,
+                       profile_tool::ReadProfileRunArgs(path));
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> from_tool,
+                       RunProfileTool(HVBIOS_PROFILE_TOOL_PATH, path));
+  EXPECT_EQ(from_tool, in_process);
+  ASSERT_OK_AND_ASSIGN(RunOptions o, Parse({"-p", path}));
+  EXPECT_EQ(o.image, dir_.path() + "/-g.elf");
+  EXPECT_EQ(o.cmdline, "a 'quoted' \"line\"");
+  ASSERT_EQ(o.disks.size(), 2u);
+  EXPECT_EQ(o.disks[0].path, dir_.path() + "/ends,ro");
+  EXPECT_FALSE(o.disks[0].read_only);
+  EXPECT_TRUE(o.disks[1].read_only);
+  EXPECT_EQ(o.timeout, absl::Seconds(1234567.125));
+
+  const std::string bad = Write("vcpus: 2\ncolour: 3");
+  absl::StatusOr<std::vector<std::string>> r =
+      RunProfileTool(HVBIOS_PROFILE_TOOL_PATH, bad);
+  EXPECT_EQ(CodeOf(r), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find(bad + ": VM profile: line 2"),
+            std::string::npos)
+      << r.status();
+  EXPECT_EQ(CodeOf(RunProfileTool(HVBIOS_PROFILE_TOOL_PATH, bad + ".none")),
+            absl::StatusCode::kNotFound);
+  const std::string fifo = dir_.path() + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  r = RunProfileTool(HVBIOS_PROFILE_TOOL_PATH, fifo);
+  EXPECT_EQ(CodeOf(r), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("not a regular file"), std::string::npos)
+      << r.status();
+}
+
+TEST(RunProfileToolTest, AToolThatBreaksTheProtocolIsAnInternalError) {
+  // echo prints its arguments with a newline, not NUL-terminated.
+  EXPECT_EQ(CodeOf(RunProfileTool("/bin/echo", "x")),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(CodeOf(RunProfileTool("/nonexistent/hvbios-profile", "x")),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(CodeOf(RunProfileTool("/bin/false", "x")),
+            absl::StatusCode::kInvalidArgument);  // exit status 1
+}
+
+// hvbios-run itself reads profiles through the tool next to it: the
+// settings arrive (checked before any VM exists, so no /dev/kvm needed).
+TEST_F(ProfileOptionsTest, HvbiosRunTakesProfilesThroughTheTool) {
+  testing::CommandResult r = testing::RunCommand(
+      {HVBIOS_RUN_PATH, "--profile", Write("vcpus: 300\nguest: \"g.elf\"")});
+  EXPECT_EQ(r.exit_status, kExitUsage) << r.err;
+  EXPECT_NE(r.err.find("254"), std::string::npos) << r.err;
+  r = testing::RunCommand(
+      {HVBIOS_RUN_PATH, "--profile", Write("guest: \"missing.elf\"")});
+  EXPECT_EQ(r.exit_status, kExitBadImage) << r.err;
+  EXPECT_NE(r.err.find(dir_.path() + "/missing.elf"), std::string::npos)
+      << r.err;
+  r = testing::RunCommand({HVBIOS_RUN_PATH, "-p", Write("memory: \"x\"")});
+  EXPECT_EQ(r.exit_status, kExitUsage) << r.err;
+  EXPECT_NE(r.err.find("vm.textproto: malformed memory size 'x'"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(UsageTextTest, DocumentsEveryFlagAndExitStatus) {

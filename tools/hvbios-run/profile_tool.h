@@ -1,0 +1,25 @@
+// hvbios-run reads --profile files through the hvbios-profile tool, in a
+// process of its own (see tools/hvbios-profile/run_args.h for why).
+#ifndef HVBIOS_TOOLS_HVBIOS_RUN_PROFILE_TOOL_H_
+#define HVBIOS_TOOLS_HVBIOS_RUN_PROFILE_TOOL_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace hvbios::run {
+
+// hvbios-profile in the directory of the running executable: where the
+// build tree and every install put it.
+absl::StatusOr<std::string> ProfileToolPath();
+
+// Runs `tool --run-args profile_path` and returns the hvbios-run arguments
+// it prints; its error (InvalidArgument, NotFound, PermissionDenied) if it
+// rejects the profile, Internal if it cannot be run or breaks the protocol.
+absl::StatusOr<std::vector<std::string>> RunProfileTool(
+    const std::string& tool, const std::string& profile_path);
+
+}  // namespace hvbios::run
+
+#endif  // HVBIOS_TOOLS_HVBIOS_RUN_PROFILE_TOOL_H_
