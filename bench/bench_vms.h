@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "hvbios/backend.h"
 #include "hvbios/block.h"
+#include "lib/coarse_clock.h"
 #include "lib/services/services.h"
 #include "tests/fake_service_context.h"
 
@@ -71,6 +72,7 @@ class DrivenVm {
   // Declared so that the services go first, then the vCPU and the VM, and
   // the guest memory (in the context) last.
   std::unique_ptr<testing::FakeServiceContext> ctx;
+  std::unique_ptr<CoarseClockWord> coarse_clock;  // as VmImpl keeps it
   std::unique_ptr<BackendVm> vm;
   std::unique_ptr<BackendVcpu> vcpu;
   std::unique_ptr<Services> services;

@@ -49,6 +49,7 @@ def short_label(name, entry):
     if name.startswith("BM_Hypercall/"):
         return f"hypercall {entry.get('label', '')}"
     return {"BM_ClockPageRead": "clock page",
+            "BM_ClockCoarseRead": "clock page, coarse word",
             "BM_RawSameCodeFloor": "same-code floor",
             "BM_RawVmBoot": "raw VM boot+destroy",
             "BM_VmCreateBootToFirstHypercallDestroy": "VM boot+destroy",

@@ -77,7 +77,8 @@ void hvb_clock_page_publish(volatile struct hvb_clock_page *live,
   /* The reader's retry protocol needs the odd sequence visible before any
    * field changes, and every field before the even one: release stores
    * order each write after all earlier ones (no fence, which
-   * ThreadSanitizer cannot model). */
+   * ThreadSanitizer cannot model). coarse_ns is not the publisher's: it
+   * belongs to whatever keeps it current (HVB_CLOCK_F_COARSE). */
   const uint32_t sequence = live->sequence;
   __atomic_store_n(&live->sequence, sequence + 1, __ATOMIC_RELAXED);
   __atomic_store_n(&live->flags, next->flags, __ATOMIC_RELEASE);
@@ -86,6 +87,8 @@ void hvb_clock_page_publish(volatile struct hvb_clock_page *live,
   __atomic_store_n(&live->mul, next->mul, __ATOMIC_RELEASE);
   __atomic_store_n(&live->shift, next->shift, __ATOMIC_RELEASE);
   __atomic_store_n(&live->tsc_frequency_hz, next->tsc_frequency_hz,
+                   __ATOMIC_RELEASE);
+  __atomic_store_n(&live->coarse_period_ns, next->coarse_period_ns,
                    __ATOMIC_RELEASE);
   __atomic_store_n(&live->sequence, sequence + 2, __ATOMIC_RELEASE);
 }

@@ -200,7 +200,8 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(GuestMemory& memory,
 }
 
 absl::Status PublishClockPage(const GuestMemory& memory, BackendVcpu& vcpu,
-                              uint64_t tsc_frequency_hz, uint64_t epoch_ns) {
+                              uint64_t tsc_frequency_hz, uint64_t epoch_ns,
+                              uint64_t coarse_period_ns) {
   if (tsc_frequency_hz == 0) {
     return absl::FailedPreconditionError("the TSC frequency is unknown");
   }
@@ -217,8 +218,12 @@ absl::Status PublishClockPage(const GuestMemory& memory, BackendVcpu& vcpu,
       ns_base = before + (after - before) / 2 - epoch_ns;
     }
   }
-  const hvb_clock_page page =
+  hvb_clock_page page =
       hvb_clock_page_make(tsc_frequency_hz, tsc_base, ns_base);
+  if (coarse_period_ns != 0) {
+    page.flags |= HVB_CLOCK_F_COARSE;
+    page.coarse_period_ns = coarse_period_ns;
+  }
   // The platform's own page, in the RAM the VM was created with: no
   // Access needed (the caller holds the VM's lock, which comes after it).
   hvb_clock_page_publish(reinterpret_cast<hvb_clock_page*>(memory.TranslateBase(

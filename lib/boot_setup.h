@@ -49,10 +49,13 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(GuestMemory& memory,
 
 // Publishes the clock page (docs/abi.md, "The clock page") from `vcpu`'s
 // TSC at `tsc_frequency_hz`, with ns counted from CLOCK_MONOTONIC
-// `epoch_ns` (the clock.monotonic zero). Call while `vcpu` is not running.
+// `epoch_ns` (the clock.monotonic zero). With `coarse_period_ns`, the page
+// offers its coarse word (HVB_CLOCK_F_COARSE), which the caller keeps
+// current (CoarseClockWord). Call while `vcpu` is not running.
 // FailedPrecondition if the frequency is unknown.
 absl::Status PublishClockPage(const GuestMemory& memory, BackendVcpu& vcpu,
-                              uint64_t tsc_frequency_hz, uint64_t epoch_ns);
+                              uint64_t tsc_frequency_hz, uint64_t epoch_ns,
+                              uint64_t coarse_period_ns = 0);
 
 }  // namespace hvbios
 

@@ -16,6 +16,7 @@
 #include "hvbios/backend.h"
 #include "hvbios/internal/mutex.h"
 #include "hvbios/vm.h"
+#include "lib/coarse_clock.h"
 #include "lib/guest_memory.h"
 #include "lib/services/services.h"
 #include "lib/unique_fd.h"
@@ -174,6 +175,9 @@ class VmImpl final : public Vm, public ServiceContext {
   const std::unique_ptr<BackendVm> backend_;
   const VmOptions options_;
   const uint64_t created_monotonic_ns_;  // clock.monotonic counts from here
+  // The clock page's coarse word, kept current once the page is published;
+  // goes before guest RAM does.
+  std::unique_ptr<CoarseClockWord> coarse_clock_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Services> services_;
 
   // Orders changes of the guest-physical layout: loading the guest, adding

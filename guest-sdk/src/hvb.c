@@ -2,6 +2,7 @@
 #include "hvbios/guest/hvb.h"
 
 uint64_t hvb_hypercall_entry;
+const volatile uint64_t *hvb_clock_coarse_word;
 static const struct hvb_boot_info *g_boot_info;
 
 hvb_status hvb_init(const struct hvb_boot_info *boot) {
@@ -9,6 +10,11 @@ hvb_status hvb_init(const struct hvb_boot_info *boot) {
   if ((boot->abi_version >> 16) != HVB_ABI_VERSION_MAJOR) return HVB_ERR_NOSYS;
   g_boot_info = boot;
   hvb_hypercall_entry = boot->hypercall_page + HVB_HCPAGE_CALL;
+  /* The page is published before the guest's entry: its flags are final. */
+  const struct hvb_clock_page *page =
+      (const struct hvb_clock_page *)(uintptr_t)boot->clock_page;
+  hvb_clock_coarse_word =
+      page != 0 && (page->flags & HVB_CLOCK_F_COARSE) ? &page->coarse_ns : 0;
   return HVB_OK;
 }
 

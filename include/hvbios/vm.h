@@ -67,6 +67,10 @@ struct VmOptions {
   // true reads all ones and drops writes, as a PC's open bus does (for
   // guests that probe for legacy hardware).
   bool open_bus = false;
+  // The clock page's coarse time word (docs/abi.md 5.12): kept current by
+  // one library thread for all VMs of the process, waking every 1 ms while
+  // any VM with it runs. Off: the page does not offer it.
+  bool coarse_clock = true;
   // The embedder's own hypercall services (hvbios/service.h), with ids in
   // the vendor range, each once.
   std::vector<VendorService> services;

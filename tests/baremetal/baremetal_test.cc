@@ -63,7 +63,7 @@ class BareMetalTest : public ::testing::Test {
 TEST_F(BareMetalTest, HelloRunsUnchanged) {
   CommandResult r = Run({"--cmdline", "on bare metal", GuestPath("hello")});
   EXPECT_EQ(r.exit_status, 0) << r.err;
-  EXPECT_NE(r.out.find("Hello from an hvbios guest! ABI 0.7, implementation 2"),
+  EXPECT_NE(r.out.find("Hello from an hvbios guest! ABI 0.8, implementation 2"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("command line: on bare metal"), std::string::npos);

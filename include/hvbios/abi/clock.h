@@ -19,9 +19,12 @@ extern "C" {
 
 /* The page's contents are valid: without it, use the clock hypercall. */
 #define HVB_CLOCK_F_VALID 1u
-/* Since 0.7: the page never changes after the guest's entry, so a reader
- * may read its fields once, without the sequence protocol below. */
+/* Since 0.7: the conversion (sequence up to tsc_frequency_hz) never
+ * changes after the guest's entry, so a reader may read its fields once,
+ * without the sequence protocol below. */
 #define HVB_CLOCK_F_STABLE 2u
+/* Since 0.8: the platform keeps coarse_ns current (below). */
+#define HVB_CLOCK_F_COARSE 4u
 
 /* At boot_info.clock_page (read-only, HVB_MEM_PLATFORM). A reader:
  *
@@ -36,7 +39,13 @@ extern "C" {
  *
  * ns is on the clock.monotonic scale. The TSC is the vCPU's own (rdtsc);
  * the platform sets flags to HVB_CLOCK_F_VALID only where every vCPU's TSC
- * runs at tsc_frequency_hz, constant, synchronised across vCPUs. */
+ * runs at tsc_frequency_hz, constant, synchronised across vCPUs.
+ *
+ * With HVB_CLOCK_F_COARSE, coarse_ns is clock.monotonic as of at most
+ * coarse_period_ns ago (give or take the host's scheduling), written by the
+ * platform with single 8-byte stores and never decreasing: one load reads
+ * the time, to that resolution, outside the sequence protocol. Without the
+ * flag, both fields are 0. */
 struct hvb_clock_page {
   volatile uint32_t sequence; /* odd while the platform writes the page */
   uint32_t flags;             /* HVB_CLOCK_F_* */
@@ -46,7 +55,9 @@ struct hvb_clock_page {
   uint32_t shift;
   uint32_t reserved0;
   uint64_t tsc_frequency_hz;
-  uint64_t reserved[3];
+  volatile uint64_t coarse_ns; /* HVB_CLOCK_F_COARSE */
+  uint64_t coarse_period_ns;   /* HVB_CLOCK_F_COARSE */
+  uint64_t reserved1;
 };
 
 #ifdef __cplusplus

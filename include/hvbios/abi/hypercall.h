@@ -20,7 +20,7 @@ extern "C" {
  * major M runs on any implementation reporting major M and a minor at least
  * the one it needs (probe individual functions with HVB_FN_BASE_PROBE). */
 #define HVB_ABI_VERSION_MAJOR 0u
-#define HVB_ABI_VERSION_MINOR 7u
+#define HVB_ABI_VERSION_MINOR 8u
 #define HVB_ABI_VERSION ((HVB_ABI_VERSION_MAJOR << 16) | HVB_ABI_VERSION_MINOR)
 
 /* ---- Function ids --------------------------------------------------------

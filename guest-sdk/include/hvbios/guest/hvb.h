@@ -143,6 +143,16 @@ uint64_t hvb_clock_monotonic_ns(void);
 uint64_t hvb_clock_now_ns(void);
 /* The clock page's reading, or 0 if there is no valid page. */
 uint64_t hvb_clock_page_ns(void);
+/* clock.monotonic to a coarse resolution in one load: the clock page's
+ * coarse word where the platform keeps it (HVB_CLOCK_F_COARSE; current to
+ * within its coarse_period_ns, 1 ms on hvbios/KVM), else hvb_clock_now_ns().
+ * For timestamps and timeouts, not for measuring short intervals. Inline:
+ * four instructions where ring-0 code may be emulated one by one. */
+extern const volatile uint64_t *hvb_clock_coarse_word; /* set by hvb_init */
+static inline uint64_t hvb_clock_coarse_ns(void) {
+  const volatile uint64_t *word = hvb_clock_coarse_word;
+  return word != 0 ? *word : hvb_clock_now_ns();
+}
 uint64_t hvb_clock_wallclock_ns(void);
 
 /* ---- power --------------------------------------------------------------- */
