@@ -13,6 +13,7 @@ packages=(
   qemu-system-x86      # the bare-metal firmware's PC (hvbios-qemu)
   dpkg-dev file        # cpack's .deb: dpkg-shlibdeps computes Depends
   pkgconf              # tests/package: a VMM built with pkg-config alone
+  clang-14 libclang-rt-14-dev  # the fuzz preset: libFuzzer (tests/fuzz/)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,14 +1,15 @@
 #!/bin/bash
 # Builds and runs the whole test suite on each preset given (default:
-# "default asan tsan package"). KVM tests need /dev/kvm; where it is absent
-# they skip and say so. "package" builds the Debian packages and checks them
-# from outside (tests/package/check-deb.sh). A failing preset does not stop
+# "default asan tsan package fuzz"). KVM tests need /dev/kvm; where it is
+# absent they skip and say so. "package" builds the Debian packages and
+# checks them from outside (tests/package/check-deb.sh); "fuzz" runs each
+# libFuzzer target for a minute (tests/fuzz/). A failing preset does not stop
 # the others, so one run reports every failure; the exit status is non-zero if
 # any preset failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(default asan tsan package)
+[ ${#presets[@]} -gt 0 ] || presets=(default asan tsan package fuzz)
 failed=()
 for preset in "${presets[@]}"; do
   echo "=== preset ${preset}"
