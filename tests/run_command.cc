@@ -1,9 +1,11 @@
 #include "tests/run_command.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -51,6 +53,39 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   result.err = Slurp(err);
   std::system(absl::StrCat("rm -rf ", dir).c_str());
   return result;
+}
+
+KilledRun RunUntilThenKill(const std::vector<std::string>& argv,
+                           const std::string& marker, int limit_seconds) {
+  KilledRun run;
+  int out[2];
+  if (pipe(out) != 0) return run;
+  const pid_t pid = fork();
+  if (pid < 0) return run;
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    std::vector<char*> args;
+    for (const std::string& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  char chunk[256];
+  const time_t limit = time(nullptr) + limit_seconds;
+  while (run.out.find(marker) == std::string::npos && time(nullptr) < limit) {
+    const ssize_t n = read(out[0], chunk, sizeof(chunk));
+    if (n <= 0) break;
+    run.out.append(chunk, static_cast<size_t>(n));
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  close(out[0]);
+  run.killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  return run;
 }
 
 }  // namespace hvbios::testing

@@ -19,6 +19,16 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
                          const std::string& input = "",
                          int kill_after_seconds = 60);
 
+// Runs argv with its stdout read until `marker` appears in it (or
+// `limit_seconds` pass), then kills it with SIGKILL: what it printed, and
+// whether SIGKILL is what ended it.
+struct KilledRun {
+  std::string out;
+  bool killed = false;
+};
+KilledRun RunUntilThenKill(const std::vector<std::string>& argv,
+                           const std::string& marker, int limit_seconds = 120);
+
 }  // namespace hvbios::testing
 
 #endif  // HVBIOS_TESTS_RUN_COMMAND_H_

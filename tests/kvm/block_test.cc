@@ -5,9 +5,7 @@
 #include "hvbios/block.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -170,32 +168,12 @@ TEST_F(BlockTest, BadCallbackDisksAreRejected) {
 // killed with SIGKILL right after.
 TEST_F(BlockTest, FlushedWritesSurviveSigkill) {
   const std::string path = MakeImage("durable.img", 1 << 20);
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    execl(HVBIOS_RUN_PATH, HVBIOS_RUN_PATH, "--disk", path.c_str(), "--cmdline",
-          "durable", GuestPath("disk_io").c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(out[1]);
-  std::string seen;
-  char chunk[256];
-  const absl::Time limit = absl::Now() + absl::Seconds(120);
-  while (seen.find("flushed\n") == std::string::npos && absl::Now() < limit) {
-    const ssize_t n = read(out[0], chunk, sizeof(chunk));
-    if (n <= 0) break;
-    seen.append(chunk, static_cast<size_t>(n));
-  }
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  close(out[0]);
-  ASSERT_NE(seen.find("flushed\n"), std::string::npos) << seen;
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  const testing::KilledRun run =
+      testing::RunUntilThenKill({HVBIOS_RUN_PATH, "--disk", path, "--cmdline",
+                                 "durable", GuestPath("disk_io")},
+                                "flushed\n");
+  ASSERT_NE(run.out.find("flushed\n"), std::string::npos) << run.out;
+  EXPECT_TRUE(run.killed);
   std::vector<uint8_t> expected(1 << 20, 0);
   Fill(expected, 0, 128, 77);
   EXPECT_TRUE(ReadFile(path) == expected) << "flushed data was lost";
