@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <string>
 #include <thread>
@@ -98,6 +99,10 @@ TEST_F(SoakTest, VmLifetimesLeaveNoFdThreadOrMemoryBehind) {
   for (int i = 0; i < cycles; ++i) {
     ASSERT_NO_FATAL_FAILURE(BootHello()) << "cycle " << i;
   }
+  std::cout << cycles << " VM lifetimes: fds " << fds << " -> "
+            << CountEntries("/proc/self/fd") << ", threads " << threads
+            << " -> " << SettledThreadCount(threads) << ", RSS " << (rss >> 10)
+            << " -> " << (Rss() >> 10) << " KiB\n";
   EXPECT_EQ(CountEntries("/proc/self/fd"), fds);
   EXPECT_EQ(SettledThreadCount(threads), threads);
   // 16 MiB VMs: a VM's RAM, or a vCPU's kvm_run, kept per cycle would show
