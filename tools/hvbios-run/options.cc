@@ -62,7 +62,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (options_ended || arg == "-" || !absl::StartsWith(arg, "-")) {
-      if (!options.image.empty()) {
+      if (given.image) {
         return absl::InvalidArgumentError(
             absl::StrCat("unexpected argument '", arg,
                          "': only one guest image can be given"));

@@ -40,6 +40,8 @@ TEST(ParseRunOptionsTest, FlagsInBothForms) {
   EXPECT_EQ(o.cpus, 2u);
   EXPECT_EQ(CodeOf(Parse({"--", "a.elf", "--cpus=2"})),
             absl::StatusCode::kInvalidArgument);
+  // An empty argument is an image too: a second one is an error.
+  EXPECT_EQ(CodeOf(Parse({"", "b.elf"})), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ParseRunOptionsTest, Disks) {
