@@ -336,7 +336,8 @@ class GuestMemory {
   int dirty_logs_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<hvb_mem_region> map_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  [[maybe_unused]] char tsan_token_ = 0;  // the guest as TSan's synchronisation object
+  [[maybe_unused]] char tsan_token_ =
+      0;  // the guest as TSan's synchronisation object
 };
 
 }  // namespace hvbios

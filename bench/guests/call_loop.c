@@ -43,22 +43,30 @@ static void put32(uint8_t *p, uint32_t v) {
 
 static void build_entry_loop(uint8_t *code, int direct, uint32_t count) {
   uint8_t *p = code;
-  *p++ = 0xb9; put32(p, count); p += 4;             /* mov ecx, count */
+  *p++ = 0xb9;
+  put32(p, count);
+  p += 4; /* mov ecx, count */
   uint8_t *const loop = p;
-  *p++ = 0xb8; put32(p, HVB_FN_DEBUG_NULL); p += 4; /* mov eax, fid */
+  *p++ = 0xb8;
+  put32(p, HVB_FN_DEBUG_NULL);
+  p += 4; /* mov eax, fid */
   if (direct) {
-    *p++ = 0xe8;                                    /* call rel32 */
+    *p++ = 0xe8; /* call rel32 */
     put32(p, (uint32_t)(hvb_hypercall_entry - (uint64_t)(uintptr_t)(p + 4)));
     p += 4;
   } else {
-    *p++ = 0xff; *p++ = 0x15;                       /* call [rip+d32] */
+    *p++ = 0xff;
+    *p++ = 0x15; /* call [rip+d32] */
     put32(p, (uint32_t)((uint64_t)(uintptr_t)&hvb_hypercall_entry -
                         (uint64_t)(uintptr_t)(p + 4)));
     p += 4;
   }
-  *p++ = 0xff; *p++ = 0xc9;                         /* dec ecx */
-  *p++ = 0x75; *p = (uint8_t)(loop - (p + 1)); ++p; /* jnz loop */
-  *p++ = 0xc3;                                      /* ret */
+  *p++ = 0xff;
+  *p++ = 0xc9; /* dec ecx */
+  *p++ = 0x75;
+  *p = (uint8_t)(loop - (p + 1));
+  ++p;         /* jnz loop */
+  *p++ = 0xc3; /* ret */
 }
 
 static int timed_entry(void) {
