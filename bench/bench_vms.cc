@@ -12,13 +12,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
-#include "hvbios/abi/clock.h"
 #include "hvbios/kvm_backend.h"
 #include "lib/boot_setup.h"
 #include "lib/clock.h"
 #include "lib/elf_loader.h"
 #include "lib/guest_memory.h"
-#include "lib/layout.h"
 #include "lib/status_macros.h"
 
 namespace hvbios::bench {
@@ -141,14 +139,10 @@ absl::Status DrivenVm::Boot(const std::string& cmdline) {
   for (int fd : KvmVcpuFds()) {
     if (!fds_before.contains(fd)) vcpu_fd_ = fd;
   }
-  const uint64_t epoch_ns = ClockNs(CLOCK_MONOTONIC);
-  auto* page = reinterpret_cast<hvb_clock_page*>(
-      memory->TranslateBase(layout::kClockPage, sizeof(hvb_clock_page)));
-  ASSIGN_OR_RETURN(coarse_clock,
-                   CoarseClockWord::Register(
-                       const_cast<uint64_t*>(&page->coarse_ns), epoch_ns));
-  (void)PublishClockPage(*memory, *vcpu, vm->tsc_frequency_hz(), epoch_ns,
-                         absl::ToInt64Nanoseconds(kCoarseClockPeriod));
+  absl::StatusOr<std::unique_ptr<CoarseClockWord>> coarse =
+      PublishClockPage(*memory, *vcpu, vm->tsc_frequency_hz(),
+                       ClockNs(CLOCK_MONOTONIC), /*coarse_clock=*/true);
+  if (coarse.ok()) coarse_clock = *std::move(coarse);
   RETURN_IF_ERROR(vcpu->BindToCurrentThread());
   RETURN_IF_ERROR(vcpu->SetEntryState(entry));
   ServicesOptions options;

@@ -199,9 +199,9 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(GuestMemory& memory,
                      /*cr3=*/0);
 }
 
-absl::Status PublishClockPage(const GuestMemory& memory, BackendVcpu& vcpu,
-                              uint64_t tsc_frequency_hz, uint64_t epoch_ns,
-                              uint64_t coarse_period_ns) {
+absl::StatusOr<std::unique_ptr<CoarseClockWord>> PublishClockPage(
+    const GuestMemory& memory, BackendVcpu& vcpu, uint64_t tsc_frequency_hz,
+    uint64_t epoch_ns, bool coarse_clock) {
   if (tsc_frequency_hz == 0) {
     return absl::FailedPreconditionError("the TSC frequency is unknown");
   }
@@ -218,18 +218,27 @@ absl::Status PublishClockPage(const GuestMemory& memory, BackendVcpu& vcpu,
       ns_base = before + (after - before) / 2 - epoch_ns;
     }
   }
-  hvb_clock_page page =
-      hvb_clock_page_make(tsc_frequency_hz, tsc_base, ns_base);
-  if (coarse_period_ns != 0) {
-    page.flags |= HVB_CLOCK_F_COARSE;
-    page.coarse_period_ns = coarse_period_ns;
-  }
   // The platform's own page, in the RAM the VM was created with: no
   // Access needed (the caller holds the VM's lock, which comes after it).
-  hvb_clock_page_publish(reinterpret_cast<hvb_clock_page*>(memory.TranslateBase(
-                             layout::kClockPage, sizeof(hvb_clock_page))),
-                         &page);
-  return absl::OkStatus();
+  auto* live = reinterpret_cast<hvb_clock_page*>(
+      memory.TranslateBase(layout::kClockPage, sizeof(hvb_clock_page)));
+  hvb_clock_page page =
+      hvb_clock_page_make(tsc_frequency_hz, tsc_base, ns_base);
+  // The coarse word is kept current from before the page says so; without
+  // a ticker thread the page just does not offer it.
+  std::unique_ptr<CoarseClockWord> coarse;
+  if (coarse_clock) {
+    absl::StatusOr<std::unique_ptr<CoarseClockWord>> word =
+        CoarseClockWord::Register(const_cast<uint64_t*>(&live->coarse_ns),
+                                  epoch_ns);
+    if (word.ok()) {
+      coarse = *std::move(word);
+      page.flags |= HVB_CLOCK_F_COARSE;
+      page.coarse_period_ns = absl::ToInt64Nanoseconds(kCoarseClockPeriod);
+    }
+  }
+  hvb_clock_page_publish(live, &page);
+  return coarse;
 }
 
 }  // namespace hvbios

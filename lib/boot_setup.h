@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "hvbios/abi/boot.h"
 #include "hvbios/backend.h"
+#include "lib/coarse_clock.h"
 #include "lib/elf_loader.h"
 #include "lib/guest_memory.h"
 
@@ -49,13 +50,14 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(GuestMemory& memory,
 
 // Publishes the clock page (docs/abi.md, "The clock page") from `vcpu`'s
 // TSC at `tsc_frequency_hz`, with ns counted from CLOCK_MONOTONIC
-// `epoch_ns` (the clock.monotonic zero). With `coarse_period_ns`, the page
-// offers its coarse word (HVB_CLOCK_F_COARSE), which the caller keeps
-// current (CoarseClockWord). Call while `vcpu` is not running.
-// FailedPrecondition if the frequency is unknown.
-absl::Status PublishClockPage(const GuestMemory& memory, BackendVcpu& vcpu,
-                              uint64_t tsc_frequency_hz, uint64_t epoch_ns,
-                              uint64_t coarse_period_ns = 0);
+// `epoch_ns` (the clock.monotonic zero). With `coarse_clock`, the page also
+// offers its coarse word (HVB_CLOCK_F_COARSE), kept current while the
+// returned registration lives (null without it, or if no ticker thread
+// could start). Call while `vcpu` is not running. FailedPrecondition if
+// the frequency is unknown (the page then stays invalid).
+absl::StatusOr<std::unique_ptr<CoarseClockWord>> PublishClockPage(
+    const GuestMemory& memory, BackendVcpu& vcpu, uint64_t tsc_frequency_hz,
+    uint64_t epoch_ns, bool coarse_clock);
 
 }  // namespace hvbios
 

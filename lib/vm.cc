@@ -7,14 +7,11 @@
 
 #include "absl/strings/str_format.h"
 #include "common/vcpu.h"
-#include "hvbios/abi/clock.h"
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/status.h"
 #include "lib/boot_setup.h"
 #include "lib/clock.h"
-#include "lib/coarse_clock.h"
 #include "lib/elf_loader.h"
-#include "lib/layout.h"
 #include "lib/status_macros.h"
 #include "lib/threads.h"
 #include "lib/vm_impl.h"
@@ -107,25 +104,11 @@ absl::Status VmImpl::LoadGuest(absl::Span<const uint8_t> elf) {
 }
 
 void VmImpl::InitClockPageLocked(BackendVcpu& vcpu) {
-  // The coarse word is kept current from before the page says so. Without
-  // a ticker thread the page just offers no coarse word; if the page cannot
-  // be published it stays invalid and guests use the hypercall.
-  if (options_.coarse_clock) {
-    auto* page = reinterpret_cast<hvb_clock_page*>(
-        memory_->TranslateBase(layout::kClockPage, sizeof(hvb_clock_page)));
-    absl::StatusOr<std::unique_ptr<CoarseClockWord>> word =
-        CoarseClockWord::Register(const_cast<uint64_t*>(&page->coarse_ns),
-                                  created_monotonic_ns_);
-    if (word.ok()) coarse_clock_ = *std::move(word);
-  }
-  const uint64_t coarse_period_ns =
-      coarse_clock_ != nullptr ? absl::ToInt64Nanoseconds(kCoarseClockPeriod)
-                               : 0;
-  if (!PublishClockPage(*memory_, vcpu, backend_->tsc_frequency_hz(),
-                        created_monotonic_ns_, coarse_period_ns)
-           .ok()) {
-    coarse_clock_.reset();
-  }
+  // A failure leaves the page invalid: guests use the hypercall.
+  absl::StatusOr<std::unique_ptr<CoarseClockWord>> coarse =
+      PublishClockPage(*memory_, vcpu, backend_->tsc_frequency_hz(),
+                       created_monotonic_ns_, options_.coarse_clock);
+  if (coarse.ok()) coarse_clock_ = *std::move(coarse);
 }
 
 absl::Status VmImpl::LoadGuestFile(const std::string& path) {
