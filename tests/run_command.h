@@ -19,6 +19,15 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
                          const std::string& input = "",
                          int kill_after_seconds = 60);
 
+// Runs argv like RunCommand, but types `input` on its stdin only once
+// `marker` has appeared on its stdout, then closes stdin: for input that must
+// not race the program's start-up (the bare-metal firmware switching its
+// UART's FIFOs on empties them; see backends/baremetal/uart.c).
+CommandResult RunCommandTypingAfter(const std::vector<std::string>& argv,
+                                    const std::string& marker,
+                                    const std::string& input,
+                                    int kill_after_seconds = 60);
+
 // Runs argv with its stdout read until `marker` appears in it (or
 // `limit_seconds` pass), then kills it with SIGKILL: what it printed, and
 // whether SIGKILL is what ended it.

@@ -30,7 +30,11 @@ void uart_init(void) {
   outb(kCom1 + kUartLineControl, 0x03); /* 8 data bits, no parity, 1 stop */
   /* The FIFOs on, so that input typed ahead waits there, 16 bytes of it,
    * and one console.read takes it all. Switching them on empties them: the
-   * bytes already waiting are kept aside first. */
+   * bytes already waiting are kept aside first; one that arrives between
+   * the last check and the switch is lost, the 16550's own rule and so that
+   * of every PC driver that turns the FIFOs on (the UART holds one byte with
+   * them off, and QEMU passes the next a main-loop turn after it is read,
+   * so the window is two port accesses wide). */
   while ((inb(kCom1 + kUartLineStatus) & kLsrDataReady) &&
          g_early_count < sizeof(g_early)) {
     g_early[g_early_count++] = (char)inb(kCom1 + kUartData);
