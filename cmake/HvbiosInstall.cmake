@@ -18,7 +18,7 @@ install(FILES proto/hvbios/vm_profile.proto
 install(TARGETS hvbios EXPORT hvbiosTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     COMPONENT runtime NAMELINK_COMPONENT dev)
-install(TARGETS hvbios_static hvbios_kvm hvbios_core hvbios_common
+install(TARGETS hvbios_static hvbios_kvm hvbios_sandbox hvbios_core hvbios_common
                 hvbios_profile EXPORT hvbiosTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
 install(EXPORT hvbiosTargets NAMESPACE hvbios::
@@ -102,7 +102,7 @@ hvbios-qemu boots the same guest on the hvbios bare-metal firmware under
 QEMU. Includes libhvbios.so.0 (the C API), hvbios-bench and example guests.")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME hvbios-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "hvbios (= ${PROJECT_VERSION}), libabsl-dev, libprotobuf-dev, gcc")
+    "hvbios (= ${PROJECT_VERSION}), libabsl-dev, libprotobuf-dev, libseccomp-dev, gcc")
 set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "cmake, pkgconf")
 set(CPACK_COMPONENT_DEV_DESCRIPTION
 "hypercall BIOS for x86-64 research operating systems - development files

@@ -10,6 +10,7 @@ packages=(
   libgtest-dev         # tests
   libbenchmark-dev     # bench/hvbios-bench
   linux-libc-dev       # <linux/kvm.h>
+  libseccomp-dev       # hvbios-run's sandbox (backends/kvm/sandbox.cc)
   qemu-system-x86      # the bare-metal firmware's PC (hvbios-qemu)
   dpkg-dev file        # cpack's .deb: dpkg-shlibdeps computes Depends
   pkgconf              # tests/package: a VMM built with pkg-config alone

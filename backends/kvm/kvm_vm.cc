@@ -42,9 +42,14 @@ class KvmVm final : public BackendVm {
         options.kick_signal != 0 ? options.kick_signal : SIGRTMIN;
     RETURN_IF_ERROR(InstallKickHandler(kick_signal));
 
-    UniqueFd kvm(open(options.device.c_str(), O_RDWR | O_CLOEXEC));
+    UniqueFd kvm(options.device_fd >= 0
+                     ? fcntl(options.device_fd, F_DUPFD_CLOEXEC, 0)
+                     : open(options.device.c_str(), O_RDWR | O_CLOEXEC));
     if (!kvm.valid()) {
-      return ErrnoStatus(errno, absl::StrFormat("open %s", options.device));
+      return ErrnoStatus(errno,
+                         options.device_fd >= 0
+                             ? "duplicating KvmOptions::device_fd"
+                             : absl::StrFormat("open %s", options.device));
     }
     const int api = ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
     if (api != KVM_API_VERSION) {

@@ -13,6 +13,10 @@ namespace hvbios::kvm {
 
 struct KvmOptions {
   std::string device = "/dev/kvm";
+  // An open KVM device to use instead of opening `device`: the VM keeps a
+  // duplicate, the caller keeps its own. For a VMM that creates VMs after
+  // it can no longer open files (a sandbox, hvbios/sandbox.h).
+  int device_fd = -1;
   // Signal used to kick vCPU threads out of KVM_RUN; 0 picks SIGRTMIN. The
   // backend installs its own handler for it (process-wide, SA_RESTART) and
   // unblocks it on vCPU threads: an embedding VMM must not use it otherwise.

@@ -2,6 +2,7 @@
 // tests boot, unchanged, on hvbios-firmware in a PC emulated by QEMU (TCG),
 // through build/bin/hvbios-qemu. Exit statuses are hvbios-run's.
 #include <elf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -267,6 +268,38 @@ TEST_F(BareMetalTest, ClosedStandardFdsAndOddTimeouts) {
   for (const char* value : {"1e11", "99999999999", "nan", "-1", "0"}) {
     ExpectRejected(Run({"--timeout", value, GuestPath("hello")}), 121,
                    "timeout");
+  }
+}
+
+// QEMU runs under its own seccomp filter unless --no-sandbox: a stand-in
+// QEMU (HVBIOS_QEMU) starts the real one and records the Seccomp mode the
+// kernel reports for it (2: a filter) while it boots hello.
+TEST_F(BareMetalTest, QemuRunsUnderItsSandboxUnlessAskedNot) {
+  const std::string wrapper = temp_dir_.path() + "/qemu";
+  const std::string seen = temp_dir_.path() + "/seccomp";
+  {
+    std::ofstream script(wrapper);
+    script << "#!/bin/sh\n"
+           << "qemu-system-x86_64 \"$@\" & pid=$!\nmode=0\n"
+           << "while kill -0 $pid 2>/dev/null; do\n"
+           << "  m=$(awk '/^Seccomp:/ {print $2}' /proc/$pid/status "
+              "2>/dev/null)\n"
+           << "  [ \"${m:-0}\" -gt $mode ] && mode=$m\n"
+           << "done\n"
+           << "echo $mode > " << seen << "\nwait $pid\n";
+  }
+  ASSERT_EQ(chmod(wrapper.c_str(), 0755), 0);
+  for (bool sandbox : {true, false}) {
+    std::vector<std::string> args = {"env", "HVBIOS_QEMU=" + wrapper,
+                                     HVBIOS_QEMU_PATH};
+    if (!sandbox) args.push_back("--no-sandbox");
+    args.push_back(GuestPath("hello"));
+    CommandResult r = RunCommand(args);
+    EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+    std::ifstream in(seen);
+    std::string mode;
+    in >> mode;
+    EXPECT_EQ(mode, sandbox ? "2" : "0") << "--no-sandbox: " << !sandbox;
   }
 }
 

@@ -2,7 +2,12 @@
 // failure must be one clear line on stderr and a status below 128 (never a
 // crash or a signal). Timings are measured in the notes, not asserted here.
 #include <elf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <random>
@@ -116,6 +121,62 @@ TEST_F(HvbiosRunTest, RebootBootsAgain) {
       absl::StrSplit(r.out, "behave: reboot");
   EXPECT_GE(pieces.size(), 3u) << "booted more than once:\n" << r.out;
   EXPECT_NE(r.err.find("requested a reboot"), std::string::npos);
+}
+
+// hvbios-run confines itself once set up (docs/sandbox.md): the whole
+// conformance suite, with two vCPUs, console input and both kinds of disk,
+// passes inside; RebootBootsAgain creates VMs inside it.
+TEST_F(HvbiosRunTest, EveryServiceWorksInsideTheSandbox) {
+  const std::string rw = Write("rw.img", std::vector<uint8_t>(1 << 20));
+  const std::string ro = Write("ro.img", std::vector<uint8_t>(1 << 20, 7));
+  CommandResult r = Run({"--cpus", "2", "--disk", rw, "--disk", ro + ",ro",
+                         "--cmdline", "input=ping", GuestPath("conformance")},
+                        "ping");
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(" passed, 0 failed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "");
+  r = Run({"--cpus", "4", GuestPath("smp")});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("4 of 4 vCPUs took part"), std::string::npos) << r.out;
+}
+
+// The kernel's view (proc(5), Seccomp: 2 is a filter) of a running
+// hvbios-run, with and without --no-sandbox.
+TEST_F(HvbiosRunTest, RunsConfinedUnlessToldNot) {
+  for (bool sandbox : {true, false}) {
+    std::vector<std::string> args = {HVBIOS_RUN_PATH, "--timeout", "5",
+                                     "--cmdline", "spin"};
+    if (!sandbox) args.push_back("--no-sandbox");
+    args.push_back(GuestPath("behave"));
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = -1;
+    ASSERT_EQ(
+        posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    // Polls until the filter shows or the run ends (the guest spins 5 s).
+    std::string mode = "0";
+    int status = 0;
+    bool ended = false;
+    while (!ended && mode != "2") {
+      ended = waitpid(pid, &status, WNOHANG) != 0;
+      std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+      for (std::string line; std::getline(in, line);) {
+        if (line.rfind("Seccomp:", 0) == 0) mode = line.substr(line.size() - 1);
+      }
+      usleep(20000);
+    }
+    if (!ended) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    }
+    EXPECT_EQ(mode, sandbox ? "2" : "0") << "--no-sandbox: " << !sandbox;
+  }
 }
 
 TEST_F(HvbiosRunTest, StdinReachesTheGuest) {

@@ -17,8 +17,10 @@
 #include "hvbios/block.h"
 #include "hvbios/internal/mutex.h"
 #include "hvbios/kvm.h"
+#include "hvbios/sandbox.h"
 #include "hvbios/vm.h"
 #include "lib/status_macros.h"
+#include "lib/unique_fd.h"
 #include "tools/hvbios-run/console_sink.h"
 #include "tools/hvbios-run/options.h"
 #include "tools/hvbios-run/profile_tool.h"
@@ -109,6 +111,23 @@ absl::StatusOr<std::vector<std::string>> ReadProfileWithTool(
   return RunProfileTool(tool, path);
 }
 
+// Confines hvbios-run from here on (hvbios/sandbox.h, docs/sandbox.md). A
+// sanitizer build runs without: its runtime needs what the filter forbids.
+absl::Status EnterSandbox() {
+  if (!kvm::SandboxAvailable()) return absl::OkStatus();
+  kvm::SandboxOptions sandbox;
+  sandbox.program = "hvbios-run";
+  sandbox.exit_status = kExitHostError;
+  absl::Status s = kvm::InstallSandbox(sandbox);
+  if (!s.ok()) {
+    return absl::Status(s.code(),
+                        absl::StrCat("cannot install the sandbox (--no-sandbox "
+                                     "runs without it): ",
+                                     s.message()));
+  }
+  return absl::OkStatus();
+}
+
 int Run(const RunOptions& options) {
   // The VM being run (reboots replace it); a failing console stops it.
   std::atomic<Vm*> current_vm{nullptr};
@@ -137,9 +156,22 @@ int Run(const RunOptions& options) {
   const absl::Time deadline = options.timeout.has_value()
                                   ? absl::Now() + *options.timeout
                                   : absl::InfiniteFuture();
+  // Opened once: VMs after a reboot are created inside the sandbox, which
+  // allows no open().
+  kvm::KvmOptions kvm_options;
+  const UniqueFd kvm_device(
+      open(kvm_options.device.c_str(), O_RDWR | O_CLOEXEC));
+  if (!kvm_device.valid()) {
+    return Error(kExitHostError,
+                 ErrnoStatus(errno, absl::StrCat("open ", kvm_options.device))
+                     .message());
+  }
+  kvm_options.device_fd = kvm_device.get();
   StdinForwarder stdin_forwarder;
+  bool sandboxed = false;
   for (;;) {
-    absl::StatusOr<std::unique_ptr<Vm>> vm = CreateKvmVm(vm_options);
+    absl::StatusOr<std::unique_ptr<Vm>> vm =
+        CreateKvmVm(vm_options, kvm_options);
     if (!vm.ok()) return Error(kExitHostError, vm.status().message());
     if (absl::Status s = (*vm)->LoadGuest(*image); !s.ok()) {
       return Error(kExitBadImage,
@@ -147,6 +179,12 @@ int Run(const RunOptions& options) {
     }
     absl::StatusOr<Vcpu*> boot = (*vm)->CreateVcpu(0);
     if (!boot.ok()) return Error(kExitHostError, boot.status().message());
+    if (options.sandbox && !sandboxed) {
+      if (absl::Status s = EnterSandbox(); !s.ok()) {
+        return Error(kExitHostError, s.message());
+      }
+      sandboxed = true;
+    }
     if (absl::Status s = (*boot)->Start(); !s.ok()) {
       return Error(kExitHostError, s.message());
     }

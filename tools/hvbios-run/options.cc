@@ -95,6 +95,8 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
     };
     if (name == "-h" || name == "--help") {
       options.help = true;
+    } else if (name == "--no-sandbox") {
+      options.sandbox = false;
     } else if (name == "--mem" || name == "-m") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
@@ -225,6 +227,9 @@ Options:
                       proto/hvbios/vm_profile.proto): guest, memory, vcpus,
                       cmdline, disks, timeout_seconds; options given on the
                       command line win, and --disk replaces its disks
+      --no-sandbox    run without the seccomp sandbox that otherwise
+                      confines hvbios-run once the VM is set up (for
+                      debugging: strace, gdb; docs/sandbox.md)
   -h, --help          print this help and exit 0
   --                  the next argument is the guest image, even if it
                       starts with "-"
@@ -243,7 +248,8 @@ Exit status:
          can end; the reason and the vCPU's registers are on stderr
   %d    --timeout expired; the vCPUs' registers are on stderr
   %d    host failure (no usable /dev/kvm, out of memory, the console
-         output on stdout failing: a closed pipe, a full disk, ...)
+         output on stdout failing: a closed pipe, a full disk, ...), or
+         a system call the sandbox forbids (named on stderr)
 )",
       kExitGuestException, kExitGuestCodeTooLarge, kExitUsage, kExitBadImage,
       kExitGuestFault, kExitTimeout, kExitHostError);

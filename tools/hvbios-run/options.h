@@ -45,6 +45,8 @@ struct RunOptions {
   std::vector<Disk> disks;  // block device ids 0, 1, ... in this order
   std::string image;
   bool help = false;
+  // The seccomp sandbox once set up (hvbios/sandbox.h); --no-sandbox.
+  bool sandbox = true;
 };
 
 // Reads the VM profile at `path` as hvbios-run arguments: RunProfileTool()
