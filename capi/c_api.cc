@@ -279,6 +279,7 @@ int hyperv_bios_create_vm(const hyperv_bios_vm_config* config,
     }
     hvbios::kvm::KvmOptions kvm_options;
     kvm_options.kick_signal = c.kick_signal;
+    kvm_options.device_fd = hvbios::capi::SandboxKvmDevice();
     absl::StatusOr<std::unique_ptr<hvbios::Vm>> vm =
         hvbios::CreateKvmVm(*std::move(options), kvm_options);
     if (!vm.ok()) return Fail(vm.status());

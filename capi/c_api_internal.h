@@ -92,6 +92,10 @@ struct ActiveCall {
 };
 ActiveCall& ActiveCallOfThisThread();
 
+// The KVM device hyperv_bios_sandbox_install opened for the VMs created
+// inside the sandbox; -1 before it.
+int SandboxKvmDevice();
+
 // Reads a caller's struct that starts with `size_t struct_size` into `*out`
 // (this library's layout): fields an older, smaller struct lacks read as
 // zero; a newer, larger one is accepted only if everything past the fields

@@ -419,6 +419,25 @@ int hyperv_bios_stop_vm(hyperv_bios_vm *vm);
 int64_t hyperv_bios_push_console_input(hyperv_bios_vm *vm, const void *bytes,
                                        size_t length);
 
+/* The seccomp sandbox (docs/sandbox.md, hvbios/sandbox.h for C++): once a
+ * VMM is set up, it may make only the system calls that running VMs need;
+ * a violation is reported on stderr, naming the call, and ends the process
+ * with exit_status. It opens the KVM device first: VMs created afterwards
+ * use that descriptor, for nothing can be opened inside. Every thread, for
+ * good. ESTATE in a sanitizer build or if installed already, EINVAL for an
+ * unknown name, EINTERNAL if the kernel refuses; config may be NULL (the
+ * defaults). Since 0.6. */
+typedef struct hyperv_bios_sandbox_config {
+  size_t struct_size;  /* sizeof(hyperv_bios_sandbox_config) */
+  const char *program; /* the report's first word; NULL: "hvbios" */
+  int exit_status;     /* after a violation; 0: 125 */
+  /* System calls the VMM needs besides, by name ("sendmsg"), allowed with
+   * any arguments. */
+  const char *const *extra_syscalls;
+  uint32_t extra_syscall_count;
+} hyperv_bios_sandbox_config;
+int hyperv_bios_sandbox_install(const hyperv_bios_sandbox_config *config);
+
 /* Description of the calling thread's last failure ("" if none). */
 const char *hyperv_bios_last_error(void);
 

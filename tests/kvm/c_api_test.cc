@@ -1,8 +1,13 @@
 // The C API on real KVM: the whole life of a VM, and misuse.
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -328,6 +333,73 @@ TEST_F(CApiTest, CallbacksCannotMakeCallsThatWait) {
     EXPECT_EQ(codes[7], HYPERV_BIOS_OK) << kind;
     EXPECT_EQ(codes[8], HYPERV_BIOS_OK) << kind;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// hyperv_bios_sandbox_install in a child: a VM is created, loaded from
+// memory and run inside the sandbox from the KVM device it opened; a second
+// installation is an error; an open() then ends the child with the report.
+TEST(CApiSandboxTest, VmsRunInsideAndOpenIsStopped) {
+  SKIP_WITHOUT_KVM();
+  std::ifstream in(GuestPath("hello"), std::ios::binary);
+  const std::vector<char> image((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_FALSE(image.empty());
+  int err[2];
+  ASSERT_EQ(pipe(err), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(err[1], STDERR_FILENO);
+    hyperv_bios_sandbox_config sandbox = {sizeof(sandbox)};
+    sandbox.program = "capi_child";
+    sandbox.exit_status = 77;
+    int rc = hyperv_bios_sandbox_install(&sandbox);
+    if (rc == HYPERV_BIOS_ESTATE &&
+        std::strstr(hyperv_bios_last_error(), "sanitizer") != nullptr) {
+      _exit(97);
+    }
+    if (rc != HYPERV_BIOS_OK) _exit(10);
+    hyperv_bios_vm_config config;
+    hyperv_bios_init_vm_config(&config);
+    config.memory_bytes = 16 << 20;
+    hyperv_bios_vm* vm = nullptr;
+    hyperv_bios_vcpu* vcpu = nullptr;
+    hyperv_bios_vm_exit exit = {sizeof(exit)};
+    if (hyperv_bios_create_vm(&config, &vm) != HYPERV_BIOS_OK ||
+        hyperv_bios_load_guest_image(vm, image.data(), image.size()) !=
+            HYPERV_BIOS_OK ||
+        hyperv_bios_create_vcpu(vm, 0, &vcpu) != HYPERV_BIOS_OK ||
+        hyperv_bios_start_vcpu(vcpu) != HYPERV_BIOS_OK ||
+        hyperv_bios_wait_vm(vm, 60000, &exit) != HYPERV_BIOS_OK ||
+        exit.reason != HYPERV_BIOS_EXIT_SHUTDOWN || exit.exit_code != 0) {
+      _exit(11);
+    }
+    hyperv_bios_destroy_vm(vm);
+    static const char kRan[] = "hello ran inside\n";
+    if (write(STDERR_FILENO, kRan, sizeof(kRan) - 1) < 0) _exit(15);
+    if (hyperv_bios_sandbox_install(nullptr) != HYPERV_BIOS_ESTATE) _exit(12);
+    if (open("/dev/null", O_RDONLY) >= 0) _exit(13);
+    _exit(14);
+  }
+  close(err[1]);
+  std::string report;
+  char chunk[256];
+  for (ssize_t n; (n = read(err[0], chunk, sizeof(chunk))) > 0;) {
+    report.append(chunk, n);
+  }
+  close(err[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << report;
+  if (WEXITSTATUS(status) == 97) GTEST_SKIP() << "no sandbox under sanitizers";
+  EXPECT_EQ(WEXITSTATUS(status), 77) << report;
+  // The VM ran before the open, not the open of /dev/kvm that stopped it.
+  EXPECT_EQ(report.rfind("hello ran inside\n", 0), 0u) << report;
+  EXPECT_NE(report.find("capi_child: sandbox: forbidden system call openat"),
+            std::string::npos)
+      << report;
 }
 
 }  // namespace
