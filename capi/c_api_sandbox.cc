@@ -14,6 +14,7 @@
 #include "lib/unique_fd.h"
 
 namespace hvbios::capi {
+namespace {
 
 // The KVM device VMs are created from once the sandbox is in place: opened
 // by the installation, never closed (the sandbox is for good too).
@@ -21,6 +22,8 @@ std::atomic<int> sandbox_kvm_device{-1};
 // Serialises installations: a second one must fail before it opens
 // anything, for the first forbids open().
 std::mutex install_mu;
+
+}  // namespace
 
 int SandboxKvmDevice() { return sandbox_kvm_device.load(); }
 
