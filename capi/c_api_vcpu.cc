@@ -251,6 +251,9 @@ int hyperv_bios_wait_vm(hyperv_bios_vm* vm, int64_t timeout_ms,
       case hvbios::VmExit::Reason::kHostError:
         out.reason = HYPERV_BIOS_EXIT_HOST_ERROR;
         break;
+      case hvbios::VmExit::Reason::kPanic:
+        out.reason = HYPERV_BIOS_EXIT_PANIC;
+        break;
     }
     out.exit_code = result->exit_code;
     out.vcpu_id = result->vcpu_id;

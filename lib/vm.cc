@@ -306,6 +306,19 @@ void VmImpl::RequestExit(const VmExit& exit) {
   RequestExitLocked(exit);
 }
 
+std::string VmImpl::CallerRegisters(uint32_t caller) {
+  BackendVcpu* vcpu = nullptr;
+  {
+    MutexLock lock(&mu_);
+    if (caller < vcpus_.size() && vcpus_[caller] != nullptr) {
+      vcpu = vcpus_[caller]->backend_.get();  // alive: it is making the call
+    }
+  }
+  if (vcpu == nullptr) return "";
+  absl::StatusOr<Registers> regs = vcpu->GetRegisters();
+  return regs.ok() ? FormatRegisters(*regs) : "";
+}
+
 void VmImpl::RequestExitLocked(const VmExit& exit) {
   if (!exit_.has_value()) exit_ = exit;
   for (auto& v : vcpus_) {

@@ -144,6 +144,8 @@ class VmImpl final : public Vm, public ServiceContext {
   uint32_t vcpu_count() const override { return options_.vcpu_count; }
   uint64_t epoch_ns() const override { return created_monotonic_ns_; }
   void RequestExit(const VmExit& exit) override ABSL_LOCKS_EXCLUDED(mu_);
+  std::string CallerRegisters(uint32_t caller) override
+      ABSL_LOCKS_EXCLUDED(mu_);
   int64_t StartVcpu(uint32_t id, const LongModeEntry& entry) override;
   void StopVcpu(uint32_t caller) override;
   int64_t VcpuStateOf(uint32_t id) override;

@@ -115,6 +115,8 @@ absl::string_view VmExitReasonName(VmExit::Reason reason) {
       return "stopped";
     case VmExit::Reason::kHostError:
       return "host error";
+    case VmExit::Reason::kPanic:
+      return "panic";
   }
   return "unknown";
 }

@@ -44,6 +44,9 @@ class FakeServiceContext : public ServiceContext {
     MutexLock lock(&mu_);
     if (!exit_) exit_ = exit;
   }
+  std::string CallerRegisters(uint32_t caller) override {
+    return absl::StrCat("registers of vCPU ", caller);
+  }
   int64_t StartVcpu(uint32_t id, const LongModeEntry& entry) override {
     MutexLock lock(&mu_);
     started_.push_back({id, entry});

@@ -58,12 +58,10 @@ void hvb_interrupt_dispatch(struct hvb_interrupt_frame *frame) {
   } else if (vector < 32) {
     uint64_t cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
-    hvb_printf(
-        "unhandled exception %lu (error code 0x%lx) at rip 0x%lx, "
-        "rsp 0x%lx, cr2 0x%lx\n",
-        vector, frame->error_code, frame->rip, frame->rsp, cr2);
-    hvb_power_shutdown(HVB_EXIT_EXCEPTION);
-    hvb_halt_forever();
+    hvb_panic(HVB_EXIT_EXCEPTION,
+              "unhandled exception %lu (error code 0x%lx) at rip 0x%lx, "
+              "rsp 0x%lx, cr2 0x%lx",
+              vector, frame->error_code, frame->rip, frame->rsp, cr2);
   }
   /* Events are acknowledged once handled, unless the handler does it
    * itself; the spurious vector never is (it was never in service, and an

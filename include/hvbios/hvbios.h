@@ -184,6 +184,9 @@ void hyperv_bios_init_vm_config(hyperv_bios_vm_config *config);
 #define HYPERV_BIOS_EXIT_GUEST_FAULT 3 /* see message */
 #define HYPERV_BIOS_EXIT_STOPPED 4     /* hyperv_bios_stop_vm */
 #define HYPERV_BIOS_EXIT_HOST_ERROR 5  /* see message */
+/* Since 0.6: the guest called debug.panic (ABI 0.9): its code in
+ * exit_code, vcpu_id, its message then the registers in message. */
+#define HYPERV_BIOS_EXIT_PANIC 6
 
 typedef struct hyperv_bios_vm_exit {
   size_t struct_size; /* since 0.6 */

@@ -122,10 +122,14 @@ struct VmExit {
                   // every vCPU stopped); see vcpu_id, message
     kStopped,     // the host called Vm::Stop() or destroyed the Vm
     kHostError,   // the hypervisor failed; see message
+    kPanic,       // the guest called debug.panic (since ABI 0.9): its code
+                  // in exit_code, the calling vCPU in vcpu_id, its message
+                  // on the first line of message, then that vCPU's
+                  // registers
   };
   Reason reason = Reason::kStopped;
-  int exit_code = 0;     // kShutdown: 0..255
-  uint32_t vcpu_id = 0;  // kGuestFault / kHostError
+  int exit_code = 0;     // kShutdown, kPanic: 0..255
+  uint32_t vcpu_id = 0;  // kGuestFault / kHostError / kPanic
   // kGuestFault / kHostError: the reason on the first line, then the
   // faulting vCPU's registers.
   std::string message;

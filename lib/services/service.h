@@ -45,6 +45,9 @@ class ServiceContext {
   // Ends the VM (the first reason wins); the caller's vCPU does not
   // re-enter the guest.
   virtual void RequestExit(const VmExit& exit) = 0;
+  // The calling vCPU's registers, formatted (FormatRegisters); "" if they
+  // cannot be read. On the caller's own thread, during its hypercall.
+  virtual std::string CallerRegisters(uint32_t caller) = 0;
   // vCPU lifecycle, with arguments already checked (common/vcpu.c):
   // HVB_OK, HVB_ERR_STATE (running or paused), HVB_ERR_NODEV (destroyed),
   // HVB_ERR_NOMEM (the hypervisor could not create it).

@@ -98,7 +98,7 @@ TEST_F(HypercallTest, ProbeAgreesWithDispatch) {
     for (uint32_t fn = 0; fn < 8; ++fn) {
       const uint32_t fid = HVB_FID(svc, fn);
       if (fid == HVB_FN_POWER_SHUTDOWN || fid == HVB_FN_POWER_REBOOT ||
-          fid == HVB_FN_VCPU_STOP) {
+          fid == HVB_FN_VCPU_STOP || fid == HVB_FN_DEBUG_PANIC) {
         continue;
       }
       EXPECT_EQ(services_->Implemented(fid),
@@ -175,6 +175,25 @@ TEST_F(HypercallTest, PowerShutdownValidatesTheCode) {
   ASSERT_TRUE(ctx_->exit().has_value());
   EXPECT_EQ(ctx_->exit()->reason, VmExit::Reason::kShutdown);
   EXPECT_EQ(ctx_->exit()->exit_code, 255);
+}
+
+// debug.panic (ABI 0.9): refusals return and change nothing; a panic
+// copies the message once, on one line, with the caller's registers.
+TEST_F(HypercallTest, DebugPanicValidatesThenReportsTheCaller) {
+  Poke(0x5000, "on fire\nand more");
+  EXPECT_EQ(Call(HVB_FN_DEBUG_PANIC, {256, 0x5000, 7}).status, HVB_ERR_INVAL);
+  EXPECT_EQ(
+      Call(HVB_FN_DEBUG_PANIC, {1, 0x5000, HVB_PANIC_MAX_MESSAGE + 1}).status,
+      HVB_ERR_INVAL);
+  EXPECT_EQ(Call(HVB_FN_DEBUG_PANIC, {1, 1ull << 50, 1}).status, HVB_ERR_FAULT);
+  EXPECT_FALSE(ctx_->exit().has_value());
+  EXPECT_EQ(Call(HVB_FN_DEBUG_PANIC, {9, 0x5000, 16}).status, HVB_OK);
+  ASSERT_TRUE(ctx_->exit().has_value());
+  EXPECT_EQ(ctx_->exit()->reason, VmExit::Reason::kPanic);
+  EXPECT_EQ(ctx_->exit()->exit_code, 9);
+  EXPECT_EQ(ctx_->exit()->vcpu_id, caller_);
+  EXPECT_EQ(ctx_->exit()->message,
+            absl::StrCat("on fire and more\nregisters of vCPU ", caller_));
 }
 
 TEST_F(HypercallTest, PowerReboot) {

@@ -74,7 +74,7 @@ class BareMetalTest : public ::testing::Test {
 TEST_F(BareMetalTest, HelloRunsUnchanged) {
   CommandResult r = Run({"--cmdline", "on bare metal", GuestPath("hello")});
   EXPECT_EQ(r.exit_status, 0) << r.err;
-  EXPECT_NE(r.out.find("Hello from an hvbios guest! ABI 0.8, implementation 2"),
+  EXPECT_NE(r.out.find("Hello from an hvbios guest! ABI 0.9, implementation 2"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("command line: on bare metal"), std::string::npos);
@@ -244,11 +244,21 @@ TEST_F(BareMetalTest, CrashesAreReportedWithTheirExceptions) {
   EXPECT_NE(r.err.find("exception #UD"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("RIP="), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("CR2="), std::string::npos) << r.err;
+  // The SDK reports an unhandled exception with debug.panic.
   r = Run({"--cmdline", "exception", GuestPath("behave")});
-  EXPECT_EQ(r.exit_status, 111) << r.err;
-  EXPECT_NE(r.err.find("hvbios-qemu: the guest shut down with code 111"),
+  EXPECT_EQ(r.exit_status, 126) << r.err;
+  EXPECT_NE(r.err.find("hvbios-qemu: the guest panicked on vCPU 0 with code "
+                       "111: unhandled exception 6 "),
             std::string::npos)
       << r.err;
+  // A panic: its code, its message on one line, the vCPU and its stack.
+  r = Run({"--cmdline", "panic", GuestPath("behave")});
+  EXPECT_EQ(r.exit_status, 126) << r.err;
+  EXPECT_NE(r.err.find("hvbios-qemu: the guest panicked on vCPU 0 with code "
+                       "7: the disk is on fire second line\n  rsp 0x"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("cr3 0x"), std::string::npos) << r.err;
 }
 
 // A closed standard fd must not be taken over by a file QEMU opens (a

@@ -1,5 +1,6 @@
 /* Test guest for host-side tests: does what its command line says.
  *   exit=N        power.shutdown(N)
+ *   panic         debug.panic with code 7 and a two-line message
  *   reboot        power.reboot; after the reboot (a fresh VM) "reboot" is
  *                 still on the command line, so it prints and reboots again
  *   triple-fault  executes ud2 with no IDT: #UD, #DF, triple fault
@@ -150,6 +151,9 @@ int hvb_main(const struct hvb_boot_info *boot) {
   if (starts_with(cmd, "reboot")) {
     hvb_power_reboot();
     return 97;
+  }
+  if (starts_with(cmd, "panic")) {
+    hvb_panic(7, "the %s is on fire\nsecond line", "disk");
   }
   if (starts_with(cmd, "triple-fault")) __asm__ volatile("ud2");
   if (starts_with(cmd, "halt")) hvb_halt_forever();

@@ -74,6 +74,25 @@ TEST_F(CApiTest, GuestFaultCarriesAMessage) {
   EXPECT_NE(std::string(exit.message).find("triple fault"), std::string::npos);
 }
 
+TEST_F(CApiTest, APanicCarriesItsCodeMessageAndRegisters) {
+  config_.cmdline = "panic";
+  ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("behave").c_str()),
+            HYPERV_BIOS_OK);
+  hyperv_bios_vcpu* vcpu = nullptr;
+  ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
+  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), HYPERV_BIOS_OK);
+  EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_PANIC);
+  EXPECT_EQ(exit.exit_code, 7);
+  EXPECT_EQ(exit.vcpu_id, 0u);
+  EXPECT_EQ(std::string(exit.message)
+                .rfind("the disk is on fire second line\n  rip ", 0),
+            0u)
+      << exit.message;
+}
+
 TEST_F(CApiTest, MisuseGetsCodesAndMessages) {
   EXPECT_EQ(hyperv_bios_create_vm(nullptr, &vm_), HYPERV_BIOS_EINVAL);
   EXPECT_NE(std::string(hyperv_bios_last_error()), "");

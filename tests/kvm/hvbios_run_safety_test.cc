@@ -175,13 +175,28 @@ TEST_F(HvbiosRunSafetyTest, AWritableImageBelongsToOneVm) {
   EXPECT_TRUE(Untouched(disk));
 }
 
-TEST_F(HvbiosRunSafetyTest, AGuestExceptionHasItsOwnLine) {
+// The SDK reports an unhandled exception with debug.panic (ABI 0.9): code
+// 111, the frame in the message, then the vCPU's registers; status 126.
+TEST_F(HvbiosRunSafetyTest, AGuestExceptionIsAPanic) {
   CommandResult r = Run({"--cmdline", "exception", GuestPath("behave")});
-  EXPECT_EQ(r.exit_status, 111) << r.err;
-  EXPECT_NE(r.out.find("unhandled exception 6"), std::string::npos) << r.out;
-  EXPECT_NE(r.err.find("hvbios-run: the guest shut down with code 111"),
+  EXPECT_EQ(r.exit_status, 126) << r.err;
+  EXPECT_NE(r.err.find("hvbios-run: the guest panicked on vCPU 0 with code "
+                       "111: unhandled exception 6 "),
             std::string::npos)
       << r.err;
+  EXPECT_NE(r.err.find("\n  rip "), std::string::npos) << r.err;
+}
+
+// A panic's report: its code, its message on one line, then the calling
+// vCPU's registers.
+TEST_F(HvbiosRunSafetyTest, APanicIsReportedWithItsMessageAndRegisters) {
+  CommandResult r = Run({"--cmdline", "panic", GuestPath("behave")});
+  EXPECT_EQ(r.exit_status, 126) << r.err;
+  EXPECT_NE(r.err.find("hvbios-run: the guest panicked on vCPU 0 with code 7: "
+                       "the disk is on fire second line\n  rip "),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("cr3 "), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -240,6 +240,12 @@ int Run(const RunOptions& options) {
         continue;
       case VmExit::Reason::kGuestFault:
         return Error(kExitGuestFault, "guest died: " + exit->message);
+      case VmExit::Reason::kPanic:
+        return Error(
+            kExitGuestPanic,
+            absl::StrFormat("the guest panicked on vCPU %d with code "
+                            "%d: %s",
+                            exit->vcpu_id, exit->exit_code, exit->message));
       case VmExit::Reason::kStopped:
       case VmExit::Reason::kHostError:
         return Error(kExitHostError, exit->message.empty()

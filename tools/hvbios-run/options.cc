@@ -235,8 +235,8 @@ Options:
                       starts with "-"
 
 Exit status:
-  0-119  the guest shut down with this code (%d: the guest SDK's report of an
-         unhandled exception; a line on stderr says so)
+  0-119  the guest shut down with this code (%d: the report of an unhandled
+         exception by a guest SDK before ABI 0.9; a line on stderr says so)
   %d    the guest shut down with a code of 120 or more (printed on stderr)
   %d    bad command line
   %d    the guest image was rejected (missing, not a static x86-64 ELF,
@@ -250,9 +250,12 @@ Exit status:
   %d    host failure (no usable /dev/kvm, out of memory, the console
          output on stdout failing: a closed pipe, a full disk, ...), or
          a system call the sandbox forbids (named on stderr)
+  %d    the guest panicked (debug.panic; the guest SDK's report of an
+         unhandled exception): its code, message and the vCPU's registers
+         are on stderr
 )",
       kExitGuestException, kExitGuestCodeTooLarge, kExitUsage, kExitBadImage,
-      kExitGuestFault, kExitTimeout, kExitHostError);
+      kExitGuestFault, kExitTimeout, kExitHostError, kExitGuestPanic);
 }
 
 }  // namespace hvbios::run

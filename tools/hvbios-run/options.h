@@ -25,6 +25,11 @@ inline constexpr int kExitBadImage = 122;
 inline constexpr int kExitGuestFault = 123;
 inline constexpr int kExitTimeout = 124;
 inline constexpr int kExitHostError = 125;
+// The guest called debug.panic (ABI 0.9); stderr has its code, message,
+// vCPU and registers. The one status below 128 that neither a guest code
+// (0-119) nor another of these takes; shells give 126 to a command they
+// cannot execute too, which the report on stderr tells apart.
+inline constexpr int kExitGuestPanic = 126;
 
 // --timeout's largest value: a year (larger ones are almost certainly
 // mistakes, and absl::Time arithmetic would overflow long before).

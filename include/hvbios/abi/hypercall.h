@@ -20,7 +20,7 @@ extern "C" {
  * major M runs on any implementation reporting major M and a minor at least
  * the one it needs (probe individual functions with HVB_FN_BASE_PROBE). */
 #define HVB_ABI_VERSION_MAJOR 0u
-#define HVB_ABI_VERSION_MINOR 8u
+#define HVB_ABI_VERSION_MINOR 9u
 #define HVB_ABI_VERSION ((HVB_ABI_VERSION_MAJOR << 16) | HVB_ABI_VERSION_MINOR)
 
 /* ---- Function ids --------------------------------------------------------
@@ -82,6 +82,8 @@ enum hvb_function_id {
 
 /* rng */
 #define HVB_RNG_MAX_FILL 4096u
+/* debug.panic's longest message (since 0.9). */
+#define HVB_PANIC_MAX_MESSAGE 1024u
 
 /* ---- The hypercall page --------------------------------------------------
  * One 4 KiB page, read-only and executable, at boot_info.hypercall_page.

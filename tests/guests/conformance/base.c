@@ -132,6 +132,23 @@ void test_debug(void) {
   CHECK("debug.echo.full_width",
         r.status == HVB_OK && r.value == 0x8123456789abcdefull,
         "status %ld value %lx", (long)r.status, r.value);
+
+  /* Since 0.9: debug.panic's refusals return (the panic itself ends the
+   * machine: tests/kvm/hvbios_run_safety_test.cc, tests/baremetal). */
+  static const char text[] = "not a panic";
+  const uint64_t msg = hvb_virt_to_phys(text);
+  r = hvb_call6(HVB_FN_DEBUG_PANIC, 256, msg, sizeof(text) - 1, 0, 0, 0);
+  CHECK_STATUS("debug.panic.code_too_large", r, HVB_ERR_INVAL);
+  r = hvb_call6(HVB_FN_DEBUG_PANIC, 1ull << 32, msg, 1, 0, 0, 0);
+  CHECK_STATUS("debug.panic.code_high_bits", r, HVB_ERR_INVAL);
+  r = hvb_call6(HVB_FN_DEBUG_PANIC, 1, msg, HVB_PANIC_MAX_MESSAGE + 1, 0, 0, 0);
+  CHECK_STATUS("debug.panic.message_too_long", r, HVB_ERR_INVAL);
+  r = hvb_call6(HVB_FN_DEBUG_PANIC, 1, ram_top - 2, 4, 0, 0, 0);
+  CHECK_STATUS("debug.panic.straddles_ram_end", r, HVB_ERR_FAULT);
+  r = hvb_call6(HVB_FN_DEBUG_PANIC, 1, 0xc0000000ull, 1, 0, 0, 0);
+  CHECK_STATUS("debug.panic.hole_below_4g", r, HVB_ERR_FAULT);
+  r = hvb_call6(HVB_FN_DEBUG_PANIC, 1, 0xfffffffffffffff0ull, 0x20, 0, 0, 0);
+  CHECK_STATUS("debug.panic.wraps", r, HVB_ERR_FAULT);
 }
 
 void test_power_errors(void) {

@@ -164,6 +164,13 @@ hvb_status hvb_power_reboot(void);
 hvb_status hvb_debug_null(void);
 uint64_t hvb_debug_echo(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
                         uint64_t a4, uint64_t a5);
+/* Panics (debug.panic, ABI 0.9): the platform reports `code` (0..255), the
+ * formatted message (its first HVB_PANIC_MAX_MESSAGE bytes) and this
+ * vCPU's registers, and stops the machine: hvbios-run and hvbios-qemu exit
+ * with 126. On a platform without debug.panic it prints the message and
+ * shuts down with `code`. Never returns. */
+__attribute__((noreturn, format(printf, 2, 3))) void hvb_panic(
+    uint32_t code, const char *fmt, ...);
 
 /* ---- vcpu -----------------------------------------------------------------
  */
@@ -300,8 +307,8 @@ void hvb_interrupts_init(void);
 void hvb_interrupts_load(void);
 /* Installs `handler` for `vector` (NULL: default). Handlers of events
  * (vectors 32..254) are followed by an EOI; the SDK does it. Unhandled
- * exceptions (0..31) print the frame and shut down with code
- * HVB_EXIT_EXCEPTION; unhandled events are acknowledged and ignored; the
+ * exceptions (0..31) panic (hvb_panic) with code HVB_EXIT_EXCEPTION and
+ * the frame in the message; unhandled events are acknowledged and ignored; the
  * spurious vector (255) is never acknowledged. */
 void hvb_interrupt_set_handler(uint8_t vector, hvb_interrupt_handler handler);
 /* With `manual` set, `vector`'s handler acknowledges its event itself, by
