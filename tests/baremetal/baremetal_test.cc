@@ -259,6 +259,12 @@ TEST_F(BareMetalTest, CrashesAreReportedWithTheirExceptions) {
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("cr3 0x"), std::string::npos) << r.err;
+  // The SDK decodes the faults that say most (as on KVM).
+  for (const auto& [command, report] : testing::kDecodedFaults) {
+    r = Run({"--cmdline", command, GuestPath("behave")});
+    EXPECT_EQ(r.exit_status, 126) << r.err;
+    EXPECT_NE(r.err.find(report), std::string::npos) << r.err;
+  }
 }
 
 // A closed standard fd must not be taken over by a file QEMU opens (a

@@ -1,6 +1,10 @@
 /* Test guest for host-side tests: does what its command line says.
  *   exit=N        power.shutdown(N)
  *   panic         debug.panic with code 7 and a two-line message
+ *   page-fault    writes far above any mapping with the SDK's IDT: its
+ *                 report decodes the #PF
+ *   gp            loads selector 0xfff8 into ds (past the GDT's end) with
+ *                 the SDK's IDT: #GP, its report names the selector
  *   reboot        power.reboot; after the reboot (a fresh VM) "reboot" is
  *                 still on the command line, so it prints and reboots again
  *   triple-fault  executes ud2 with no IDT: #UD, #DF, triple fault
@@ -151,6 +155,14 @@ int hvb_main(const struct hvb_boot_info *boot) {
   if (starts_with(cmd, "reboot")) {
     hvb_power_reboot();
     return 97;
+  }
+  if (starts_with(cmd, "page-fault")) {
+    hvb_interrupts_init();
+    *(volatile uint64_t *)(1ull << 45) = 1; /* far above any mapping */
+  }
+  if (starts_with(cmd, "gp")) {
+    hvb_interrupts_init();
+    __asm__ volatile("mov %0, %%ds" ::"r"(0xfff8) : "memory");
   }
   if (starts_with(cmd, "panic")) {
     hvb_panic(7, "the %s is on fire\nsecond line", "disk");

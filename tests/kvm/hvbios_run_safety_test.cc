@@ -185,6 +185,11 @@ TEST_F(HvbiosRunSafetyTest, AGuestExceptionIsAPanic) {
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("\n  rip "), std::string::npos) << r.err;
+  for (const auto& [command, report] : testing::kDecodedFaults) {
+    r = Run({"--cmdline", command, GuestPath("behave")});
+    EXPECT_EQ(r.exit_status, 126) << r.err;
+    EXPECT_NE(r.err.find(report), std::string::npos) << r.err;
+  }
 }
 
 // A panic's report: its code, its message on one line, then the calling

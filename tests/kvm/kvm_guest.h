@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "gtest/gtest.h"
 #include "hvbios/internal/mutex.h"
@@ -11,6 +12,19 @@
 #include "hvbios/vm.h"
 
 namespace hvbios::testing {
+
+// behave's faults and how the guest SDK's panic describes them, the same
+// on both backends (tests/guests/behave.c).
+inline constexpr std::pair<const char*, const char*> kDecodedFaults[] = {
+    {"page-fault",
+     "with code 111: unhandled exception 14 (#PF: write to 0x200000000000, "
+     "page not present; error code 0x2) at rip 0x"},
+    {"gp",
+     "with code 111: unhandled exception 13 (#GP: GDT selector 0xfff8; error "
+     "code 0xfff8) at rip 0x"},
+    {"exception",
+     "with code 111: unhandled exception 6 (#UD; error code 0x0) at rip 0x"},
+};
 
 // Path of an in-tree guest image, e.g. GuestPath("hello").
 inline std::string GuestPath(const std::string& name) {
