@@ -32,9 +32,10 @@ HypercallResult Handle<HVB_FN_DEBUG_PANIC>(ServiceCall& call) {
     if (bytes == nullptr) return Error(HVB_ERR_FAULT);
     message.assign(reinterpret_cast<const char*>(bytes), length);
   }
-  // One line: the report's first line is the guest's, whatever it holds.
+  // One line of text: the report's first line is the guest's, and it goes
+  // to a terminal, where the guest's control characters have no business.
   for (char& c : message) {
-    if (c == '\n' || c == '\r') c = ' ';
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   }
   const std::string registers = call.ctx.CallerRegisters(call.caller);
   if (!registers.empty()) absl::StrAppend(&message, "\n", registers);

@@ -180,7 +180,7 @@ TEST_F(HypercallTest, PowerShutdownValidatesTheCode) {
 // debug.panic (ABI 0.9): refusals return and change nothing; a panic
 // copies the message once, on one line, with the caller's registers.
 TEST_F(HypercallTest, DebugPanicValidatesThenReportsTheCaller) {
-  Poke(0x5000, "on fire\nand more");
+  Poke(0x5000, "on fire\nand\033more");
   EXPECT_EQ(Call(HVB_FN_DEBUG_PANIC, {256, 0x5000, 7}).status, HVB_ERR_INVAL);
   EXPECT_EQ(
       Call(HVB_FN_DEBUG_PANIC, {1, 0x5000, HVB_PANIC_MAX_MESSAGE + 1}).status,
@@ -193,7 +193,8 @@ TEST_F(HypercallTest, DebugPanicValidatesThenReportsTheCaller) {
   EXPECT_EQ(ctx_->exit()->exit_code, 9);
   EXPECT_EQ(ctx_->exit()->vcpu_id, caller_);
   EXPECT_EQ(ctx_->exit()->message,
-            absl::StrCat("on fire and more\nregisters of vCPU ", caller_));
+            absl::StrCat("on fire and more\nregisters of vCPU ", caller_))
+      << "control characters become spaces";
 }
 
 TEST_F(HypercallTest, PowerReboot) {

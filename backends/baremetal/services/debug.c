@@ -17,7 +17,7 @@ struct fw_result fw_debug_echo(const uint64_t *args) {
  * with the caller's stack pointer before its call and page tables, which
  * fw_call saved above the arguments (hcpage.S: r9 r8 rcx rsi rdi, then the
  * guest's rsp below hcpage's three pushes and the return address, then its
- * cr3). The message is copied once, its line breaks made spaces. */
+ * cr3). The message is copied once, its control characters made spaces. */
 struct fw_result fw_debug_panic(const uint64_t *args) {
   const uint64_t code = args[0], message = args[1], length = args[2];
   if (code > 255 || length > HVB_PANIC_MAX_MESSAGE) {
@@ -33,7 +33,7 @@ struct fw_result fw_debug_panic(const uint64_t *args) {
   const char *text = (const char *)(uintptr_t)message;
   for (uint64_t i = 0; i < length && n + 1 < (int)sizeof(line); ++i) {
     const char c = text[i];
-    line[n++] = (c == '\n' || c == '\r' || c == '\0') ? ' ' : c;
+    line[n++] = ((unsigned char)c < 0x20 || c == 0x7f) ? ' ' : c;
   }
   line[n] = '\0';
   machine_exit(line);
