@@ -34,6 +34,17 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
+// In a forked child: runs argv, or exits 127.
+[[noreturn]] void ExecOrExit(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
 }  // namespace
 
 CommandResult RunCommand(const std::vector<std::string>& argv,
@@ -70,12 +81,7 @@ CommandResult RunCommandTypingAfter(const std::vector<std::string>& argv,
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
     for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
-    std::vector<char*> args;
-    for (const std::string& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
+    ExecOrExit(argv);
   }
   close(in[0]);
   close(out[1]);
@@ -128,12 +134,7 @@ KilledRun RunUntilThenKill(const std::vector<std::string>& argv,
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
-    std::vector<char*> args;
-    for (const std::string& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
+    ExecOrExit(argv);
   }
   close(out[1]);
   char chunk[256];

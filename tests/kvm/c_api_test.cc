@@ -34,6 +34,18 @@ class CApiTest : public ::testing::Test {
   }
   void TearDown() override { hyperv_bios_destroy_vm(vm_); }
 
+  // Boots the behave guest with `cmdline` on one vCPU and waits for its end.
+  void RunBehave(const char* cmdline, hyperv_bios_vm_exit* exit) {
+    config_.cmdline = cmdline;
+    ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK);
+    ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("behave").c_str()),
+              HYPERV_BIOS_OK);
+    hyperv_bios_vcpu* vcpu = nullptr;
+    ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
+    ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
+    ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, exit), HYPERV_BIOS_OK);
+  }
+
   hyperv_bios_vm_config config_;
   Console console_;
   hyperv_bios_vm* vm_ = nullptr;
@@ -61,29 +73,15 @@ TEST_F(CApiTest, BootsHello) {
 }
 
 TEST_F(CApiTest, GuestFaultCarriesAMessage) {
-  config_.cmdline = "triple-fault";
-  ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK);
-  ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("behave").c_str()),
-            HYPERV_BIOS_OK);
-  hyperv_bios_vcpu* vcpu = nullptr;
-  ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
-  ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
   hyperv_bios_vm_exit exit = {sizeof(exit)};
-  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), HYPERV_BIOS_OK);
+  ASSERT_NO_FATAL_FAILURE(RunBehave("triple-fault", &exit));
   EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_GUEST_FAULT);
   EXPECT_NE(std::string(exit.message).find("triple fault"), std::string::npos);
 }
 
 TEST_F(CApiTest, APanicCarriesItsCodeMessageAndRegisters) {
-  config_.cmdline = "panic";
-  ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK);
-  ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("behave").c_str()),
-            HYPERV_BIOS_OK);
-  hyperv_bios_vcpu* vcpu = nullptr;
-  ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
-  ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
   hyperv_bios_vm_exit exit = {sizeof(exit)};
-  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), HYPERV_BIOS_OK);
+  ASSERT_NO_FATAL_FAILURE(RunBehave("panic", &exit));
   EXPECT_EQ(exit.reason, HYPERV_BIOS_EXIT_PANIC);
   EXPECT_EQ(exit.exit_code, 7);
   EXPECT_EQ(exit.vcpu_id, 0u);

@@ -77,12 +77,12 @@
   /* (a0, a1, a2, a3, a4, a5) -> value = a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5:    \
    * proves that all six argument registers arrive. */                   \
   F(DEBUG, debug, ECHO, echo, 1)                                         \
-  /* (code 0..255, gpa msg, len) -> does not return: the guest panics, \
-   * and the platform reports the message (at most                     \
-   * HVB_PANIC_MAX_MESSAGE bytes), the code and the calling vCPU's     \
-   * registers, then stops the machine. HVB_ERR_INVAL for code > 255 or \
-   * len > HVB_PANIC_MAX_MESSAGE, HVB_ERR_FAULT if the message is not   \
-   * the guest's RAM: the call then returns. Since 0.9. */              \
+  /* (code 0..255, gpa msg, len) -> does not return: the guest panics,   \
+   * and the platform reports the message (at most                       \
+   * HVB_PANIC_MAX_MESSAGE bytes), the code and the calling vCPU's       \
+   * registers, then stops the machine. HVB_ERR_INVAL for code > 255 or  \
+   * len > HVB_PANIC_MAX_MESSAGE, HVB_ERR_FAULT if the message is not    \
+   * the guest's RAM: the call then returns. Since 0.9. */               \
   F(DEBUG, debug, PANIC, panic, 2)
 
 /* vcpu: bringing virtual CPUs up and down (after RISC-V SBI HSM and ARM

@@ -169,8 +169,9 @@ uint64_t hvb_debug_echo(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
  * vCPU's registers, and stops the machine: hvbios-run and hvbios-qemu exit
  * with 126. On a platform without debug.panic it prints the message and
  * shuts down with `code`. Never returns. */
-__attribute__((noreturn, format(printf, 2, 3))) void hvb_panic(
-    uint32_t code, const char *fmt, ...);
+__attribute__((noreturn, format(printf, 2, 3))) void hvb_panic(uint32_t code,
+                                                               const char *fmt,
+                                                               ...);
 
 /* ---- vcpu -----------------------------------------------------------------
  */
