@@ -45,8 +45,12 @@ int hvb_boot_info_write(void *page, const struct hvb_boot_params *p) {
 }
 
 int hvb_devices_fill(struct hvb_device *out, uint32_t capacity,
-                     uint32_t disk_count, const uint8_t *read_only) {
-  if (capacity < 1 || disk_count > capacity - 1) return -1;
+                     uint32_t disk_count, const uint8_t *read_only,
+                     uint32_t nic_count) {
+  if (capacity < 1 || disk_count > capacity - 1 ||
+      nic_count > capacity - 1 - disk_count) {
+    return -1;
+  }
   const struct hvb_device console = {HVB_DEV_CONSOLE, 0, 0, 0, 0};
   out[0] = console;
   for (uint32_t i = 0; i < disk_count; ++i) {
@@ -54,7 +58,11 @@ int hvb_devices_fill(struct hvb_device *out, uint32_t capacity,
         HVB_DEV_BLOCK, i, read_only[i] ? HVB_BLOCK_F_READ_ONLY : 0, 0, 0};
     out[1 + i] = disk;
   }
-  return (int)(1 + disk_count);
+  for (uint32_t i = 0; i < nic_count; ++i) {
+    const struct hvb_device nic = {HVB_DEV_NET, i, 0, 0, 0};
+    out[1 + disk_count + i] = nic;
+  }
+  return (int)(1 + disk_count + nic_count);
 }
 
 struct hvb_clock_page hvb_clock_page_make(uint64_t tsc_frequency_hz,

@@ -40,10 +40,12 @@ struct hvb_boot_params {
 int hvb_boot_info_write(void *page, const struct hvb_boot_params *params);
 
 /* The device list: the console, then one HVB_DEV_BLOCK per disk (ids 0,
- * 1, ... in order; `read_only[i]` non-zero for a read-only one). Returns
- * the number of entries, or -1 if more than `capacity` are needed. */
+ * 1, ... in order; `read_only[i]` non-zero for a read-only one), then one
+ * HVB_DEV_NET per network device (ids 0, 1, ...). Returns the number of
+ * entries, or -1 if more than `capacity` are needed. */
 int hvb_devices_fill(struct hvb_device *out, uint32_t capacity,
-                     uint32_t disk_count, const uint8_t *read_only);
+                     uint32_t disk_count, const uint8_t *read_only,
+                     uint32_t nic_count);
 
 /* The clock page for a TSC at `tsc_frequency_hz` that read `tsc_base` at
  * clock.monotonic `ns_base`: ns = ns_base + ((tsc - tsc_base) * mul) >> 32.

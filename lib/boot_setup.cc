@@ -161,12 +161,13 @@ absl::StatusOr<LongModeEntry> BuildBootEnvironment(GuestMemory& memory,
   std::vector<hvb_device> devices(kMaxDevices);
   int device_count = hvb_devices_fill(devices.data(), kMaxDevices,
                                       static_cast<uint32_t>(read_only.size()),
-                                      read_only.data());
+                                      read_only.data(), params.net_count);
   if (device_count < 0 ||
       params.vendor_devices.size() > kMaxDevices - device_count) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "%d disks and %d devices, more than fit in the boot info",
-        read_only.size(), params.vendor_devices.size()));
+        "%d disks, %d network devices and %d devices, more than fit in the "
+        "boot info",
+        read_only.size(), params.net_count, params.vendor_devices.size()));
   }
   for (const hvb_device& d : params.vendor_devices) devices[device_count++] = d;
   std::memset(memory.Translate(layout::kCmdline, kPageSize), 0, kPageSize);

@@ -23,7 +23,9 @@ struct BootParams {
   uint64_t tsc_frequency_hz = 0;
   // One entry per disk (device id = index): whether it is read-only.
   std::vector<bool> disks_read_only;
-  // The embedder's devices, after the disks in the device list.
+  uint32_t net_count = 0;
+  // The embedder's devices, after the disks and network devices in the
+  // device list.
   std::vector<hvb_device> vendor_devices;
 };
 

@@ -27,6 +27,7 @@ VmImpl::VmImpl(std::unique_ptr<BackendVm> backend,
       services_(std::make_unique<Services>(
           *this, ServicesOptions{.console_output = options_.console_output,
                                  .disks = options_.disks,
+                                 .nets = options_.nets,
                                  .vendor_services = options_.services})),
       vcpus_(options_.vcpu_count) {}
 
@@ -42,8 +43,13 @@ absl::StatusOr<std::unique_ptr<VmImpl>> VmImpl::Create(
     RETURN_IF_ERROR(
         backend->MapMemory(region.id, region.gpa, region.host, region.size));
   }
-  return std::unique_ptr<VmImpl>(
+  for (NetDeviceConfig& net : options.nets) {
+    if (net.mac == std::array<uint8_t, 6>{}) net.mac = RandomMacAddress();
+  }
+  auto vm = std::unique_ptr<VmImpl>(
       new VmImpl(std::move(backend), std::move(memory), std::move(options)));
+  RETURN_IF_ERROR(vm->services_->Start());
+  return vm;
 }
 
 absl::StatusOr<std::unique_ptr<Vm>> Vm::Create(
@@ -96,6 +102,8 @@ absl::Status VmImpl::LoadGuest(absl::Span<const uint8_t> elf) {
                                   }
                                   return read_only;
                                 }(),
+                            .net_count =
+                                static_cast<uint32_t>(options_.nets.size()),
                             .vendor_devices = FreezeDevices()},
                            *backend_));
   MutexLock lock(&mu_);

@@ -19,6 +19,7 @@ namespace {
 // MSI destinations are 8-bit xAPIC ids and 255 is broadcast.
 constexpr uint32_t kMaxVcpus = 254;
 constexpr size_t kMaxDisks = 16;
+constexpr size_t kMaxNets = 8;
 // Largest image file read at all; larger ones cannot fit any VM anyway.
 constexpr uint64_t kMaxImageFileBytes = 1ull << 30;
 
@@ -73,6 +74,20 @@ absl::Status ValidateVmOptions(const VmOptions& options) {
       return absl::InvalidArgumentError(
           "every disk must exist and hold a whole number of 512-byte "
           "sectors");
+    }
+  }
+  if (options.nets.size() > kMaxNets) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%d network devices, at most %d supported", options.nets.size(),
+        kMaxNets));
+  }
+  for (const NetDeviceConfig& net : options.nets) {
+    if (net.link == nullptr) {
+      return absl::InvalidArgumentError("every network device needs a link");
+    }
+    if ((net.mac[0] & 1) != 0) {
+      return absl::InvalidArgumentError(
+          "a network device's MAC address must be unicast");
     }
   }
   if (options.vcpu_count > kMaxVcpus) {

@@ -15,6 +15,7 @@ packages=(
   dpkg-dev file        # cpack's .deb: dpkg-shlibdeps computes Depends
   pkgconf              # tests/package: a VMM built with pkg-config alone
   clang-14 libclang-rt-14-dev  # the fuzz preset: libFuzzer (tests/fuzz/)
+  iproute2 iputils-ping  # net tests: a TAP device in a network namespace
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -58,9 +58,13 @@ struct Entry {
 };
 
 constexpr Entry kEntries[] = {
-    {"read", Check::kNone, "", "console input from stdin; eventfd counts"},
+    {"read", Check::kNone, "",
+     "console input from stdin; eventfd counts; frames from net links"},
     {"write", Check::kNone, "",
-     "console output; eventfd signals; this sandbox's report"},
+     "console output; eventfd signals; this sandbox's report; frames to a "
+     "TAP device"},
+    {"sendto", Check::kNone, "",
+     "frames to a net link's socket (its peer's address in the call)"},
     {"pread64", Check::kNone, "", "block service reads of disk images"},
     {"preadv", Check::kNone, "", "block service reads into guest buffers"},
     {"pwrite64", Check::kNone, "", "block service writes"},

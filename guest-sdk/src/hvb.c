@@ -216,6 +216,20 @@ hvb_status hvb_block_discard(uint32_t dev, uint64_t sector, uint32_t count) {
   return hvb_call6(HVB_FN_BLOCK_DISCARD, dev, sector, count, 0, 0, 0).status;
 }
 
+hvb_status hvb_net_info(uint32_t dev, struct hvb_net_info *info) {
+  return hvb_call2(HVB_FN_NET_INFO, dev, hvb_virt_to_phys(info)).status;
+}
+hvb_status hvb_net_send(uint32_t dev, const void *frame, uint32_t len) {
+  return hvb_call3(HVB_FN_NET_SEND, dev, hvb_virt_to_phys(frame), len).status;
+}
+hvb_status hvb_net_recv(uint32_t dev, void *buf, uint32_t capacity,
+                        uint32_t *len) {
+  struct hvb_result r =
+      hvb_call3(HVB_FN_NET_RECV, dev, hvb_virt_to_phys(buf), capacity);
+  *len = (uint32_t)r.value;
+  return r.status;
+}
+
 hvb_status hvb_block_queue_setup(struct hvb_ring *ring, uint32_t dev,
                                  void *memory, uint32_t entries) {
   struct hvb_result r = hvb_call6(HVB_FN_BLOCK_QUEUE_SETUP, dev,

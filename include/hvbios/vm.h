@@ -39,6 +39,7 @@
 #include "absl/types/span.h"
 #include "hvbios/backend.h"
 #include "hvbios/block.h"
+#include "hvbios/net.h"
 #include "hvbios/service.h"
 
 namespace hvbios {
@@ -55,6 +56,10 @@ struct VmOptions {
   // Disks for the block service, device ids 0, 1, ... in this order (at
   // most 16). Shared: the VM keeps them until it is destroyed.
   std::vector<std::shared_ptr<BlockDevice>> disks;
+  // Network devices for the net service, device ids 0, 1, ... in this
+  // order (at most 8). The VM attaches each link when it is created and
+  // detaches it when destroyed; a link serves one VM at a time.
+  std::vector<NetDeviceConfig> nets;
   // Receives the guest's console output: copies of its bytes, in order,
   // one call at a time, on the VM's console thread (buffered up to 64 KiB;
   // a sink slower than the guest holds the guest back, never the VM). It

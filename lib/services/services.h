@@ -11,11 +11,13 @@
 
 #include "absl/status/status.h"
 #include "hvbios/block.h"
+#include "hvbios/net.h"
 #include "hvbios/service.h"
 #include "lib/console_output.h"
 #include "lib/services/block.h"
 #include "lib/services/console.h"
 #include "lib/services/event.h"
+#include "lib/services/net.h"
 #include "lib/services/service.h"
 #include "lib/services/timer.h"
 
@@ -24,6 +26,7 @@ namespace hvbios {
 struct ServicesOptions {
   ConsoleOutput::Sink console_output;
   std::vector<std::shared_ptr<BlockDevice>> disks;
+  std::vector<NetDeviceConfig> nets;
   std::vector<VendorService> vendor_services;
 };
 
@@ -39,6 +42,9 @@ class Services {
   Services& operator=(const Services&) = delete;
   ~Services();
 
+  // Attaches the network links: frames arrive from now on.
+  absl::Status Start() { return net_.Start(); }
+
   // Validates and serves one hypercall made by vCPU `caller`. Every guest
   // mistake becomes an HVB_ERR_* status. Allocates nothing (built-in
   // services; a vendor handler does what it does).
@@ -50,6 +56,7 @@ class Services {
   ConsoleService& console() { return console_; }
   TimerService& timers() { return timers_; }
   BlockService& block() { return block_; }
+  NetService& net() { return net_; }
 
   // Wakes vCPU threads waiting inside a service (console room), so that a
   // pause or stop request reaches them at once.
@@ -60,12 +67,13 @@ class Services {
 
   ServiceContext& ctx_;
   const std::vector<VendorService> vendors_;  // sorted by id
-  // Declared in dependency order: destroyed in reverse, the block queues'
-  // and the timer's threads (which raise events) first.
+  // Declared in dependency order: destroyed in reverse, the links', the
+  // block queues' and the timer's threads (which raise events) first.
   EventService events_;
   ConsoleService console_;
   TimerService timers_;
   BlockService block_;
+  NetService net_;
 };
 
 }  // namespace hvbios

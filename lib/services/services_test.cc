@@ -64,7 +64,7 @@ class HypercallTest : public ::testing::Test {
 TEST_F(HypercallTest, UnknownFunctionsAreNosys) {
   EXPECT_EQ(Call(HVB_FID(0xffff, 0)).status, HVB_ERR_NOSYS);
   EXPECT_EQ(Call(HVB_FID(HVB_SVC_BASE, 0xffff)).status, HVB_ERR_NOSYS);
-  for (uint32_t svc : {0x09u, 0x0cu, 0x100u, 0x8000u, 0xfffeu}) {
+  for (uint32_t svc : {0x0cu, 0x100u, 0x8000u, 0xfffeu}) {
     EXPECT_EQ(Call(HVB_FID(svc, 0)).status, HVB_ERR_NOSYS) << svc;
   }
   // One past each service's last function, by the function table.

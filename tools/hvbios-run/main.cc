@@ -17,6 +17,7 @@
 #include "hvbios/block.h"
 #include "hvbios/internal/mutex.h"
 #include "hvbios/kvm.h"
+#include "hvbios/net.h"
 #include "hvbios/sandbox.h"
 #include "hvbios/vm.h"
 #include "lib/status_macros.h"
@@ -151,6 +152,15 @@ int Run(const RunOptions& options) {
         OpenDiskImage(d.path, d.read_only);
     if (!disk.ok()) return Error(kExitBadImage, disk.status().message());
     vm_options.disks.push_back(*std::move(disk));
+  }
+  for (const NetSpec& n : options.nets) {
+    absl::StatusOr<std::shared_ptr<NetLink>> link =
+        n.kind == NetSpec::Kind::kTap ? OpenTapLink(n.tap)
+                                      : OpenUnixDatagramLink(n.local, n.peer);
+    if (!link.ok()) return Error(kExitBadImage, link.status().message());
+    // Chosen once: the guest keeps its address across reboots.
+    vm_options.nets.push_back(
+        {.link = *std::move(link), .mac = n.mac.value_or(RandomMacAddress())});
   }
 
   const absl::Time deadline = options.timeout.has_value()

@@ -8,6 +8,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "hvbios/net.h"
 #include "hvbios/vm.h"
 #include "lib/status_macros.h"
 
@@ -40,6 +42,50 @@ absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
   }
   return d;
 }
+
+}  // namespace
+
+absl::StatusOr<NetSpec> ParseNetSpec(absl::string_view text) {
+  NetSpec spec;
+  bool kind_given = false;
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    const std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(item, absl::MaxSplits('=', 1));
+    const auto& [key, value] = kv;
+    if (value.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--net '", text, "': '", item, "' needs a value"));
+    }
+    if (!kind_given && key == "tap") {
+      spec.kind = NetSpec::Kind::kTap;
+      spec.tap = std::string(value);
+    } else if (!kind_given && key == "dgram") {
+      spec.kind = NetSpec::Kind::kDgram;
+      spec.local = std::string(value);
+    } else if (kind_given && key == "peer" &&
+               spec.kind == NetSpec::Kind::kDgram && spec.peer.empty()) {
+      spec.peer = std::string(value);
+    } else if (kind_given && key == "mac" && !spec.mac.has_value()) {
+      absl::StatusOr<std::array<uint8_t, 6>> mac = ParseMacAddress(value);
+      if (!mac.ok()) return mac.status();
+      spec.mac = *mac;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--net '", text,
+          "': expected tap=NAME[,mac=MAC] or dgram=LOCAL,peer=PEER[,mac=MAC]"));
+    }
+    kind_given = true;
+  }
+  if (!kind_given ||
+      (spec.kind == NetSpec::Kind::kDgram && spec.peer.empty())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--net '", text,
+        "': expected tap=NAME[,mac=MAC] or dgram=LOCAL,peer=PEER[,mac=MAC]"));
+  }
+  return spec;
+}
+
+namespace {
 
 // Which settings an argument list gave.
 struct Given {
@@ -132,6 +178,16 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
       }
       options.disks.push_back(disk);
       given.disks = true;
+    } else if (name == "--net" || name == "-n") {
+      absl::StatusOr<std::string> v = take_value();
+      if (!v.ok()) return v.status();
+      absl::StatusOr<NetSpec> net = ParseNetSpec(*v);
+      if (!net.ok()) return net.status();
+      if (options.nets.size() == kMaxNets) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("too many --net options: at most ", kMaxNets));
+      }
+      options.nets.push_back(*std::move(net));
     } else if (name == "--cmdline") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
@@ -220,6 +276,13 @@ Options:
   -d, --disk PATH[,ro] a raw disk image (or block device) as the next block
                       device (ids 0, 1, ...), read-only with ",ro";
                       repeatable, at most 16
+  -n, --net SPEC      a network device (ids 0, 1, ...; repeatable, at most
+                      8) on a link: tap=NAME (a TAP interface, created if
+                      missing: needs CAP_NET_ADMIN) or dgram=LOCAL,peer=PEER
+                      (a Unix datagram socket bound at LOCAL that sends to
+                      PEER: a cable to another hvbios-run or a program);
+                      ",mac=52:54:00:12:34:56" sets its address (default:
+                      random, kept across reboots)
       --cmdline STR   the guest's command line (at most 4095 bytes)
       --timeout T     stop the guest after T (seconds, or e.g. 500ms, 2m;
                       at most a year); default: no limit
@@ -240,9 +303,10 @@ Exit status:
   %d    the guest shut down with a code of 120 or more (printed on stderr)
   %d    bad command line
   %d    the guest image was rejected (missing, not a static x86-64 ELF,
-         does not fit in the guest's memory, ...), or a --disk cannot be
+         does not fit in the guest's memory, ...), a --disk cannot be
          opened (missing, not an image file or block device, in use by
-         another VM: writable disks are locked)
+         another VM: writable disks are locked), or a --net link cannot
+         be opened
   %d    the guest died: triple fault, an instruction the hypervisor cannot
          run, an access to an unknown port or address, or a halt nothing
          can end; the reason and the vCPU's registers are on stderr

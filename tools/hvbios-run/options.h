@@ -2,6 +2,7 @@
 #ifndef HVBIOS_TOOLS_HVBIOS_RUN_OPTIONS_H_
 #define HVBIOS_TOOLS_HVBIOS_RUN_OPTIONS_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -37,6 +38,19 @@ inline constexpr absl::Duration kMaxTimeout = absl::Hours(24 * 365);
 
 // As many disks as the library takes (VmOptions::disks).
 inline constexpr size_t kMaxDisks = 16;
+// As many network devices as the library takes (VmOptions::nets).
+inline constexpr size_t kMaxNets = 8;
+
+// One --net: a network device and its link (docs/hvbios-run.md).
+struct NetSpec {
+  enum class Kind { kTap, kDgram };
+  Kind kind = Kind::kTap;
+  std::string tap;         // kTap: the interface's name
+  std::string local, peer;  // kDgram: socket paths
+  std::optional<std::array<uint8_t, 6>> mac;  // unset: random, per run
+};
+// Parses "tap=NAME[,mac=MAC]" or "dgram=LOCAL,peer=PEER[,mac=MAC]".
+absl::StatusOr<NetSpec> ParseNetSpec(absl::string_view text);
 
 struct RunOptions {
   uint64_t memory_bytes = 128ull << 20;
@@ -48,6 +62,7 @@ struct RunOptions {
     bool read_only = false;
   };
   std::vector<Disk> disks;  // block device ids 0, 1, ... in this order
+  std::vector<NetSpec> nets;  // net device ids 0, 1, ... in this order
   std::string image;
   bool help = false;
   // The seccomp sandbox once set up (hvbios/sandbox.h); --no-sandbox.

@@ -224,10 +224,42 @@ TEST_F(ProfileOptionsTest, HvbiosRunTakesProfilesThroughTheTool) {
       << r.err;
 }
 
+TEST(ParseRunOptionsTest, Nets) {
+  ASSERT_OK_AND_ASSIGN(
+      RunOptions o,
+      Parse({"--net", "tap=hv0", "--net=dgram=/tmp/a,peer=/tmp/b",
+             "-n", "tap=hv1,mac=52:54:00:00:00:01", "g"}));
+  ASSERT_EQ(o.nets.size(), 3u);
+  EXPECT_EQ(o.nets[0].kind, NetSpec::Kind::kTap);
+  EXPECT_EQ(o.nets[0].tap, "hv0");
+  EXPECT_FALSE(o.nets[0].mac.has_value());
+  EXPECT_EQ(o.nets[1].kind, NetSpec::Kind::kDgram);
+  EXPECT_EQ(o.nets[1].local, "/tmp/a");
+  EXPECT_EQ(o.nets[1].peer, "/tmp/b");
+  ASSERT_TRUE(o.nets[2].mac.has_value());
+  EXPECT_EQ((*o.nets[2].mac)[5], 1);
+  for (const char* bad :
+       {"", "tap", "tap=", "user", "dgram=/tmp/a", "peer=/tmp/b,dgram=/tmp/a",
+        "tap=a,peer=/tmp/b", "tap=a,mac=01:00:5e:00:00:01", "tap=a,mac=1",
+        "tap=a,mac=52:54:00:00:00:01,mac=52:54:00:00:00:02", "tap=a,tap=b",
+        "dgram=/a,peer=/b,peer=/c", "tap=a,x=1"}) {
+    EXPECT_EQ(CodeOf(Parse({"--net", bad, "g"})),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  std::vector<std::string> args;
+  for (size_t i = 0; i <= kMaxNets; ++i) {
+    args.push_back("--net=tap=hv" + std::to_string(i));
+  }
+  args.push_back("g");
+  EXPECT_EQ(CodeOf(Parse(args)), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(UsageTextTest, DocumentsEveryFlagAndExitStatus) {
   const std::string usage = UsageText();
   for (const char* text :
-       {"--mem", "--cpus", "--cmdline", "--timeout", "--profile", "--help",
+       {"--mem", "--cpus", "--net", "--cmdline", "--timeout", "--profile",
+        "--help",
         "120", "121", "122", "123", "124", "125"}) {
     EXPECT_NE(usage.find(text), std::string::npos) << text;
   }

@@ -9,6 +9,7 @@
 #include "hvbios/abi/boot.h"
 #include "hvbios/abi/clock.h"
 #include "hvbios/abi/hypercall.h"
+#include "hvbios/abi/net.h"
 #include "hvbios/abi/ring.h"
 #include "hvbios/abi/status.h"
 

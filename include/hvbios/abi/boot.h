@@ -58,7 +58,7 @@ struct hvb_mem_region {
 /* Device types in the device list. */
 #define HVB_DEV_CONSOLE 1u
 #define HVB_DEV_BLOCK 2u /* a disk of the block service (since 0.3) */
-#define HVB_DEV_NET 3u   /* reserved for a later minor version */
+#define HVB_DEV_NET 3u   /* a device of the net service (since 0.10) */
 
 /* Since 0.6: a device of the embedding VMM's own, driven through its
  * window of ports or MMIO (the guest maps an MMIO window itself: the boot

@@ -29,6 +29,7 @@
   S(TIMER, timer, 0x06)   /* 0.2 */ \
   S(EVENT, event, 0x07)   /* 0.2 */ \
   S(BLOCK, block, 0x08)   /* 0.3 */ \
+  S(NET, net, 0x09)       /* 0.10 */ \
   S(RNG, rng, 0x0a)       /* 0.3 */ \
   S(MEMORY, memory, 0x0b) /* 0.6 */
 
@@ -151,6 +152,22 @@
    * RAM). */                                                          \
   F(BLOCK, block, QUEUE_SETUP, queue_setup, 5)
 
+/* net: network devices, by device id from the boot info's device list
+ * (net.h). Since 0.10. */
+#define HVB_FUNCTIONS_NET(F)                                             \
+  /* (dev, gpa info) -> 0. Writes a struct hvb_net_info (net.h). */       \
+  F(NET, net, INFO, info, 0)                                             \
+  /* (dev, gpa frame, len) -> 0 once the frame is handed to the link.    \
+   * HVB_ERR_INVAL unless HVB_NET_MIN_FRAME <= len <= max_frame;         \
+   * HVB_ERR_AGAIN if the link takes nothing now (nothing sent): try     \
+   * again. */                                                           \
+  F(NET, net, SEND, send, 1)                                             \
+  /* (dev, gpa buf, capacity) -> value = length of the frame received    \
+   * into buf, the oldest one waiting. Never blocks: HVB_ERR_AGAIN when   \
+   * none is waiting; HVB_ERR_RANGE if it is longer than capacity (it    \
+   * stays waiting; max_frame bytes always hold one). */                 \
+  F(NET, net, RECV, recv, 2)
+
 /* rng: random bytes from the platform's generator (the host kernel's
  * CSPRNG, RDRAND on bare metal). Since 0.3. */
 #define HVB_FUNCTIONS_RNG(F)                                         \
@@ -179,6 +196,7 @@
   HVB_FUNCTIONS_TIMER(F)   \
   HVB_FUNCTIONS_EVENT(F)   \
   HVB_FUNCTIONS_BLOCK(F)   \
+  HVB_FUNCTIONS_NET(F)     \
   HVB_FUNCTIONS_RNG(F)     \
   HVB_FUNCTIONS_MEMORY(F)
 

@@ -20,7 +20,7 @@ extern "C" {
  * major M runs on any implementation reporting major M and a minor at least
  * the one it needs (probe individual functions with HVB_FN_BASE_PROBE). */
 #define HVB_ABI_VERSION_MAJOR 0u
-#define HVB_ABI_VERSION_MINOR 9u
+#define HVB_ABI_VERSION_MINOR 10u
 #define HVB_ABI_VERSION ((HVB_ABI_VERSION_MAJOR << 16) | HVB_ABI_VERSION_MINOR)
 
 /* ---- Function ids --------------------------------------------------------
@@ -35,8 +35,6 @@ enum hvb_service_id {
 #define HVB_SERVICE_ID_(SVC, svc, id) HVB_SVC_##SVC = id,
   HVB_SERVICES(HVB_SERVICE_ID_)
 #undef HVB_SERVICE_ID_
-  /* Allocated for later minor versions: HVB_ERR_NOSYS until then. */
-  HVB_SVC_NET = 0x09,
   /* Services an embedding VMM adds for its own guests (vendor services,
    * docs/abi.md 5.13): numbered from here up. */
   HVB_SVC_VENDOR_FIRST = 0x8000,
@@ -72,6 +70,9 @@ enum hvb_function_id {
 #define HVB_EVENT_SRC_MEMORY_MAP 1u
 /* Completions were posted on queue q (since 0.3). */
 #define HVB_EVENT_SRC_QUEUE(q) (0x100u + (uint32_t)(q))
+/* Net device d's receive queue went from empty to holding a frame (since
+ * 0.10): take frames with net.recv until HVB_ERR_AGAIN. */
+#define HVB_EVENT_SRC_NET_RX(d) (0x200u + (uint32_t)(d))
 /* Sources of the embedding VMM's own (its devices, host events): exist
  * only where it adds them. Since 0.6. */
 #define HVB_EVENT_SRC_VENDOR_FIRST 0x10000u

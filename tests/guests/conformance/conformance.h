@@ -63,6 +63,7 @@ void test_event(void);
 void test_eoi(void);
 void test_rng(void);
 void test_block(const struct hvb_boot_info *boot);
+void test_net(const struct hvb_boot_info *boot);
 void test_platform_memory(const struct hvb_boot_info *boot);
 void test_memory_service(const struct hvb_boot_info *boot);
 

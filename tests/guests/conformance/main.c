@@ -124,6 +124,7 @@ int hvb_main(const struct hvb_boot_info *boot) {
   test_clock_page(boot);
   test_rng();
   test_block(boot);
+  test_net(boot);
   hvb_printf("%d passed, %d failed\n", conformance_passed, conformance_failed);
   return conformance_failed == 0 ? 0 : 1;
 }

@@ -109,6 +109,19 @@ static inline struct hvb_result hvb_call2(uint32_t fid, uint64_t a0,
   struct hvb_result result = {(hvb_status)rax, rdx};
   return result;
 }
+static inline struct hvb_result hvb_call3(uint32_t fid, uint64_t a0,
+                                          uint64_t a1, uint64_t a2) {
+  register uint64_t rax __asm__("rax") = fid;
+  register uint64_t rdi __asm__("rdi") = a0;
+  register uint64_t rsi __asm__("rsi") = a1;
+  register uint64_t rdx __asm__("rdx") = a2;
+  __asm__ volatile("call *%[entry]"
+                   : "+r"(rax), "+r"(rdx)
+                   : [entry] "m"(hvb_hypercall_entry), "r"(rdi), "r"(rsi)
+                   : "memory", "cc");
+  struct hvb_result result = {(hvb_status)rax, rdx};
+  return result;
+}
 
 /* ---- base ---------------------------------------------------------------- */
 uint32_t hvb_base_abi_version(void);
@@ -263,6 +276,18 @@ static inline void hvb_ring_post_sector(struct hvb_ring *ring,
 uint32_t hvb_ring_complete_all(struct hvb_ring *ring);
 /* Rings queue `queue`'s doorbell (the hypercall page's notify entry). */
 void hvb_notify(uint32_t queue);
+
+/* ---- net (since 0.10) ------------------------------------------------------
+ */
+hvb_status hvb_net_info(uint32_t dev, struct hvb_net_info *info);
+/* Sends one frame (HVB_NET_MIN_FRAME..max_frame bytes); HVB_ERR_AGAIN if
+ * the link takes nothing now. */
+hvb_status hvb_net_send(uint32_t dev, const void *frame, uint32_t len);
+/* Takes the oldest waiting frame into `buf` and stores its length in *len;
+ * HVB_ERR_AGAIN if none is waiting (HVB_EVENT_SRC_NET_RX(dev) says when
+ * one arrives at an empty queue). */
+hvb_status hvb_net_recv(uint32_t dev, void *buf, uint32_t capacity,
+                        uint32_t *len);
 
 /* ---- rng ------------------------------------------------------------------
  */
