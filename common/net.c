@@ -5,7 +5,7 @@
 
 int64_t hvb_net_check_send(uint64_t len) {
   return len >= HVB_NET_MIN_FRAME && len <= HVB_NET_MAX_FRAME ? HVB_OK
-                                                               : HVB_ERR_INVAL;
+                                                              : HVB_ERR_INVAL;
 }
 
 int64_t hvb_net_check_recv(uint64_t capacity, uint32_t frame_len) {

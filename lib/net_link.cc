@@ -54,11 +54,10 @@ class FdLink : public NetLink {
     }
     UniqueFd stop(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!stop.valid()) return ErrnoStatus(errno, "eventfd for a net link");
-    ASSIGN_OR_RETURN(reader_, StartThread("net link", [this, s = stop.get(),
-                                                       r = std::move(
-                                                           receiver)] {
-                       Read(s, r);
-                     }));
+    ASSIGN_OR_RETURN(
+        reader_,
+        StartThread("net link", [this, s = stop.get(),
+                                 r = std::move(receiver)] { Read(s, r); }));
     stop_ = std::move(stop);
     return absl::OkStatus();
   }
@@ -210,8 +209,12 @@ std::array<uint8_t, 6> RandomMacAddress() {
   if (getentropy(mac.data(), mac.size()) != 0) {
     // No entropy source: distinct per process at least.
     const uint32_t pid = static_cast<uint32_t>(getpid());
-    mac = {0, 0, static_cast<uint8_t>(pid >> 24), static_cast<uint8_t>(pid >> 16),
-           static_cast<uint8_t>(pid >> 8), static_cast<uint8_t>(pid)};
+    mac = {0,
+           0,
+           static_cast<uint8_t>(pid >> 24),
+           static_cast<uint8_t>(pid >> 16),
+           static_cast<uint8_t>(pid >> 8),
+           static_cast<uint8_t>(pid)};
   }
   mac[0] = static_cast<uint8_t>((mac[0] & 0xfc) | 0x02);  // local, unicast
   return mac;

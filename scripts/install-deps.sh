@@ -11,6 +11,7 @@ packages=(
   libbenchmark-dev     # bench/hvbios-bench
   linux-libc-dev       # <linux/kvm.h>
   libseccomp-dev       # hvbios-run's sandbox (backends/kvm/sandbox.cc)
+  libslirp-dev libglib2.0-dev  # hvbios-net-user: --net user (slirp.pc needs glib)
   qemu-system-x86      # the bare-metal firmware's PC (hvbios-qemu)
   dpkg-dev file        # cpack's .deb: dpkg-shlibdeps computes Depends
   pkgconf              # tests/package: a VMM built with pkg-config alone

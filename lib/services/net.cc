@@ -72,8 +72,8 @@ absl::Status NetService::Start() {
     // events travel through an irqfd: the link's thread raises them with
     // one write.
     RETURN_IF_ERROR(events_.AddSource(
-        HVB_EVENT_SRC_NET_RX(dev),
-        [rx] { return !rx->empty(); }, /*irqfd=*/true));
+        HVB_EVENT_SRC_NET_RX(dev), [rx] { return !rx->empty(); },
+        /*irqfd=*/true));
   }
   for (uint32_t dev = 0; dev < devices_.size(); ++dev) {
     NetLink* link = devices_[dev]->config.link.get();

@@ -102,8 +102,8 @@ TEST_F(NetServiceTest, InfoReportsTheDevice) {
 }
 
 TEST_F(NetServiceTest, SendHandsTheExactFrameToTheLink) {
-  for (size_t length : {size_t{HVB_NET_MIN_FRAME}, size_t{60},
-                        size_t{HVB_NET_MAX_FRAME}}) {
+  for (size_t length :
+       {size_t{HVB_NET_MIN_FRAME}, size_t{60}, size_t{HVB_NET_MAX_FRAME}}) {
     const std::vector<uint8_t> frame = Frame(length, 3);
     ASSERT_TRUE(ctx_->memory().Write(kBuf, frame.data(), frame.size()));
     ASSERT_EQ(Call(HVB_FN_NET_SEND, {0, kBuf, length}).status, HVB_OK);
@@ -181,8 +181,9 @@ TEST_F(NetServiceTest, AFloodIsBoundedAndCounted) {
     Arrive(f);
   }
   // Wait until the link's thread has read everything.
-  for (int i = 0; i < 3000 && services_->net().rx_dropped(0) < sent -
-                                  kNetRxQueueFrames; ++i) {
+  for (int i = 0;
+       i < 3000 && services_->net().rx_dropped(0) < sent - kNetRxQueueFrames;
+       ++i) {
     usleep(1000);
   }
   EXPECT_EQ(services_->net().rx_dropped(0), sent - kNetRxQueueFrames);
@@ -267,9 +268,9 @@ TEST(NetLinkTest, CallbackLinksCarryFramesBothWays) {
 TEST(NetLinkTest, MacAddressesParseStrictly) {
   ASSERT_OK_AND_ASSIGN(auto mac, ParseMacAddress("52:54:00:12:ab:CD"));
   EXPECT_EQ(mac, (std::array<uint8_t, 6>{0x52, 0x54, 0x00, 0x12, 0xab, 0xcd}));
-  for (const char* bad : {"", "52:54:00:12:34", "52:54:00:12:34:56:78",
-                          "5:54:00:12:34:56", "52-54-00-12-34-56",
-                          "zz:54:00:12:34:56", "01:00:5e:00:00:01"}) {
+  for (const char* bad :
+       {"", "52:54:00:12:34", "52:54:00:12:34:56:78", "5:54:00:12:34:56",
+        "52-54-00-12-34-56", "zz:54:00:12:34:56", "01:00:5e:00:00:01"}) {
     EXPECT_FALSE(ParseMacAddress(bad).ok()) << bad;
   }
   const std::array<uint8_t, 6> random = RandomMacAddress();
@@ -285,7 +286,8 @@ TEST(NetLinkTest, LinksRefuseWhatTheyCannotUse) {
             absl::StatusCode::kInvalidArgument)
       << "a stream has no frame boundaries";
   close(fds[1]);
-  EXPECT_EQ(OpenTapLink("").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(OpenTapLink("").status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(OpenTapLink("a-name-too-long-for-linux").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(OpenUnixDatagramLink("/etc/hostname", "/tmp/x").status().code(),

@@ -4,6 +4,8 @@
 // reply bit for bit), hostile frames, two VMs pinging each other, and ping
 // over a TAP device inside a network namespace the test makes. Traffic
 // never leaves this process's sockets or that namespace.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -105,8 +107,8 @@ Bytes Udp(uint16_t src_port, uint16_t dst_port, const Bytes& data) {
   Put16(udp, 2, dst_port);
   Put16(udp, 4, udp.size());
   std::copy(data.begin(), data.end(), udp.begin() + 8);
-  uint16_t sum =
-      Checksum(udp.data(), udp.size(), PseudoSum(kTestIp, kGuestIp, udp.size()));
+  uint16_t sum = Checksum(udp.data(), udp.size(),
+                          PseudoSum(kTestIp, kGuestIp, udp.size()));
   Put16(udp, 6, sum == 0 ? 0xffff : sum);
   return Ipv4(17, udp);
 }
@@ -132,7 +134,7 @@ class CableEnd {
               static_cast<ssize_t>(frame.size()));
   }
   // The next frame within `seconds`, or an empty one.
-  Bytes Receive(double seconds = 10) {
+  Bytes Receive(double seconds = 30) {
     Bytes f(2048);
     for (double waited = 0; waited < seconds; waited += 0.1) {
       const ssize_t n = recv(fd_, f.data(), f.size(), 0);
@@ -206,17 +208,19 @@ TEST_F(NetTest, ConformanceOverALoopedLink) {
 TEST_F(NetTest, NetechoAnswersArpPingAndUdpExactly) {
   const std::string guest = dir_ + "/guest.sock", test = dir_ + "/test.sock";
   CableEnd cable(test);
-  Start({"--net", GuestNet(guest, test), "--cmdline",
-         "ip=10.0.0.2 quit-port=9", GuestPath("netecho")});
+  Start({"--net", GuestNet(guest, test), "--cmdline", "ip=10.0.0.2 quit-port=9",
+         GuestPath("netecho")});
   // The guest's socket exists once hvbios-run has set up; ARP until the
   // guest answers (it may still be booting).
   Bytes reply;
   for (int i = 0; i < 60 && reply.empty(); ++i) {
-    if (access(guest.c_str(), F_OK) == 0) cable.SendTo(guest, ArpRequest(kGuestIp));
+    if (access(guest.c_str(), F_OK) == 0)
+      cable.SendTo(guest, ArpRequest(kGuestIp));
     reply = cable.Receive(1);
   }
   ASSERT_EQ(reply.size(), 42u) << "an ARP reply";
-  EXPECT_EQ(Bytes(reply.begin(), reply.begin() + 6), Bytes(kTestMac, kTestMac + 6));
+  EXPECT_EQ(Bytes(reply.begin(), reply.begin() + 6),
+            Bytes(kTestMac, kTestMac + 6));
   EXPECT_EQ(Bytes(reply.begin() + 6, reply.begin() + 12),
             Bytes(kGuestMac, kGuestMac + 6));
   EXPECT_EQ(Get16(reply, 12), 0x0806);
@@ -274,7 +278,8 @@ TEST_F(NetTest, NetechoAnswersArpPingAndUdpExactly) {
   std::vector<Bytes> sent;
   int received = 0;
   for (int i = 0; i < kDatagrams || received < static_cast<int>(sent.size());) {
-    while (i < kDatagrams && static_cast<int>(sent.size()) - received < kWindow) {
+    while (i < kDatagrams &&
+           static_cast<int>(sent.size()) - received < kWindow) {
       Bytes payload(1 + rng() % 1472);
       for (uint8_t& b : payload) b = rng();
       Put16(payload, 0, i & 0xffff);
@@ -283,7 +288,8 @@ TEST_F(NetTest, NetechoAnswersArpPingAndUdpExactly) {
       ++i;
     }
     reply = cable.Receive();
-    ASSERT_FALSE(reply.empty()) << "no echo after " << received;
+    ASSERT_FALSE(reply.empty()) << "no echo after " << received << " (size "
+                                << sent[received].size() << ")";
     ASSERT_EQ(Get16(reply, 12), 0x0800);
     const Bytes& want = sent[received];
     ASSERT_EQ(reply.size(), 14u + 20 + 8 + want.size()) << received;
@@ -322,6 +328,99 @@ TEST_F(NetTest, TwoVmsPingEachOther) {
   cable.SendTo(b, Udp(1000, 9, {'q'}));
   const CommandResult responder = Finish(0);
   EXPECT_EQ(responder.exit_status, 0) << responder.out << responder.err;
+}
+
+// A UDP port on 127.0.0.1 nothing uses now (the kernel's choice).
+int FreeUdpPort() {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A UDP socket on 127.0.0.1 that talks to `port` there.
+class LoopbackUdp {
+ public:
+  explicit LoopbackUdp(int port) {
+    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in to = {};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+    timeval tv = {.tv_sec = 1, .tv_usec = 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+  ~LoopbackUdp() { close(fd_); }
+  void Send(const Bytes& b) { (void)!send(fd_, b.data(), b.size(), 0); }
+  Bytes Receive() {
+    Bytes b(2048);
+    const ssize_t n = recv(fd_, b.data(), b.size(), 0);
+    b.resize(n < 0 ? 0 : n);
+    return b;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+TEST_F(NetTest, UserNetworkingForwardsALoopbackPortToTheGuest) {
+  const int echo_port = FreeUdpPort(), quit_port = FreeUdpPort();
+  Start({"--net",
+         absl::StrCat("user,hostfwd=udp::", echo_port,
+                      "-:7,hostfwd=udp::", quit_port, "-:9"),
+         "--cmdline", "quit-port=9", GuestPath("netecho")},
+        /*limit_seconds=*/120);
+  LoopbackUdp echo(echo_port);
+  // Until the forward exists, a datagram to the port is refused at once
+  // (ECONNREFUSED); then libslirp learns the guest's MAC with ARP and may
+  // drop the datagram that made it ask: retry the first one, for at most a
+  // minute.
+  const Bytes hello = {'h', 'i'};
+  Bytes reply;
+  for (int i = 0; i < 60 && reply.empty(); ++i) {
+    echo.Send(hello);
+    reply = echo.Receive();
+    if (reply.empty()) sleep(1);
+  }
+  ASSERT_EQ(reply, hello);
+  while (!echo.Receive().empty()) {
+  }
+  std::mt19937 rng(2);
+  for (int i = 0; i < 500; ++i) {
+    Bytes payload(1 + rng() % 1472);
+    for (uint8_t& b : payload) b = rng();
+    echo.Send(payload);
+    ASSERT_EQ(echo.Receive(), payload) << i;
+  }
+  LoopbackUdp(quit_port).Send({'q'});
+  const CommandResult r = Finish(0);
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("at 10.0.2.15"), std::string::npos) << r.out;
+}
+
+TEST_F(NetTest, AForwardThatCannotBeSetUpIsOneClearError) {
+  const int port = FreeUdpPort();
+  const int taken = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(taken, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const CommandResult r = RunCommand(
+      {HVBIOS_RUN_PATH, "--net",
+       absl::StrCat("user,hostfwd=udp::", port, "-:7"), GuestPath("netecho")});
+  close(taken);
+  EXPECT_EQ(r.exit_status, 122) << r.err;
+  EXPECT_EQ(r.err,
+            absl::StrCat("hvbios-run: --net user: cannot forward UDP "
+                         "port ",
+                         port, " (in use, or not an address of this host)\n"));
 }
 
 TEST_F(NetTest, PingOverTapInANetworkNamespace) {

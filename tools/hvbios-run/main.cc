@@ -25,6 +25,7 @@
 #include "tools/hvbios-run/console_sink.h"
 #include "tools/hvbios-run/options.h"
 #include "tools/hvbios-run/profile_tool.h"
+#include "tools/hvbios-run/user_net.h"
 
 namespace hvbios::run {
 namespace {
@@ -108,7 +109,7 @@ void IgnoreWriteSignals() {
 
 absl::StatusOr<std::vector<std::string>> ReadProfileWithTool(
     const std::string& path) {
-  ASSIGN_OR_RETURN(const std::string tool, ProfileToolPath());
+  ASSIGN_OR_RETURN(const std::string tool, HelperToolPath("hvbios-profile"));
   return RunProfileTool(tool, path);
 }
 
@@ -154,9 +155,19 @@ int Run(const RunOptions& options) {
     vm_options.disks.push_back(*std::move(disk));
   }
   for (const NetSpec& n : options.nets) {
-    absl::StatusOr<std::shared_ptr<NetLink>> link =
-        n.kind == NetSpec::Kind::kTap ? OpenTapLink(n.tap)
-                                      : OpenUnixDatagramLink(n.local, n.peer);
+    absl::StatusOr<std::shared_ptr<NetLink>> link;
+    switch (n.kind) {
+      case NetSpec::Kind::kTap:
+        link = OpenTapLink(n.tap);
+        break;
+      case NetSpec::Kind::kDgram:
+        link = OpenUnixDatagramLink(n.local, n.peer);
+        break;
+      case NetSpec::Kind::kUser:
+        absl::StatusOr<std::string> tool = HelperToolPath("hvbios-net-user");
+        link = tool.ok() ? StartUserNetwork(*tool, n.user_args) : tool.status();
+        break;
+    }
     if (!link.ok()) return Error(kExitBadImage, link.status().message());
     // Chosen once: the guest keeps its address across reboots.
     vm_options.nets.push_back(

@@ -12,6 +12,7 @@
 #include "hvbios/net.h"
 #include "hvbios/vm.h"
 #include "lib/status_macros.h"
+#include "tools/hvbios-net-user/hostfwd.h"
 
 namespace hvbios::run {
 
@@ -46,17 +47,21 @@ absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
 }  // namespace
 
 absl::StatusOr<NetSpec> ParseNetSpec(absl::string_view text) {
+  const absl::Status usage = absl::InvalidArgumentError(
+      absl::StrCat("--net '", text,
+                   "': expected tap=NAME, dgram=LOCAL,peer=PEER or "
+                   "user[,hostfwd=RULE][,restrict=on], each with [,mac=MAC]"));
   NetSpec spec;
   bool kind_given = false;
   for (absl::string_view item : absl::StrSplit(text, ',')) {
     const std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(item, absl::MaxSplits('=', 1));
     const auto& [key, value] = kv;
-    if (value.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--net '", text, "': '", item, "' needs a value"));
-    }
-    if (!kind_given && key == "tap") {
+    if (!kind_given && item == "user") {
+      spec.kind = NetSpec::Kind::kUser;
+    } else if (value.empty()) {
+      return usage;
+    } else if (!kind_given && key == "tap") {
       spec.kind = NetSpec::Kind::kTap;
       spec.tap = std::string(value);
     } else if (!kind_given && key == "dgram") {
@@ -65,22 +70,31 @@ absl::StatusOr<NetSpec> ParseNetSpec(absl::string_view text) {
     } else if (kind_given && key == "peer" &&
                spec.kind == NetSpec::Kind::kDgram && spec.peer.empty()) {
       spec.peer = std::string(value);
+    } else if (kind_given && key == "hostfwd" &&
+               spec.kind == NetSpec::Kind::kUser) {
+      if (absl::Status s = net_user::ParseHostForward(value).status();
+          !s.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--net '", text, "': ", s.message()));
+      }
+      spec.user_args.push_back("--hostfwd");
+      spec.user_args.push_back(std::string(value));
+    } else if (kind_given && key == "restrict" &&
+               spec.kind == NetSpec::Kind::kUser &&
+               (value == "on" || value == "off")) {
+      if (value == "on") spec.user_args.push_back("--restrict");
     } else if (kind_given && key == "mac" && !spec.mac.has_value()) {
       absl::StatusOr<std::array<uint8_t, 6>> mac = ParseMacAddress(value);
       if (!mac.ok()) return mac.status();
       spec.mac = *mac;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--net '", text,
-          "': expected tap=NAME[,mac=MAC] or dgram=LOCAL,peer=PEER[,mac=MAC]"));
+      return usage;
     }
     kind_given = true;
   }
   if (!kind_given ||
       (spec.kind == NetSpec::Kind::kDgram && spec.peer.empty())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--net '", text,
-        "': expected tap=NAME[,mac=MAC] or dgram=LOCAL,peer=PEER[,mac=MAC]"));
+    return usage;
   }
   return spec;
 }
@@ -280,7 +294,12 @@ Options:
                       8) on a link: tap=NAME (a TAP interface, created if
                       missing: needs CAP_NET_ADMIN) or dgram=LOCAL,peer=PEER
                       (a Unix datagram socket bound at LOCAL that sends to
-                      PEER: a cable to another hvbios-run or a program);
+                      PEER: a cable to another hvbios-run or a program) or
+                      user (user-mode networking, no privileges: the guest
+                      is 10.0.2.15 behind a NAT at 10.0.2.2, with DHCP;
+                      ",hostfwd=udp::5555-:7" forwards 127.0.0.1:5555 on
+                      the host to the guest's port 7, repeatable;
+                      ",restrict=on" cuts the guest off from the outside);
                       ",mac=52:54:00:12:34:56" sets its address (default:
                       random, kept across reboots)
       --cmdline STR   the guest's command line (at most 4095 bytes)

@@ -43,13 +43,16 @@ inline constexpr size_t kMaxNets = 8;
 
 // One --net: a network device and its link (docs/hvbios-run.md).
 struct NetSpec {
-  enum class Kind { kTap, kDgram };
+  enum class Kind { kTap, kDgram, kUser };
   Kind kind = Kind::kTap;
-  std::string tap;         // kTap: the interface's name
+  std::string tap;          // kTap: the interface's name
   std::string local, peer;  // kDgram: socket paths
+  // kUser: hvbios-net-user's options (--restrict, --hostfwd RULE).
+  std::vector<std::string> user_args;
   std::optional<std::array<uint8_t, 6>> mac;  // unset: random, per run
 };
-// Parses "tap=NAME[,mac=MAC]" or "dgram=LOCAL,peer=PEER[,mac=MAC]".
+// Parses "tap=NAME[,mac=MAC]", "dgram=LOCAL,peer=PEER[,mac=MAC]" or
+// "user[,hostfwd=RULE]...[,restrict=on|off][,mac=MAC]".
 absl::StatusOr<NetSpec> ParseNetSpec(absl::string_view text);
 
 struct RunOptions {
@@ -61,7 +64,7 @@ struct RunOptions {
     std::string path;
     bool read_only = false;
   };
-  std::vector<Disk> disks;  // block device ids 0, 1, ... in this order
+  std::vector<Disk> disks;    // block device ids 0, 1, ... in this order
   std::vector<NetSpec> nets;  // net device ids 0, 1, ... in this order
   std::string image;
   bool help = false;

@@ -1,5 +1,6 @@
 #include "tools/hvbios-run/options.h"
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -8,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "tests/run_command.h"
 #include "tests/test_util.h"
+#include "tools/hvbios-net-user/hostfwd.h"
 #include "tools/hvbios-profile/run_args.h"
 #include "tools/hvbios-run/profile_tool.h"
 
@@ -226,9 +228,8 @@ TEST_F(ProfileOptionsTest, HvbiosRunTakesProfilesThroughTheTool) {
 
 TEST(ParseRunOptionsTest, Nets) {
   ASSERT_OK_AND_ASSIGN(
-      RunOptions o,
-      Parse({"--net", "tap=hv0", "--net=dgram=/tmp/a,peer=/tmp/b",
-             "-n", "tap=hv1,mac=52:54:00:00:00:01", "g"}));
+      RunOptions o, Parse({"--net", "tap=hv0", "--net=dgram=/tmp/a,peer=/tmp/b",
+                           "-n", "tap=hv1,mac=52:54:00:00:00:01", "g"}));
   ASSERT_EQ(o.nets.size(), 3u);
   EXPECT_EQ(o.nets[0].kind, NetSpec::Kind::kTap);
   EXPECT_EQ(o.nets[0].tap, "hv0");
@@ -238,8 +239,24 @@ TEST(ParseRunOptionsTest, Nets) {
   EXPECT_EQ(o.nets[1].peer, "/tmp/b");
   ASSERT_TRUE(o.nets[2].mac.has_value());
   EXPECT_EQ((*o.nets[2].mac)[5], 1);
+  ASSERT_OK_AND_ASSIGN(
+      o,
+      Parse({"--net", "user", "--net",
+             "user,hostfwd=udp::5555-:7,hostfwd=tcp:0.0.0.0:8080-10.0.2.15:80,"
+             "restrict=on,mac=02:00:00:00:00:09",
+             "g"}));
+  ASSERT_EQ(o.nets.size(), 2u);
+  EXPECT_EQ(o.nets[0].kind, NetSpec::Kind::kUser);
+  EXPECT_TRUE(o.nets[0].user_args.empty());
+  EXPECT_EQ(o.nets[1].user_args,
+            (std::vector<std::string>{"--hostfwd", "udp::5555-:7", "--hostfwd",
+                                      "tcp:0.0.0.0:8080-10.0.2.15:80",
+                                      "--restrict"}));
   for (const char* bad :
-       {"", "tap", "tap=", "user", "dgram=/tmp/a", "peer=/tmp/b,dgram=/tmp/a",
+       {"", "tap", "tap=", "user=1", "user,hostfwd=udp::0-:7",
+        "user,hostfwd=udp::5555", "user,hostfwd=icmp::1-:1",
+        "user,hostfwd=udp:300.1.1.1:1-:1", "user,restrict=yes",
+        "tap=a,hostfwd=udp::1-:1", "dgram=/tmp/a", "peer=/tmp/b,dgram=/tmp/a",
         "tap=a,peer=/tmp/b", "tap=a,mac=01:00:5e:00:00:01", "tap=a,mac=1",
         "tap=a,mac=52:54:00:00:00:01,mac=52:54:00:00:00:02", "tap=a,tap=b",
         "dgram=/a,peer=/b,peer=/c", "tap=a,x=1"}) {
@@ -255,12 +272,31 @@ TEST(ParseRunOptionsTest, Nets) {
   EXPECT_EQ(CodeOf(Parse(args)), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(HostForwardTest, ParsesQemusSyntaxWithALoopbackDefault) {
+  ASSERT_OK_AND_ASSIGN(net_user::HostForward f,
+                       net_user::ParseHostForward("udp::5555-:7"));
+  EXPECT_TRUE(f.udp);
+  EXPECT_EQ(ntohl(f.host_address.s_addr), 0x7f000001u) << "loopback only";
+  EXPECT_EQ(f.host_port, 5555);
+  EXPECT_EQ(ntohl(f.guest_address.s_addr), net_user::kGuestAddress);
+  EXPECT_EQ(f.guest_port, 7);
+  ASSERT_OK_AND_ASSIGN(
+      f, net_user::ParseHostForward(":192.168.1.5:80-10.0.2.20:8080"));
+  EXPECT_FALSE(f.udp) << "TCP by default, as in QEMU";
+  EXPECT_EQ(ntohl(f.host_address.s_addr), 0xc0a80105u);
+  EXPECT_EQ(ntohl(f.guest_address.s_addr), 0x0a000214u);
+  EXPECT_EQ(f.guest_port, 8080);
+  for (const char* bad : {"", "udp", "udp::5555-:", "udp::65536-:7",
+                          "udp:::5555-:7", "sctp::1-:1", "udp::1-:1-:1"}) {
+    EXPECT_FALSE(net_user::ParseHostForward(bad).ok()) << bad;
+  }
+}
+
 TEST(UsageTextTest, DocumentsEveryFlagAndExitStatus) {
   const std::string usage = UsageText();
   for (const char* text :
        {"--mem", "--cpus", "--net", "--cmdline", "--timeout", "--profile",
-        "--help",
-        "120", "121", "122", "123", "124", "125"}) {
+        "--help", "120", "121", "122", "123", "124", "125"}) {
     EXPECT_NE(usage.find(text), std::string::npos) << text;
   }
 }

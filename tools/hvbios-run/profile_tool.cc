@@ -51,13 +51,13 @@ int Wait(pid_t pid) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ProfileToolPath() {
+absl::StatusOr<std::string> HelperToolPath(const std::string& name) {
   char self[4096];
   const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return Errno("cannot find hvbios-run's own directory");
   std::string path(self, static_cast<size_t>(n));
   path.resize(path.rfind('/') + 1);
-  return path + "hvbios-profile";
+  return path + name;
 }
 
 absl::StatusOr<std::vector<std::string>> RunProfileTool(

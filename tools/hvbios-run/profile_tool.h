@@ -10,9 +10,10 @@
 
 namespace hvbios::run {
 
-// hvbios-profile in the directory of the running executable: where the
-// build tree and every install put it.
-absl::StatusOr<std::string> ProfileToolPath();
+// The helper tool `name` (hvbios-profile, hvbios-net-user) in the
+// directory of the running executable: where the build tree and every
+// install put it.
+absl::StatusOr<std::string> HelperToolPath(const std::string& name);
 
 // Runs `tool --run-args profile_path` and returns the hvbios-run arguments
 // it prints; its error (InvalidArgument, NotFound, PermissionDenied) if it

@@ -42,8 +42,8 @@ static void loop_one(const char *name, uint32_t len, uint8_t seed) {
 
 static void test_loopback(void) {
   hvb_interrupt_set_handler(kNetVector, on_rx);
-  CHECK("net.route", hvb_event_route(HVB_EVENT_SRC_NET_RX(0), 0, kNetVector) ==
-                         HVB_OK,
+  CHECK("net.route",
+        hvb_event_route(HVB_EVENT_SRC_NET_RX(0), 0, kNetVector) == HVB_OK,
         "route failed");
   loop_one("net.loop.min_frame", HVB_NET_MIN_FRAME, 1);
   loop_one("net.loop.max_frame", HVB_NET_MAX_FRAME, 2);
@@ -109,7 +109,8 @@ void test_net(const struct hvb_boot_info *boot) {
   }
   /* One past the last device (0 when there is none) does not exist. */
   struct hvb_net_info info;
-  struct hvb_result r = hvb_call2(HVB_FN_NET_INFO, nets, hvb_virt_to_phys(&info));
+  struct hvb_result r =
+      hvb_call2(HVB_FN_NET_INFO, nets, hvb_virt_to_phys(&info));
   CHECK_STATUS("net.info.no_such_device", r, HVB_ERR_NODEV);
   r = hvb_call3(HVB_FN_NET_SEND, nets, hvb_virt_to_phys(frame), 60);
   CHECK_STATUS("net.send.no_such_device", r, HVB_ERR_NODEV);
