@@ -134,6 +134,51 @@ uint32_t hvb_ring_serve_batch(
   return taken;
 }
 
+uint32_t hvb_ring_take(struct hvb_ring_server *s,
+                       struct hvb_ring_request *requests, uint32_t max) {
+  if (s->broken) return 0;
+  struct hvb_ring_header *header = header_of(s);
+  const uint32_t mask = s->entries - 1;
+  const uint32_t sq_tail = __atomic_load_n(&header->sq_tail, __ATOMIC_ACQUIRE);
+  if (sq_tail - s->sq_head > s->entries) {
+    break_ring(s);
+    return 0;
+  }
+  uint32_t taken = 0;
+  while (s->sq_head != sq_tail && taken < max) {
+    /* Request k completes into cq slot k: it must be free when taken. */
+    const uint32_t cq_head =
+        __atomic_load_n(&header->cq_head, __ATOMIC_ACQUIRE);
+    if (s->sq_head - cq_head >= s->entries) {
+      break_ring(s);
+      break;
+    }
+    copy_in(&requests[taken],
+            s->ring + HVB_RING_SQ_OFFSET +
+                (uint64_t)(s->sq_head & mask) * sizeof(struct hvb_ring_request),
+            sizeof(struct hvb_ring_request));
+    ++taken;
+    __atomic_store_n(&header->sq_head, ++s->sq_head, __ATOMIC_RELEASE);
+  }
+  return taken;
+}
+
+void hvb_ring_complete(struct hvb_ring_server *s, uint64_t tag,
+                       int64_t status) {
+  if (s->broken || s->cq_tail == s->sq_head) return;
+  struct hvb_ring_header *header = header_of(s);
+  struct hvb_ring_completion completion;
+  completion.tag = tag;
+  completion.status = status;
+  copy_out(s->ring + HVB_RING_CQ_OFFSET(s->entries) +
+               (uint64_t)(s->cq_tail & (s->entries - 1)) * sizeof(completion),
+           &completion, sizeof(completion));
+  if (status < 0) {
+    __atomic_store_n(&header->errors, ++s->errors, __ATOMIC_RELAXED);
+  }
+  __atomic_store_n(&header->cq_tail, ++s->cq_tail, __ATOMIC_RELEASE);
+}
+
 /* hvb_ring_serve's one-request-at-a-time executor, as a batch of one. */
 struct one_by_one {
   int64_t (*execute)(void *context, const struct hvb_ring_request *);

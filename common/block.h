@@ -48,7 +48,8 @@ int64_t hvb_ring_check_placement(const struct hvb_mem_region *map,
 struct hvb_ring_server {
   volatile uint8_t *ring; /* the platform's pointer to the ring */
   uint32_t entries;
-  uint32_t sq_head, cq_tail;
+  uint32_t sq_head, cq_tail; /* equal but while hvb_ring_take()n requests
+                                wait for their completion */
   uint32_t errors; /* failed completions so far (the header's `errors`) */
   int broken;
 };
@@ -70,6 +71,18 @@ uint32_t hvb_ring_serve_batch(
                     int64_t *statuses, uint32_t count),
     void *context, struct hvb_ring_request *requests, int64_t *statuses,
     uint32_t max);
+
+/* For requests that complete later (the net service's receive buffers,
+ * which complete as frames arrive): copies up to `max` posted requests
+ * once into requests[], advancing sq_head, without completing them. The
+ * caller completes each, in the order taken, with hvb_ring_complete(). The
+ * index rules are hvb_ring_serve_batch's (a guest that breaks them breaks
+ * its ring). Returns how many were taken. */
+uint32_t hvb_ring_take(struct hvb_ring_server *server,
+                       struct hvb_ring_request *requests, uint32_t max);
+/* Publishes the completion of the oldest taken request. */
+void hvb_ring_complete(struct hvb_ring_server *server, uint64_t tag,
+                       int64_t status);
 
 /* Serves the requests posted when called, one at a time: each completion is
  * published as soon as its request is done. For platforms with no use for

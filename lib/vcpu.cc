@@ -334,7 +334,7 @@ void VcpuImpl::ThreadMain() {
     }
     if (exit->kind == VcpuExit::Kind::kCanceled) continue;
     if (exit->kind == VcpuExit::Kind::kNotify) {
-      vm_->services_->block().Doorbell(exit->address);
+      vm_->services_->Doorbell(exit->address);
       continue;
     }
     if ((exit->kind == VcpuExit::Kind::kIo ||

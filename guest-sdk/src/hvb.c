@@ -230,10 +230,9 @@ hvb_status hvb_net_recv(uint32_t dev, void *buf, uint32_t capacity,
   return r.status;
 }
 
-hvb_status hvb_block_queue_setup(struct hvb_ring *ring, uint32_t dev,
-                                 void *memory, uint32_t entries) {
-  struct hvb_result r = hvb_call6(HVB_FN_BLOCK_QUEUE_SETUP, dev,
-                                  hvb_virt_to_phys(memory), entries, 0, 0, 0);
+/* The guest's view of a ring the platform just set up as queue `r`. */
+static hvb_status ring_attach(struct hvb_ring *ring, struct hvb_result r,
+                              void *memory, uint32_t entries) {
   if (r.status != HVB_OK) return r.status;
   uint8_t *base = (uint8_t *)memory;
   ring->header = (struct hvb_ring_header *)base;
@@ -246,6 +245,24 @@ hvb_status hvb_block_queue_setup(struct hvb_ring *ring, uint32_t dev,
   ring->errors_seen = 0;
   ring->features = ring->header->features;
   return HVB_OK;
+}
+
+hvb_status hvb_block_queue_setup(struct hvb_ring *ring, uint32_t dev,
+                                 void *memory, uint32_t entries) {
+  return ring_attach(ring,
+                     hvb_call6(HVB_FN_BLOCK_QUEUE_SETUP, dev,
+                               hvb_virt_to_phys(memory), entries, 0, 0, 0),
+                     memory, entries);
+}
+
+hvb_status hvb_net_queue_setup(struct hvb_ring *ring, uint32_t dev,
+                               void *memory, uint32_t entries,
+                               uint32_t direction) {
+  return ring_attach(
+      ring,
+      hvb_call6(HVB_FN_NET_QUEUE_SETUP, dev, hvb_virt_to_phys(memory), entries,
+                direction, 0, 0),
+      memory, entries);
 }
 
 hvb_status hvb_ring_post(struct hvb_ring *ring, uint8_t op, uint64_t sector,

@@ -60,8 +60,12 @@ int64_t ExecuteBlockRequest(BlockDevice& device, const GuestMemory& memory,
 }
 
 BlockService::BlockService(ServiceContext& ctx, EventService& events,
+                           QueueIds& queue_ids,
                            std::vector<std::shared_ptr<BlockDevice>> disks)
-    : ctx_(ctx), events_(events), disks_(std::move(disks)) {}
+    : ctx_(ctx),
+      events_(events),
+      queue_ids_(queue_ids),
+      disks_(std::move(disks)) {}
 
 BlockService::~BlockService() {
   MutexLock lock(&mu_);
@@ -71,8 +75,9 @@ BlockService::~BlockService() {
 int64_t BlockService::SetupQueue(uint32_t dev, uint64_t ring,
                                  uint32_t entries) {
   MutexLock lock(&mu_);
-  if (queues_.size() >= kMaxQueues) return HVB_ERR_NOMEM;
-  const uint32_t id = static_cast<uint32_t>(queues_.size());
+  const int64_t allocated = queue_ids_.Allocate();
+  if (allocated < 0) return HVB_ERR_NOMEM;
+  const uint32_t id = static_cast<uint32_t>(allocated);
   // The queue's event source exists from its creation on, its events
   // traveling through an irqfd.
   if (!events_.AddSource(HVB_EVENT_SRC_QUEUE(id), {}, /*irqfd=*/true).ok()) {
@@ -85,13 +90,13 @@ int64_t BlockService::SetupQueue(uint32_t dev, uint64_t ring,
       !ctx_.backend().BindDoorbell(id, (*queue)->doorbell_fd()).ok()) {
     return HVB_ERR_NOMEM;
   }
-  queues_.push_back(*std::move(queue));
+  queues_[id] = *std::move(queue);
   return id;
 }
 
 void BlockService::Doorbell(uint64_t queue) {
   MutexLock lock(&mu_);
-  if (queue < queues_.size()) queues_[queue]->Ring();
+  if (auto it = queues_.find(queue); it != queues_.end()) it->second->Ring();
 }
 
 // ---- The block service's hypercalls ---------------------------------------

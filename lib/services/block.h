@@ -6,6 +6,7 @@
 #define HVBIOS_LIB_SERVICES_BLOCK_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "hvbios/internal/mutex.h"
 #include "lib/guest_memory.h"
 #include "lib/services/block_queue.h"
+#include "lib/services/service.h"
 
 namespace hvbios {
 
@@ -24,7 +26,6 @@ class ServiceContext;
 // Largest transfer of one request, and a size that performs well.
 inline constexpr uint32_t kBlockMaxSectors = 2048;     // 1 MiB
 inline constexpr uint32_t kBlockOptimalSectors = 128;  // 64 KiB
-inline constexpr size_t kMaxQueues = 16;
 
 // The disk as common/block.c's checks see it.
 hvb_disk_shape DiskShapeOf(const BlockDevice& device);
@@ -41,7 +42,7 @@ int64_t ExecuteBlockRequest(BlockDevice& device, const GuestMemory& memory,
 
 class BlockService {
  public:
-  BlockService(ServiceContext& ctx, EventService& events,
+  BlockService(ServiceContext& ctx, EventService& events, QueueIds& queue_ids,
                std::vector<std::shared_ptr<BlockDevice>> disks);
   BlockService(const BlockService&) = delete;
   BlockService& operator=(const BlockService&) = delete;
@@ -55,15 +56,17 @@ class BlockService {
   // block.queue_setup with the ring's placement checked: the queue id, or
   // HVB_ERR_NOMEM (too many queues, or the host failed).
   int64_t SetupQueue(uint32_t dev, uint64_t ring, uint32_t entries);
-  // A doorbell that reached user space (not taken by a bound eventfd).
+  // A doorbell that reached user space (not taken by a bound eventfd);
+  // ignored unless `queue` is a block queue.
   void Doorbell(uint64_t queue);
 
  private:
   ServiceContext& ctx_;
   EventService& events_;
+  QueueIds& queue_ids_;
   const std::vector<std::shared_ptr<BlockDevice>> disks_;
   Mutex mu_;
-  std::vector<std::unique_ptr<BlockQueue>> queues_ ABSL_GUARDED_BY(mu_);
+  std::map<uint32_t, std::unique_ptr<BlockQueue>> queues_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hvbios

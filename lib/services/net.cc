@@ -52,9 +52,10 @@ uint64_t NetRxQueue::dropped() const {
   return dropped_;
 }
 
-NetService::NetService(EventService& events,
+NetService::NetService(ServiceContext& ctx, EventService& events,
+                       QueueIds& queue_ids,
                        std::vector<NetDeviceConfig> devices)
-    : events_(events) {
+    : ctx_(ctx), events_(events), queue_ids_(queue_ids) {
   for (NetDeviceConfig& config : devices) {
     devices_.push_back(std::make_unique<Device>());
     devices_.back()->config = std::move(config);
@@ -85,7 +86,16 @@ absl::Status NetService::Start() {
 }
 
 void NetService::Receive(uint32_t dev, absl::Span<const uint8_t> frame) {
-  const std::optional<bool> was_empty = devices_[dev]->rx.Push(frame);
+  Device& device = *devices_[dev];
+  // With a receive ring, a frame goes straight into its oldest buffer
+  // (unless frames already wait: they go first, in order).
+  if (Ring* ring = device.rx_ring.load(std::memory_order_acquire)) {
+    GuestMemory::Access access(ctx_.memory());  // before the ring's lock
+    MutexLock lock(&ring->mu);
+    if (!FillBuffers(device, *ring, frame)) (void)device.rx.Push(frame);
+    return;
+  }
+  const std::optional<bool> was_empty = device.rx.Push(frame);
   if (was_empty.value_or(false)) events_.Trigger(HVB_EVENT_SRC_NET_RX(dev));
 }
 
@@ -151,6 +161,23 @@ template <>
 HypercallResult Handle<HVB_FN_NET_RECV>(ServiceCall& call) {
   return OkOrError(call.services.net().Recv(call.arg[0], call.ctx.memory(),
                                             call.arg[1], call.arg[2]));
+}
+
+template <>
+HypercallResult Handle<HVB_FN_NET_QUEUE_SETUP>(ServiceCall& call) {
+  if (call.arg[0] >= call.services.net().device_count()) {
+    return Error(HVB_ERR_NODEV);
+  }
+  const std::vector<hvb_mem_region>& map = call.ctx.memory().memory_map();
+  if (const int64_t st = hvb_ring_check_placement(
+          map.data(), static_cast<uint32_t>(map.size()), call.arg[1],
+          call.arg[2]);
+      st != HVB_OK) {
+    return Error(st);
+  }
+  return OkOrError(call.services.net().SetupQueue(
+      call.arg[0], call.arg[1], static_cast<uint32_t>(call.arg[2]),
+      call.arg[3]));
 }
 
 HVB_DEFINE_MODULE(NET, "net")

@@ -229,6 +229,153 @@ TEST_F(NetServiceTest, AFrameAtAnEmptyQueueRaisesTheReceiveEvent) {
   EXPECT_EQ(TakeEventCount(irqfd), 1u);
 }
 
+// A ring at kRing as the guest sees it: it posts requests and reads
+// completions through guest memory.
+constexpr uint64_t kRing = 0x20000;
+class NetRingTest : public NetServiceTest {
+ protected:
+  void Post(uint64_t ring, uint8_t op, uint32_t count, uint64_t buf,
+            uint64_t tag) {
+    hvb_ring_header h;
+    ASSERT_TRUE(ctx_->memory().Read(ring, &h, sizeof(h)));
+    hvb_ring_request r = {};
+    r.op = op;
+    r.count = count;
+    r.buf = buf;
+    r.tag = tag;
+    ASSERT_TRUE(ctx_->memory().Write(
+        ring + HVB_RING_SQ_OFFSET + (h.sq_tail % h.entries) * sizeof(r), &r,
+        sizeof(r)));
+    const uint32_t tail = h.sq_tail + 1;
+    ASSERT_TRUE(ctx_->memory().Write(ring + 4, &tail, sizeof(tail)));
+  }
+  hvb_ring_header Header(uint64_t ring) {
+    hvb_ring_header h;
+    EXPECT_TRUE(ctx_->memory().Read(ring, &h, sizeof(h)));
+    return h;
+  }
+  hvb_ring_completion Completion(uint64_t ring, uint32_t index) {
+    const hvb_ring_header h = Header(ring);
+    hvb_ring_completion c = {};
+    EXPECT_TRUE(ctx_->memory().Read(
+        ring + HVB_RING_CQ_OFFSET(h.entries) + (index % h.entries) * sizeof(c),
+        &c, sizeof(c)));
+    return c;
+  }
+  uint32_t CompletedBy(uint64_t ring, uint32_t want) {
+    for (int i = 0; i < 3000 && Header(ring).cq_tail < want; ++i) {
+      usleep(1000);
+    }
+    return Header(ring).cq_tail;
+  }
+};
+
+TEST_F(NetRingTest, SetupChecksInTheSpecificationsOrder) {
+  EXPECT_EQ(Call(HVB_FN_NET_QUEUE_SETUP, {1, kRing, 8, 0}).status,
+            HVB_ERR_NODEV);
+  EXPECT_EQ(Call(HVB_FN_NET_QUEUE_SETUP, {0, kRing, 6, 0}).status,
+            HVB_ERR_INVAL);
+  EXPECT_EQ(
+      Call(HVB_FN_NET_QUEUE_SETUP, {0, kRing, (1ull << 32) | 8, 0}).status,
+      HVB_ERR_INVAL)
+      << "entries is checked whole, not truncated";
+  EXPECT_EQ(Call(HVB_FN_NET_QUEUE_SETUP, {0, kRam - 4096, 256, 0}).status,
+            HVB_ERR_FAULT);
+  EXPECT_EQ(Call(HVB_FN_NET_QUEUE_SETUP, {0, kRing, 8, 2}).status,
+            HVB_ERR_INVAL);
+  const HypercallResult tx = Call(HVB_FN_NET_QUEUE_SETUP, {0, kRing, 8, 0});
+  ASSERT_EQ(tx.status, HVB_OK);
+  EXPECT_EQ(Call(HVB_FN_NET_QUEUE_SETUP, {0, kRing + 0x1000, 8, 0}).status,
+            HVB_ERR_BUSY);
+  const HypercallResult rx =
+      Call(HVB_FN_NET_QUEUE_SETUP, {0, kRing + 0x1000, 8, 1});
+  ASSERT_EQ(rx.status, HVB_OK);
+  EXPECT_NE(rx.value, tx.value) << "queue ids are one space";
+  EXPECT_EQ(
+      Call(HVB_FN_EVENT_ROUTE, {HVB_EVENT_SRC_QUEUE(rx.value), 0, 40}).status,
+      HVB_OK);
+}
+
+TEST_F(NetRingTest, ATransmitRingSendsEachFrameAndCompletesIt) {
+  const HypercallResult q = Call(HVB_FN_NET_QUEUE_SETUP, {0, kRing, 8, 0});
+  ASSERT_EQ(q.status, HVB_OK);
+  const std::vector<uint8_t> a = Frame(60, 1), b = Frame(HVB_NET_MAX_FRAME, 2);
+  ASSERT_TRUE(ctx_->memory().Write(kBuf, a.data(), a.size()));
+  ASSERT_TRUE(ctx_->memory().Write(kBuf + 0x1000, b.data(), b.size()));
+  Post(kRing, HVB_RING_OP_NET_SEND, 60, kBuf, 10);
+  Post(kRing, HVB_RING_OP_NET_SEND, 13, kBuf, 11);  // a runt
+  Post(kRing, HVB_RING_OP_NET_SEND, 60, kRam - 20, 12);
+  Post(kRing, HVB_RING_OP_NET_RECV, 60, kBuf, 13);  // the wrong op
+  Post(kRing, HVB_RING_OP_NET_SEND, HVB_NET_MAX_FRAME, kBuf + 0x1000, 14);
+  services_->Doorbell(q.value);
+  ASSERT_EQ(Header(kRing).cq_tail, 5u);
+  const int64_t want[] = {60, HVB_ERR_INVAL, HVB_ERR_FAULT, HVB_ERR_INVAL,
+                          HVB_NET_MAX_FRAME};
+  for (uint32_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(Completion(kRing, i).tag, 10u + i);
+    EXPECT_EQ(Completion(kRing, i).status, want[i]) << i;
+  }
+  EXPECT_EQ(Header(kRing).errors, 3u);
+  for (const std::vector<uint8_t>* f : {&a, &b}) {
+    std::vector<uint8_t> got(2048);
+    const ssize_t n = read(host_end_, got.data(), got.size());
+    got.resize(n < 0 ? 0 : n);
+    EXPECT_EQ(got, *f);
+  }
+  pollfd p = {host_end_, POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 0), 0) << "the refused requests sent nothing";
+}
+
+TEST_F(NetRingTest, AReceiveRingFillsItsBuffersAsFramesArrive) {
+  const HypercallResult q = Call(HVB_FN_NET_QUEUE_SETUP, {0, kRing, 8, 1});
+  ASSERT_EQ(q.status, HVB_OK);
+  // A frame that arrives before any buffer waits for one.
+  const std::vector<uint8_t> early = Frame(70, 5);
+  Arrive(early);
+  ASSERT_EQ(RecvWaiting(0).status, HVB_ERR_RANGE) << "it is waiting";
+  Post(kRing, HVB_RING_OP_NET_RECV, HVB_NET_MAX_FRAME, kBuf, 0);
+  Post(kRing, HVB_RING_OP_NET_RECV, 20, kBuf + 0x1000, 1);   // too small
+  Post(kRing, HVB_RING_OP_NET_RECV, 100, kRam - 50, 2);      // not RAM
+  Post(kRing, HVB_RING_OP_NET_SEND, 100, kBuf + 0x2000, 3);  // the wrong op
+  Post(kRing, HVB_RING_OP_NET_RECV, 100, kBuf + 0x3000, 4);
+  Post(kRing, HVB_RING_OP_NET_RECV, 100, kBuf + 0x4000, 5);
+  services_->Doorbell(q.value);
+  ASSERT_EQ(Header(kRing).cq_tail, 1u) << "the early frame, at once";
+  EXPECT_EQ(Completion(kRing, 0).status, 70);
+  EXPECT_EQ(GuestBytes(kBuf, early.size()), early);
+  const std::vector<uint8_t> next = Frame(90, 6), last = Frame(40, 7);
+  Arrive(next);
+  ASSERT_EQ(CompletedBy(kRing, 5), 5u);
+  const int64_t want[] = {70, HVB_ERR_RANGE, HVB_ERR_FAULT, HVB_ERR_INVAL, 90};
+  for (uint32_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(Completion(kRing, i).tag, i);
+    EXPECT_EQ(Completion(kRing, i).status, want[i]) << i;
+  }
+  EXPECT_EQ(GuestBytes(kBuf + 0x3000, next.size()), next)
+      << "the frame went to the first buffer that could take it";
+  Arrive(last);
+  ASSERT_EQ(CompletedBy(kRing, 6), 6u);
+  EXPECT_EQ(Completion(kRing, 5).status, 40);
+  EXPECT_EQ(GuestBytes(kBuf + 0x4000, last.size()), last);
+  EXPECT_EQ(Call(HVB_FN_NET_RECV, {0, kBuf, HVB_NET_MAX_FRAME}).status,
+            HVB_ERR_AGAIN)
+      << "nothing was left behind";
+}
+
+TEST_F(NetRingTest, AGuestThatBreaksTheIndexRulesBreaksOnlyItsRing) {
+  const HypercallResult q = Call(HVB_FN_NET_QUEUE_SETUP, {0, kRing, 4, 0});
+  ASSERT_EQ(q.status, HVB_OK);
+  const uint32_t bogus_tail = 1000;
+  ASSERT_TRUE(ctx_->memory().Write(kRing + 4, &bogus_tail, 4));
+  services_->Doorbell(q.value);
+  EXPECT_NE(uint32_t{Header(kRing).error}, 0u);
+  EXPECT_EQ(Header(kRing).cq_tail, 0u);
+  // The device still works through the synchronous calls.
+  ASSERT_TRUE(ctx_->memory().Write(kBuf, Frame(60, 1).data(), 60));
+  EXPECT_EQ(Call(HVB_FN_NET_SEND, {0, kBuf, 60}).status, HVB_OK);
+  services_->Doorbell(12345);  // no such queue: ignored
+}
+
 TEST(NetLinkTest, CallbackLinksCarryFramesBothWays) {
   std::vector<std::vector<uint8_t>> sent;
   ASSERT_OK_AND_ASSIGN(

@@ -6,6 +6,7 @@
 #define HVBIOS_LIB_SERVICES_SERVICE_H_
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -69,6 +70,25 @@ struct ServiceCall {
 };
 
 using Handler = HypercallResult (*)(ServiceCall& call);
+
+// Ring queue ids: one space for every ring of the machine, block and net
+// alike, since the hypercall page's notify entry names a queue by its id
+// alone (docs/abi.md 5.10). Thread-safe.
+inline constexpr uint32_t kMaxQueues = 16;
+class QueueIds {
+ public:
+  // The next id, or -1 once kMaxQueues are in use.
+  int64_t Allocate() {
+    uint32_t id = next_.load(std::memory_order_relaxed);
+    do {
+      if (id >= kMaxQueues) return -1;
+    } while (!next_.compare_exchange_weak(id, id + 1));
+    return id;
+  }
+
+ private:
+  std::atomic<uint32_t> next_{0};
+};
 
 // The handler of function `kFid`: each service's module defines those of
 // its rows (a row without one does not link).

@@ -97,8 +97,8 @@ Services::Services(ServiceContext& ctx, ServicesOptions options)
               [this](uint32_t vcpu, uint8_t vector) {
                 (void)events_.Raise(vcpu, vector);
               }),
-      block_(ctx, events_, std::move(options.disks)),
-      net_(events_, std::move(options.nets)) {
+      block_(ctx, events_, queue_ids_, std::move(options.disks)),
+      net_(ctx, events_, queue_ids_, std::move(options.nets)) {
   // Raised by the VM when the embedder changes the memory map.
   (void)events_.AddSource(HVB_EVENT_SRC_MEMORY_MAP, {});
 }

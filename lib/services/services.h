@@ -58,6 +58,12 @@ class Services {
   BlockService& block() { return block_; }
   NetService& net() { return net_; }
 
+  // A doorbell that reached user space: to the queue's service.
+  void Doorbell(uint64_t queue) {
+    block_.Doorbell(queue);
+    net_.Doorbell(queue);
+  }
+
   // Wakes vCPU threads waiting inside a service (console room), so that a
   // pause or stop request reaches them at once.
   void InterruptWaits() { console_.InterruptWaits(); }
@@ -69,6 +75,7 @@ class Services {
   const std::vector<VendorService> vendors_;  // sorted by id
   // Declared in dependency order: destroyed in reverse, the links', the
   // block queues' and the timer's threads (which raise events) first.
+  QueueIds queue_ids_;
   EventService events_;
   ConsoleService console_;
   TimerService timers_;

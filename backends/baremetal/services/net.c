@@ -18,3 +18,8 @@ struct fw_result fw_net_recv(const uint64_t *args) {
   (void)args;
   return fw_error(HVB_ERR_NODEV);
 }
+
+struct fw_result fw_net_queue_setup(const uint64_t *args) {
+  (void)args;
+  return fw_error(HVB_ERR_NODEV);
+}

@@ -166,7 +166,12 @@
    * into buf, the oldest one waiting. Never blocks: HVB_ERR_AGAIN when   \
    * none is waiting; HVB_ERR_RANGE if it is longer than capacity (it    \
    * stays waiting; max_frame bytes always hold one). */                 \
-  F(NET, net, RECV, recv, 2)
+  F(NET, net, RECV, recv, 2)                                             \
+  /* (dev, gpa ring, entries, direction) -> queue id. Registers a ring   \
+   * (ring.h) as block.queue_setup does, of frames to send               \
+   * (HVB_NET_QUEUE_TX) or of buffers to receive into (HVB_NET_QUEUE_RX); \
+   * one of each per device (HVB_ERR_BUSY). */                           \
+  F(NET, net, QUEUE_SETUP, queue_setup, 3)
 
 /* rng: random bytes from the platform's generator (the host kernel's
  * CSPRNG, RDRAND on bare metal). Since 0.3. */

@@ -39,6 +39,12 @@ struct hvb_net_info {
  * cable. */
 #define HVB_NET_F_LINK_UP 1u
 
+/* net.queue_setup's directions: a ring of frames to send
+ * (HVB_RING_OP_NET_SEND requests), or of empty buffers for frames received
+ * (HVB_RING_OP_NET_RECV), which complete as frames arrive. */
+#define HVB_NET_QUEUE_TX 0u
+#define HVB_NET_QUEUE_RX 1u
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -66,6 +66,10 @@ struct hvb_ring_header {
 #define HVB_RING_OP_WRITE 2u
 #define HVB_RING_OP_FLUSH 3u
 #define HVB_RING_OP_DISCARD 4u
+/* Net rings (since 0.10, net.h): `count` is the frame's length (send) or
+ * the buffer's capacity (receive), `sector` is unused (0). */
+#define HVB_RING_OP_NET_SEND 5u
+#define HVB_RING_OP_NET_RECV 6u
 
 struct hvb_ring_request {
   uint8_t op; /* HVB_RING_OP_* */

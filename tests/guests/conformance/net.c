@@ -40,6 +40,71 @@ static void loop_one(const char *name, uint32_t len, uint8_t seed) {
         "status %ld, %u bytes of %u", (long)st, n, len);
 }
 
+static uint8_t tx_ring_mem[4096] __attribute__((aligned(4096)));
+static uint8_t rx_ring_mem[4096] __attribute__((aligned(4096)));
+static uint8_t rx_bufs[4][HVB_NET_MAX_FRAME];
+
+/* A ring's next completion within 5 s: 1 and *out, else 0. */
+static int reap(struct hvb_ring *ring, struct hvb_ring_completion *out) {
+  const uint64_t deadline = hvb_clock_monotonic_ns() + 5000000000ull;
+  while (!hvb_ring_reap(ring, out)) {
+    if (hvb_clock_monotonic_ns() > deadline) return 0;
+  }
+  return 1;
+}
+
+/* Frames sent through a transmit ring come back through a receive ring's
+ * buffers, each with its own length, in order. */
+static void test_rings(void) {
+  static struct hvb_ring tx, rx;
+  struct hvb_result r = hvb_call6(HVB_FN_NET_QUEUE_SETUP, 0,
+                                  hvb_virt_to_phys(tx_ring_mem), 8, 2, 0, 0);
+  CHECK_STATUS("net.queue_setup.bad_direction", r, HVB_ERR_INVAL);
+  r = hvb_call6(HVB_FN_NET_QUEUE_SETUP, 0, hvb_virt_to_phys(tx_ring_mem), 6,
+                HVB_NET_QUEUE_TX, 0, 0);
+  CHECK_STATUS("net.queue_setup.entries", r, HVB_ERR_INVAL);
+  r = hvb_call6(HVB_FN_NET_QUEUE_SETUP, 0, ram_top - 4096, 256,
+                HVB_NET_QUEUE_TX, 0, 0);
+  CHECK_STATUS("net.queue_setup.outside_ram", r, HVB_ERR_FAULT);
+  CHECK("net.queue_setup.tx",
+        hvb_net_queue_setup(&tx, 0, tx_ring_mem, 8, HVB_NET_QUEUE_TX) == HVB_OK,
+        "failed");
+  CHECK("net.queue_setup.rx",
+        hvb_net_queue_setup(&rx, 0, rx_ring_mem, 8, HVB_NET_QUEUE_RX) == HVB_OK,
+        "failed");
+  r = hvb_call6(HVB_FN_NET_QUEUE_SETUP, 0, hvb_virt_to_phys(tx_ring_mem), 8,
+                HVB_NET_QUEUE_RX, 0, 0);
+  CHECK_STATUS("net.queue_setup.one_per_direction", r, HVB_ERR_BUSY);
+  for (uint32_t i = 0; i < 4; ++i) {
+    hvb_ring_post(&rx, HVB_RING_OP_NET_RECV, 0, HVB_NET_MAX_FRAME, rx_bufs[i],
+                  100 + i);
+  }
+  hvb_ring_submit(&rx);
+  static const uint32_t kLengths[4] = {14, 60, 1000, HVB_NET_MAX_FRAME};
+  static uint8_t frames[4][HVB_NET_MAX_FRAME];
+  for (uint32_t i = 0; i < 4; ++i) {
+    for (uint32_t j = 0; j < kLengths[i]; ++j) {
+      frames[i][j] = (uint8_t)(i * 31 + j);
+    }
+    hvb_ring_post(&tx, HVB_RING_OP_NET_SEND, 0, kLengths[i], frames[i], i);
+  }
+  hvb_ring_post(&tx, HVB_RING_OP_NET_SEND, 0, 13, frames[0], 9); /* a runt */
+  hvb_ring_submit(&tx);
+  struct hvb_ring_completion c;
+  for (uint32_t i = 0; i < 5; ++i) {
+    const int64_t want = i < 4 ? (int64_t)kLengths[i] : HVB_ERR_INVAL;
+    CHECK("net.ring.tx_completion",
+          reap(&tx, &c) && c.tag == (i < 4 ? i : 9) && c.status == want,
+          "completion %u: tag %lu status %ld", i, c.tag, (long)c.status);
+  }
+  for (uint32_t i = 0; i < 4; ++i) {
+    CHECK("net.ring.rx_completion",
+          reap(&rx, &c) && c.tag == 100 + i && c.status == kLengths[i] &&
+              memcmp(rx_bufs[i], frames[i], kLengths[i]) == 0,
+          "buffer %u: tag %lu status %ld", i, c.tag, (long)c.status);
+  }
+}
+
 static void test_loopback(void) {
   hvb_interrupt_set_handler(kNetVector, on_rx);
   CHECK("net.route",
@@ -64,6 +129,7 @@ static void test_loopback(void) {
   CHECK("net.recv.drained_is_again", st == HVB_ERR_AGAIN, "status %ld",
         (long)st);
   hvb_event_mask(HVB_EVENT_SRC_NET_RX(0));
+  test_rings();
 }
 
 static void test_device(int loopback) {

@@ -288,6 +288,17 @@ hvb_status hvb_net_send(uint32_t dev, const void *frame, uint32_t len);
  * one arrives at an empty queue). */
 hvb_status hvb_net_recv(uint32_t dev, void *buf, uint32_t capacity,
                         uint32_t *len);
+/* Registers `memory` (4 KiB aligned, HVB_RING_BYTES(entries)) as a ring on
+ * net device `dev` (struct hvb_ring below): of frames to send
+ * (HVB_NET_QUEUE_TX; post HVB_RING_OP_NET_SEND with count = the frame's
+ * length) or of buffers to receive into (HVB_NET_QUEUE_RX; post
+ * HVB_RING_OP_NET_RECV with count = the buffer's capacity: each completes
+ * with the length of the frame it got). Post with hvb_ring_post(), sector
+ * 0; hvb_ring_submit(); reap with hvb_ring_reap(). */
+struct hvb_ring;
+hvb_status hvb_net_queue_setup(struct hvb_ring *ring, uint32_t dev,
+                               void *memory, uint32_t entries,
+                               uint32_t direction);
 
 /* ---- rng ------------------------------------------------------------------
  */
