@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -26,6 +27,7 @@
 #include "hvbios/block.h"
 #include "hvbios/internal/mutex.h"
 #include "hvbios/kvm.h"
+#include "hvbios/net.h"
 #include "lib/status_macros.h"
 
 namespace hvbios::bench {
@@ -358,25 +360,16 @@ BENCHMARK(BM_EventToGuestHandler)->UseRealTime();
 
 // ---- Storage throughput through the library (vCPU and I/O threads) -------
 
-// args: path (0 synchronous calls, 1 ring with the SDK's post and reap, 2
-// ring with its lean path), sectors per request (8: 4 KiB,
-// 128: 64 KiB), batch (ring). One iteration is a round of 64 reads timed in
-// the guest (bench/guests/blk_bench.c); items/s is IOPS, bytes/s the
-// throughput, ns_per_request and floor_ratio per request.
-void BM_BlockRead(benchmark::State& state) {
-  constexpr int kRequests = 64;
-  const int64_t sectors = state.range(1), batch = state.range(2);
-  absl::StatusOr<std::unique_ptr<BlockDevice>> disk = TemporaryDisk(8 << 20);
-  if (!disk.ok()) return state.SkipWithError("cannot make a temporary disk");
-
+// Boots `guest` with `options` and feeds the "round NS" lines it prints
+// (one round: `per_round` requests timed in the guest) to `state` as
+// manual iteration times; round 0 warms up. Sets ns_per_request and
+// floor_ratio per request. False (state skipped) if the guest fails.
+bool RunGuestRounds(benchmark::State& state, VmOptions options,
+                    const char* guest, int per_round) {
   Mutex mu;
   std::vector<uint64_t> rounds;  // guarded by mu
   std::string partial;           // console bytes not yet a whole line
-  VmOptions options;
   options.memory_bytes = 64 << 20;
-  static const char* const kPaths[] = {"sync ", "ring ", "lean "};
-  options.cmdline = absl::StrCat(kPaths[state.range(0)], sectors, " ", batch);
-  options.disks.push_back(*std::move(disk));
   options.console_output = [&](absl::string_view bytes) {
     MutexLock lock(&mu);
     partial.append(bytes.data(), bytes.size());
@@ -390,12 +383,15 @@ void BM_BlockRead(benchmark::State& state) {
     }
   };
   absl::StatusOr<std::unique_ptr<Vm>> vm = CreateKvmVm(std::move(options));
-  if (!vm.ok())
-    return state.SkipWithError(std::string(vm.status().message()).c_str());
-  absl::Status s = (*vm)->LoadGuestFile(GuestPath("blk_bench.elf"));
+  if (!vm.ok()) {
+    state.SkipWithError(std::string(vm.status().message()).c_str());
+    return false;
+  }
+  absl::Status s = (*vm)->LoadGuestFile(GuestPath(guest));
   absl::StatusOr<Vcpu*> vcpu = (*vm)->CreateVcpu(0);
   if (!s.ok() || !vcpu.ok() || !(*vcpu)->Start().ok()) {
-    return state.SkipWithError("cannot boot the benchmark guest");
+    state.SkipWithError("cannot boot the benchmark guest");
+    return false;
   }
   size_t next = 1;  // round 0 warms up
   double total_ns = 0;
@@ -408,7 +404,8 @@ void BM_BlockRead(benchmark::State& state) {
                 return rounds.size() > next;
               },
               absl::Seconds(60))) {
-        return state.SkipWithError("the guest stopped reporting");
+        state.SkipWithError("the guest stopped reporting");
+        return false;
       }
       ns = rounds[next++];
     }
@@ -416,12 +413,31 @@ void BM_BlockRead(benchmark::State& state) {
     total_ns += static_cast<double>(ns);
   }
   (*vm)->Stop();
-  state.SetItemsProcessed(state.iterations() * kRequests);
-  state.SetBytesProcessed(state.iterations() * kRequests * sectors * 512);
+  state.SetItemsProcessed(state.iterations() * per_round);
   const double per_request =
-      total_ns / static_cast<double>(state.iterations() * kRequests);
+      total_ns / static_cast<double>(state.iterations() * per_round);
   state.counters["ns_per_request"] = per_request;
   if (FloorNs() > 0) state.counters["floor_ratio"] = per_request / FloorNs();
+  return true;
+}
+
+// args: path (0 synchronous calls, 1 ring with the SDK's post and reap, 2
+// ring with its lean path), sectors per request (8: 4 KiB,
+// 128: 64 KiB), batch (ring). One iteration is a round of 64 reads timed in
+// the guest (bench/guests/blk_bench.c); items/s is IOPS, bytes/s the
+// throughput, ns_per_request and floor_ratio per request.
+void BM_BlockRead(benchmark::State& state) {
+  constexpr int kRequests = 64;
+  const int64_t sectors = state.range(1), batch = state.range(2);
+  absl::StatusOr<std::unique_ptr<BlockDevice>> disk = TemporaryDisk(8 << 20);
+  if (!disk.ok()) return state.SkipWithError("cannot make a temporary disk");
+  VmOptions options;
+  static const char* const kPaths[] = {"sync ", "ring ", "lean "};
+  options.cmdline = absl::StrCat(kPaths[state.range(0)], sectors, " ", batch);
+  options.disks.push_back(*std::move(disk));
+  if (RunGuestRounds(state, std::move(options), "blk_bench.elf", kRequests)) {
+    state.SetBytesProcessed(state.iterations() * kRequests * sectors * 512);
+  }
 }
 BENCHMARK(BM_BlockRead)
     ->ArgNames({"ring", "sectors", "batch"})
@@ -436,6 +452,46 @@ BENCHMARK(BM_BlockRead)
     ->Args({2, 8, 1})
     ->Args({2, 8, 8})
     ->Args({2, 8, 32})
+    ->UseManualTime()
+    ->Iterations(20)
+    ->Unit(benchmark::kMicrosecond);
+
+// args: path (0 net.send per frame, 1 a transmit ring), frame bytes (64,
+// 1514), batch (ring). One iteration is a round of 64 frames sent, timed
+// in the guest (bench/guests/net_bench.c), to a link that only counts
+// them: the cost of the path, not of a network. items/s is packets/s,
+// bytes/s the throughput (x 8: Mbit/s), floor_ratio per frame.
+void BM_NetTransmit(benchmark::State& state) {
+  constexpr int kFrames = 64;
+  const int64_t bytes = state.range(1), batch = state.range(2);
+  auto sent = std::make_shared<std::atomic<uint64_t>>(0);
+  absl::StatusOr<std::shared_ptr<NetCallbackLink>> link =
+      MakeCallbackNetLink({.send = [sent](absl::Span<const uint8_t>) {
+        sent->fetch_add(1, std::memory_order_relaxed);
+        return absl::OkStatus();
+      }});
+  if (!link.ok()) return state.SkipWithError("no callback link");
+  VmOptions options;
+  options.cmdline =
+      absl::StrCat(state.range(0) == 0 ? "sync " : "ring ", bytes, " ", batch);
+  options.nets.push_back({.link = *link});
+  if (RunGuestRounds(state, std::move(options), "net_bench.elf", kFrames)) {
+    state.SetBytesProcessed(state.iterations() * kFrames * bytes);
+    if (sent->load() < static_cast<uint64_t>(state.iterations() * kFrames)) {
+      state.SkipWithError("the link got fewer frames than the guest sent");
+    }
+  }
+}
+BENCHMARK(BM_NetTransmit)
+    ->ArgNames({"ring", "bytes", "batch"})
+    ->Args({0, 64, 1})
+    ->Args({0, 1514, 1})
+    ->Args({1, 64, 1})
+    ->Args({1, 64, 8})
+    ->Args({1, 64, 32})
+    ->Args({1, 1514, 1})
+    ->Args({1, 1514, 8})
+    ->Args({1, 1514, 32})
     ->UseManualTime()
     ->Iterations(20)
     ->Unit(benchmark::kMicrosecond);
