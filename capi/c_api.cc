@@ -2,6 +2,7 @@
 // a config, and the versioning of what a config points to. No exception or
 // C++ type crosses it; every failure becomes a code plus a thread-local
 // message.
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "hvbios/block.h"
 #include "hvbios/hvbios.h"
 #include "hvbios/kvm.h"
+#include "hvbios/net.h"
 #include "hvbios/service.h"
 #include "hvbios/version.h"
 #include "hvbios/vm.h"
@@ -162,7 +164,37 @@ absl::Status ServiceAt(const hyperv_bios_vm_config& config, uint32_t i,
                 absl::StrCat("services[", i, "]"), service);
 }
 
-absl::StatusOr<VmOptions> OptionsFrom(const hyperv_bios_vm_config& config) {
+constexpr size_t kMinNetSize = HVBIOS_SIZE_THROUGH(hyperv_bios_net, mac);
+
+// Network device `i`'s link, as `config` describes it.
+absl::StatusOr<std::shared_ptr<NetLink>> NetLinkAt(
+    const hyperv_bios_net& n, uint32_t i,
+    std::shared_ptr<NetCallbackLink>* callback) {
+  const int kinds =
+      (n.tap != nullptr) + (n.dgram_path != nullptr) + (n.send != nullptr);
+  if (kinds != 1 || (n.dgram_path != nullptr) != (n.dgram_peer != nullptr)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "nets[", i, "]: give one of tap, dgram_path with dgram_peer, send"));
+  }
+  if (n.tap != nullptr) return OpenTapLink(n.tap);
+  if (n.dgram_path != nullptr) {
+    return OpenUnixDatagramLink(n.dgram_path, n.dgram_peer);
+  }
+  ASSIGN_OR_RETURN(
+      *callback,
+      MakeCallbackNetLink(
+          {.send = [fn = n.send, ctx = n.context](
+                       absl::Span<const uint8_t> frame) -> absl::Status {
+            const int rc = fn(ctx, frame.data(), frame.size());
+            if (rc == -EAGAIN) return absl::UnavailableError("full");
+            return FromErrno(rc < 0 ? rc : 0, "send");
+          }}));
+  return *callback;
+}
+
+absl::StatusOr<VmOptions> OptionsFrom(
+    const hyperv_bios_vm_config& config,
+    std::vector<std::shared_ptr<NetCallbackLink>>* net_callbacks) {
   VmOptions options;
   options.memory_bytes = config.memory_bytes;
   options.vcpu_count = config.vcpu_count;
@@ -201,6 +233,20 @@ absl::StatusOr<VmOptions> OptionsFrom(const hyperv_bios_vm_config& config) {
     RETURN_IF_ERROR(ServiceAt(config, i, &s));
     options.services.push_back(
         MakeVendorService(s, config.struct_size <= kConfigSize05));
+  }
+  if (config.net_count != 0 && config.nets == nullptr) {
+    return absl::InvalidArgumentError("nets is NULL");
+  }
+  for (uint32_t i = 0; i < config.net_count; ++i) {
+    hyperv_bios_net n;
+    RETURN_IF_ERROR(CopyIn(&config.nets[i], kMinNetSize,
+                           absl::StrCat("nets[", i, "]"), &n));
+    std::shared_ptr<NetCallbackLink> callback;
+    ASSIGN_OR_RETURN(std::shared_ptr<NetLink> link, NetLinkAt(n, i, &callback));
+    NetDeviceConfig net{.link = std::move(link)};
+    std::memcpy(net.mac.data(), n.mac, net.mac.size());
+    options.nets.push_back(std::move(net));
+    net_callbacks->push_back(std::move(callback));
   }
   return options;
 }
@@ -271,7 +317,8 @@ int hyperv_bios_create_vm(const hyperv_bios_vm_config* config,
                                          "sets it)"));
     }
     c.struct_size = config->struct_size;  // the era of disks and services
-    absl::StatusOr<hvbios::VmOptions> options = OptionsFrom(c);
+    std::vector<std::shared_ptr<hvbios::NetCallbackLink>> net_callbacks;
+    absl::StatusOr<hvbios::VmOptions> options = OptionsFrom(c, &net_callbacks);
     if (!options.ok()) {
       return Fail(
           options.status().code(),
@@ -283,7 +330,25 @@ int hyperv_bios_create_vm(const hyperv_bios_vm_config* config,
     absl::StatusOr<std::unique_ptr<hvbios::Vm>> vm =
         hvbios::CreateKvmVm(*std::move(options), kvm_options);
     if (!vm.ok()) return Fail(vm.status());
-    *out = new hyperv_bios_vm{*std::move(vm)};
+    *out = new hyperv_bios_vm{*std::move(vm), std::move(net_callbacks)};
+    return Succeed();
+  });
+}
+
+int hyperv_bios_net_deliver(hyperv_bios_vm* vm, uint32_t dev, const void* frame,
+                            size_t length) {
+  return Guard(__func__, [&] {
+    if (vm == nullptr || frame == nullptr || dev >= vm->net_callbacks.size() ||
+        vm->net_callbacks[dev] == nullptr) {
+      return Fail(absl::StatusCode::kInvalidArgument,
+                  "hyperv_bios_net_deliver: no such device with a send "
+                  "function, or no frame");
+    }
+    if (!vm->net_callbacks[dev]->Deliver(
+            absl::MakeConstSpan(static_cast<const uint8_t*>(frame), length))) {
+      return Fail(absl::StatusCode::kInvalidArgument,
+                  "hyperv_bios_net_deliver: a frame is 14 to 1514 bytes");
+    }
     return Succeed();
   });
 }

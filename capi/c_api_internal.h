@@ -14,11 +14,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "hvbios/hvbios.h"
+#include "hvbios/net.h"
 #include "hvbios/service.h"
 #include "hvbios/vm.h"
 
 struct hyperv_bios_vm {
   std::unique_ptr<hvbios::Vm> vm;
+  // Per network device: its link if the embedder's `send` carries it (for
+  // hyperv_bios_net_deliver), else null.
+  std::vector<std::shared_ptr<hvbios::NetCallbackLink>> net_callbacks;
 };
 
 namespace hvbios::capi {

@@ -7,7 +7,8 @@
 #include "hvbios/guest/hvb.h"
 
 enum { kFrames = 64, kMaxBatch = 32 };
-static uint8_t frames[kMaxBatch][HVB_NET_MAX_FRAME] __attribute__((aligned(64)));
+static uint8_t frames[kMaxBatch][HVB_NET_MAX_FRAME]
+    __attribute__((aligned(64)));
 static uint8_t ring_mem[4096] __attribute__((aligned(4096)));
 
 static uint32_t parse(const char **p) {

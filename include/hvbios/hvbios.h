@@ -148,6 +148,39 @@ int hyperv_bios_copy_from_guest(const hyperv_bios_service_call *call,
 int hyperv_bios_copy_to_guest(const hyperv_bios_service_call *call,
                               uint64_t gpa, const void *src, size_t length);
 
+/* Since 0.6: a network device (docs/abi.md 5.15) and its link, one of:
+ *  - `tap`: a TAP interface of that name (created if missing: needs
+ *    CAP_NET_ADMIN);
+ *  - `dgram_path` and `dgram_peer`: a Unix datagram socket bound at
+ *    dgram_path (a socket file left there is replaced) that sends each
+ *    frame to dgram_peer, a cable to another process;
+ *  - `send`: the embedder's function, with frames to the guest handed in
+ *    through hyperv_bios_net_deliver(). It gets one frame (guest RAM
+ *    itself: read each byte once) on a vCPU thread, several at once, and
+ *    returns 0 (taken, or dropped as a cable does), -EAGAIN (the guest is
+ *    told to try again) or another negative errno (HVB_ERR_IO). It is a
+ *    callback: the calls that wait fail in it.
+ * `mac`: the device's address; all zeros picks a random local one. */
+typedef int (*hyperv_bios_net_send_fn)(void *context, const void *frame,
+                                       size_t length);
+typedef struct hyperv_bios_net {
+  size_t struct_size;
+  const char *tap;
+  const char *dgram_path;
+  const char *dgram_peer;
+  hyperv_bios_net_send_fn send;
+  void *context;
+  uint8_t mac[6];
+} hyperv_bios_net;
+
+/* Hands one frame (14 .. 1514 bytes, copied before it returns) to network
+ * device `dev` of `vm`, whose link is the embedder's `send` function; any
+ * thread, not from inside that function. HYPERV_BIOS_EINVAL (no such
+ * device, not a `send` device, or a bad length). A frame the guest's full
+ * receive queue has no room for is dropped, as a NIC drops it. */
+int hyperv_bios_net_deliver(hyperv_bios_vm *vm, uint32_t dev, const void *frame,
+                            size_t length);
+
 typedef struct hyperv_bios_vm_config {
   size_t struct_size;    /* sizeof(hyperv_bios_vm_config): versioning */
   uint64_t memory_bytes; /* multiple of 2 MiB, 2 MiB .. 64 GiB */
@@ -166,6 +199,10 @@ typedef struct hyperv_bios_vm_config {
   uint32_t service_count;
   /* Since 0.6. HYPERV_BIOS_VM_* flags. */
   uint64_t flags;
+  /* Since 0.6. Network devices, ids 0 .. net_count - 1 (at most 8);
+   * copied. */
+  const hyperv_bios_net *nets;
+  uint32_t net_count;
 } hyperv_bios_vm_config;
 
 /* A port or MMIO access nobody serves reads as all ones and its writes are

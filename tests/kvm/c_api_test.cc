@@ -255,6 +255,71 @@ TEST_F(CApiTest, DiskOnCallbacks) {
   EXPECT_EQ(other, nullptr);
 }
 
+// The frames the guest sent through a `send` device.
+struct SentFrames {
+  hvbios::Mutex mu;
+  std::vector<std::vector<uint8_t>> frames ABSL_GUARDED_BY(mu);
+};
+int CollectFrame(void* context, const void* frame, size_t length) {
+  auto* sent = static_cast<SentFrames*>(context);
+  const auto* bytes = static_cast<const uint8_t*>(frame);
+  hvbios::MutexLock lock(&sent->mu);
+  sent->frames.emplace_back(bytes, bytes + length);
+  return 0;
+}
+
+TEST_F(CApiTest, NetworkDeviceOnCallbacks) {
+  SentFrames sent;
+  hyperv_bios_net net = {sizeof(net)};
+  net.send = CollectFrame;
+  net.context = &sent;
+  const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x07};
+  std::memcpy(net.mac, mac, 6);
+  config_.nets = &net;
+  config_.net_count = 1;
+  ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK)
+      << hyperv_bios_last_error();
+  ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("netecho").c_str()),
+            HYPERV_BIOS_OK);
+  hyperv_bios_vcpu* vcpu = nullptr;
+  ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
+  // An ARP request for netecho's default address, until it answers.
+  uint8_t arp[42] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0,
+                     0x01, 0x08, 0x06, 0,    1,    0x08, 0,    6, 4, 0, 1,
+                     0x02, 0,    0,    0,    0,    0x01, 10,   0, 2, 2, 0,
+                     0,    0,    0,    0,    0,    10,   0,    2, 15};
+  std::vector<uint8_t> reply;
+  for (int i = 0; i < 300 && reply.empty(); ++i) {
+    ASSERT_EQ(hyperv_bios_net_deliver(vm_, 0, arp, sizeof(arp)),
+              HYPERV_BIOS_OK);
+    usleep(100 * 1000);
+    hvbios::MutexLock lock(&sent.mu);
+    if (!sent.frames.empty()) reply = sent.frames.front();
+  }
+  ASSERT_EQ(reply.size(), 42u);
+  EXPECT_EQ(std::vector<uint8_t>(reply.begin() + 6, reply.begin() + 12),
+            std::vector<uint8_t>(mac, mac + 6))
+      << "from the device's address";
+  EXPECT_EQ(reply[21], 2) << "an ARP reply";
+  // Misuse.
+  EXPECT_EQ(hyperv_bios_net_deliver(vm_, 1, arp, sizeof(arp)),
+            HYPERV_BIOS_EINVAL);
+  EXPECT_EQ(hyperv_bios_net_deliver(vm_, 0, arp, 13), HYPERV_BIOS_EINVAL);
+  EXPECT_EQ(hyperv_bios_net_deliver(vm_, 0, nullptr, 60), HYPERV_BIOS_EINVAL);
+  EXPECT_EQ(hyperv_bios_net_deliver(nullptr, 0, arp, 60), HYPERV_BIOS_EINVAL);
+  hyperv_bios_vm* other = nullptr;
+  net.tap = "hvbios0";  // two kinds at once
+  EXPECT_EQ(hyperv_bios_create_vm(&config_, &other), HYPERV_BIOS_EINVAL);
+  net.tap = nullptr;
+  net.send = nullptr;  // none
+  EXPECT_EQ(hyperv_bios_create_vm(&config_, &other), HYPERV_BIOS_EINVAL);
+  net.dgram_path = "/tmp/x";  // no peer
+  EXPECT_EQ(hyperv_bios_create_vm(&config_, &other), HYPERV_BIOS_EINVAL);
+  EXPECT_EQ(other, nullptr);
+  hyperv_bios_stop_vm(vm_);
+}
+
 // Every C call made from inside each kind of callback: the console's (its
 // own thread), a disk's on a vCPU thread (synchronous calls) and on an I/O
 // thread (rings). Calls that wait fail with ESTATE (pause used to deadlock,
