@@ -191,7 +191,7 @@ absl::StatusOr<std::array<uint8_t, 6>> ParseMacAddress(absl::string_view text) {
   const std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
   bool ok = parts.size() == mac.size();
   for (size_t i = 0; ok && i < parts.size(); ++i) {
-    uint32_t byte;
+    uint32_t byte = 0;
     ok = parts[i].size() == 2 && absl::SimpleHexAtoi(parts[i], &byte);
     mac[i] = static_cast<uint8_t>(byte);
   }

@@ -8,9 +8,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "hvbios/abi/functions.h"
 #include "hvbios/abi/hypercall.h"
+#include "hvbios/abi/net.h"
+#include "hvbios/net.h"
 #include "lib/guest_memory.h"
 #include "lib/services/services.h"
 #include "tests/fake_service_context.h"
@@ -40,9 +43,20 @@ struct World {
     options.console_output = [](absl::string_view) {};
     options.disks.push_back(std::make_shared<MemoryDisk>(64 << 10, false, 1));
     options.disks.push_back(std::make_shared<MemoryDisk>(64 << 10, true, 2));
+    // A network device whose link checks every frame the guest gets out.
+    auto link = MakeCallbackNetLink({.send = [](absl::Span<const uint8_t> f) {
+      FUZZ_CHECK(f.size() >= HVB_NET_MIN_FRAME && f.size() <= HVB_NET_MAX_FRAME,
+                 "a %zu-byte frame reached the link", f.size());
+      return absl::OkStatus();
+    }});
+    FUZZ_CHECK(link.ok(), "callback link");
+    net = *link;
+    options.nets.push_back({.link = net});
     services = std::make_unique<Services>(*ctx, std::move(options));
+    FUZZ_CHECK(services->Start().ok(), "services start");
   }
   std::unique_ptr<testing::FakeServiceContext> ctx;
+  std::shared_ptr<NetCallbackLink> net;
   std::unique_ptr<Services> services;
 };
 
@@ -91,6 +105,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       args.fid = in.ConsumeIntegral<uint64_t>();
     }
     for (uint64_t& arg : args.arg) arg = Argument(in);
+    // Now and then a doorbell (rings of any service) or a frame arriving
+    // from the network, between the calls.
+    if (in.ConsumeProbability<float>() < 0.1f) {
+      world->services->Doorbell(in.ConsumeIntegralInRange<uint64_t>(0, 20));
+    }
+    if (in.ConsumeProbability<float>() < 0.1f) {
+      const size_t length = in.ConsumeIntegralInRange<size_t>(0, 1600);
+      std::vector<uint8_t> frame(length, 0x5a);
+      world->net->Deliver(frame);
+    }
     const uint32_t caller = in.ConsumeIntegralInRange<uint32_t>(0, kVcpus - 1);
     const HypercallResult r = world->services->Dispatch(caller, args);
     FUZZ_CHECK(IsAbiStatus(r.status), "fid 0x%lx answered %ld", args.fid,

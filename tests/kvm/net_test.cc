@@ -167,8 +167,14 @@ class NetTest : public ::testing::Test {
   // A test that fails early still waits for its runs (each ends by
   // itself: RunCommand kills it at its limit).
   void TearDown() override {
-    for (std::thread& t : runs_) {
-      if (t.joinable()) t.join();
+    for (size_t i = 0; i < runs_.size(); ++i) {
+      if (!runs_[i].joinable()) continue;
+      runs_[i].join();
+      if (HasFailure()) {
+        ADD_FAILURE() << "run " << i << ": status " << results_[i].exit_status
+                      << "\n"
+                      << results_[i].out << results_[i].err;
+      }
     }
   }
   // Runs hvbios-run with `args` on a thread; Finish() joins it.
