@@ -262,11 +262,19 @@ class NetRingTest : public NetServiceTest {
         &c, sizeof(c)));
     return c;
   }
+  // Polls cq_tail as a guest does (an acquire load), then observes what
+  // the platform published with it.
   uint32_t CompletedBy(uint64_t ring, uint32_t want) {
-    for (int i = 0; i < 3000 && Header(ring).cq_tail < want; ++i) {
+    auto* header = reinterpret_cast<hvb_ring_header*>(
+        ctx_->memory().Translate(ring, sizeof(hvb_ring_header)));
+    uint32_t tail = 0;
+    for (int i = 0; i < 3000; ++i) {
+      tail = __atomic_load_n(&header->cq_tail, __ATOMIC_ACQUIRE);
+      if (tail >= want) break;
       usleep(1000);
     }
-    return Header(ring).cq_tail;
+    ctx_->memory().ObserveGuest();
+    return tail;
   }
 };
 
