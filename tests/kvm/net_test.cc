@@ -288,7 +288,7 @@ TEST_F(NetTest, NetechoAnswersArpPingAndUdpExactly) {
            static_cast<int>(sent.size()) - received < kWindow) {
       Bytes payload(1 + rng() % 1472);
       for (uint8_t& b : payload) b = rng();
-      Put16(payload, 0, i & 0xffff);
+      if (payload.size() >= 2) Put16(payload, 0, i & 0xffff);
       sent.push_back(payload);
       cable.SendTo(guest, Udp(40000 + i % 1000, 7, payload));
       ++i;
