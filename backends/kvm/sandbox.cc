@@ -22,6 +22,7 @@
 
 #include "absl/strings/str_format.h"
 #include "backends/kvm/kvm_internal.h"
+#include "lib/status_macros.h"
 
 namespace hvbios::kvm {
 namespace {
@@ -326,9 +327,12 @@ absl::Status InstallSandbox(const SandboxOptions& options) {
   }
 
   // glibc installs handlers of its own (SIGCANCEL, SIGSETXID) when the
-  // process creates its first thread: have that happen now, while
+  // process creates its first thread, and the KVM backend its kick
+  // signal's when it creates its first VM: have both happen now, while
   // rt_sigaction is allowed.
   std::thread([] {}).join();
+  RETURN_IF_ERROR(InstallKickHandler(
+      options.kick_signal != 0 ? options.kick_signal : SIGRTMIN));
   NameSyscalls();
   std::strncpy(g_program, options.program.c_str(), sizeof(g_program) - 1);
   g_exit_status = options.exit_status;

@@ -30,6 +30,11 @@ struct SandboxOptions {
   // Further system calls the embedding VMM needs, by name ("sendmsg"),
   // allowed with any arguments. An unknown name is an error.
   std::vector<std::string> extra_syscalls;
+  // The signal that kicks vCPU threads out of the guest in the VMs created
+  // from now on (KvmOptions::kick_signal; 0: SIGRTMIN, its default). Its
+  // handler is installed before the filter, which forbids rt_sigaction: a
+  // VM created inside the sandbox with another kick signal is stopped.
+  int kick_signal = 0;
 };
 
 // One allowlist entry: a system call, what its arguments must be (empty:
