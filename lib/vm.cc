@@ -90,22 +90,22 @@ absl::Status VmImpl::LoadGuest(absl::Span<const uint8_t> elf) {
   RETURN_IF_ERROR(LoadElf(image, elf, *memory_));
   ASSIGN_OR_RETURN(
       LongModeEntry entry,
-      BuildBootEnvironment(*memory_, image,
-                           {.vcpu_count = options_.vcpu_count,
-                            .cmdline = options_.cmdline,
-                            .tsc_frequency_hz = backend_->tsc_frequency_hz(),
-                            .disks_read_only =
-                                [this] {
-                                  std::vector<bool> read_only;
-                                  for (const auto& disk : options_.disks) {
-                                    read_only.push_back(disk->read_only());
-                                  }
-                                  return read_only;
-                                }(),
-                            .net_count =
-                                static_cast<uint32_t>(options_.nets.size()),
-                            .vendor_devices = FreezeDevices()},
-                           *backend_));
+      BuildBootEnvironment(
+          *memory_, image,
+          {.vcpu_count = options_.vcpu_count,
+           .cmdline = options_.cmdline,
+           .tsc_frequency_hz = backend_->tsc_frequency_hz(),
+           .disks_read_only =
+               [this] {
+                 std::vector<bool> read_only;
+                 for (const auto& disk : options_.disks) {
+                   read_only.push_back(disk->read_only());
+                 }
+                 return read_only;
+               }(),
+           .net_count = static_cast<uint32_t>(options_.nets.size()),
+           .vendor_devices = FreezeDevices()},
+          *backend_));
   MutexLock lock(&mu_);
   boot_entry_ = entry;
   return absl::OkStatus();

@@ -77,9 +77,9 @@ absl::Status ValidateVmOptions(const VmOptions& options) {
     }
   }
   if (options.nets.size() > kMaxNets) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%d network devices, at most %d supported", options.nets.size(),
-        kMaxNets));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%d network devices, at most %d supported",
+                        options.nets.size(), kMaxNets));
   }
   for (const NetDeviceConfig& net : options.nets) {
     if (net.link == nullptr) {

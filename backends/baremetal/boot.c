@@ -313,9 +313,8 @@ void fw_main(uint32_t start_info_paddr) {
   for (uint32_t i = 0; i < ata_disk_count(); ++i)
     read_only[i] = ata_read_only(i);
   struct hvb_device devices[1 + ATA_MAX_DISKS];
-  const int device_count =
-      hvb_devices_fill(devices, 1 + ATA_MAX_DISKS, ata_disk_count(), read_only,
-                       0);
+  const int device_count = hvb_devices_fill(devices, 1 + ATA_MAX_DISKS,
+                                            ata_disk_count(), read_only, 0);
   const struct hvb_boot_params params = {
       .page_gpa = kBootInfo,
       .hypercall_page = (uint64_t)(uintptr_t)hcpage,

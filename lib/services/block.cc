@@ -17,6 +17,13 @@ int64_t DeviceError(const absl::Status& status) {
 
 }  // namespace
 
+int64_t CheckRingPlacement(const ServiceContext& ctx, uint64_t ring,
+                           uint64_t entries) {
+  const std::vector<hvb_mem_region>& map = ctx.memory().memory_map();
+  return hvb_ring_check_placement(map.data(), static_cast<uint32_t>(map.size()),
+                                  ring, entries);
+}
+
 hvb_disk_shape DiskShapeOf(const BlockDevice& device) {
   return {device.size_bytes() / kSector, device.read_only() ? 1u : 0u,
           kBlockMaxSectors, kBlockOptimalSectors};
@@ -144,10 +151,7 @@ HypercallResult Handle<HVB_FN_BLOCK_QUEUE_SETUP>(ServiceCall& call) {
   if (call.services.block().disk(call.arg[0]) == nullptr) {
     return Error(HVB_ERR_NODEV);
   }
-  const std::vector<hvb_mem_region>& map = call.ctx.memory().memory_map();
-  if (const int64_t st = hvb_ring_check_placement(
-          map.data(), static_cast<uint32_t>(map.size()), call.arg[1],
-          call.arg[2]);
+  if (const int64_t st = CheckRingPlacement(call.ctx, call.arg[1], call.arg[2]);
       st != HVB_OK) {
     return Error(st);
   }

@@ -40,6 +40,12 @@ int64_t ExecuteBlockRequest(BlockDevice& device, const GuestMemory& memory,
                             uint32_t op, uint64_t sector, uint64_t count,
                             uint64_t buf);
 
+// Where the ring of a queue_setup call (block's or net's: arg[1] the ring,
+// arg[2] its entries, checked whole) may lie: hvb_ring_check_placement
+// against the guest's memory map.
+int64_t CheckRingPlacement(const ServiceContext& ctx, uint64_t ring,
+                           uint64_t entries);
+
 class BlockService {
  public:
   BlockService(ServiceContext& ctx, EventService& events, QueueIds& queue_ids,

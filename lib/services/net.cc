@@ -168,10 +168,7 @@ HypercallResult Handle<HVB_FN_NET_QUEUE_SETUP>(ServiceCall& call) {
   if (call.arg[0] >= call.services.net().device_count()) {
     return Error(HVB_ERR_NODEV);
   }
-  const std::vector<hvb_mem_region>& map = call.ctx.memory().memory_map();
-  if (const int64_t st = hvb_ring_check_placement(
-          map.data(), static_cast<uint32_t>(map.size()), call.arg[1],
-          call.arg[2]);
+  if (const int64_t st = CheckRingPlacement(call.ctx, call.arg[1], call.arg[2]);
       st != HVB_OK) {
     return Error(st);
   }

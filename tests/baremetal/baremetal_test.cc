@@ -75,9 +75,9 @@ class BareMetalTest : public ::testing::Test {
 TEST_F(BareMetalTest, HelloRunsUnchanged) {
   CommandResult r = Run({"--cmdline", "on bare metal", GuestPath("hello")});
   EXPECT_EQ(r.exit_status, 0) << r.err;
-  EXPECT_NE(r.out.find(absl::StrCat("Hello from an hvbios guest! ABI ",
-                                    HVB_ABI_VERSION_MAJOR, ".",
-                                    HVB_ABI_VERSION_MINOR, ", implementation 2")),
+  EXPECT_NE(r.out.find(absl::StrCat(
+                "Hello from an hvbios guest! ABI ", HVB_ABI_VERSION_MAJOR, ".",
+                HVB_ABI_VERSION_MINOR, ", implementation 2")),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("command line: on bare metal"), std::string::npos);

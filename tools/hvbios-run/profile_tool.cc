@@ -60,21 +60,9 @@ absl::StatusOr<std::string> HelperToolPath(const std::string& name) {
   return path + name;
 }
 
-absl::StatusOr<std::vector<std::string>> RunProfileTool(
-    const std::string& tool, const std::string& profile_path) {
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return Errno("pipe2");
-  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-
-  // The child gets the pipe as stdout, /dev/null as stdin, hvbios-run's
-  // stderr, default signal dispositions (hvbios-run ignores SIGPIPE) and
-  // no blocked signals.
-  posix_spawn_file_actions_t actions;
+pid_t SpawnHelper(std::vector<std::string> argv,
+                  const posix_spawn_file_actions_t& actions) {
   posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
-                                   O_RDONLY, 0);
   posix_spawnattr_init(&attr);
   sigset_t all, none;
   sigfillset(&all);
@@ -83,20 +71,35 @@ absl::StatusOr<std::vector<std::string>> RunProfileTool(
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  std::vector<std::string> argv_strings = {tool, profile_tool::kRunArgsFlag,
-                                           profile_path};
-  std::vector<char*> argv;
-  for (std::string& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
   pid_t pid;
-  const int spawn_error =
-      posix_spawn(&pid, tool.c_str(), &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  const int error =
+      posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
   posix_spawnattr_destroy(&attr);
-  if (spawn_error != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot run ", tool,
-                     " to read the profile: ", std::strerror(spawn_error)));
+  return error == 0 ? pid : -error;
+}
+
+absl::StatusOr<std::vector<std::string>> RunProfileTool(
+    const std::string& tool, const std::string& profile_path) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return Errno("pipe2");
+  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+
+  // The child gets the pipe as stdout, /dev/null as stdin, hvbios-run's
+  // stderr.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
+                                   O_RDONLY, 0);
+  const pid_t pid =
+      SpawnHelper({tool, profile_tool::kRunArgsFlag, profile_path}, actions);
+  posix_spawn_file_actions_destroy(&actions);
+  if (pid < 0) {
+    return absl::InternalError(absl::StrCat(
+        "cannot run ", tool, " to read the profile: ", std::strerror(-pid)));
   }
   write_end.reset();
   absl::StatusOr<std::string> out = ReadAll(read_end.get(), kMaxRunArgsBytes);

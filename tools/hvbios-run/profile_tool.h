@@ -3,6 +3,8 @@
 #ifndef HVBIOS_TOOLS_HVBIOS_RUN_PROFILE_TOOL_H_
 #define HVBIOS_TOOLS_HVBIOS_RUN_PROFILE_TOOL_H_
 
+#include <spawn.h>
+
 #include <string>
 #include <vector>
 
@@ -14,6 +16,12 @@ namespace hvbios::run {
 // directory of the running executable: where the build tree and every
 // install put it.
 absl::StatusOr<std::string> HelperToolPath(const std::string& name);
+
+// Starts helper `argv[0]` with `actions` (its descriptors), the default
+// disposition of every signal (hvbios-run ignores SIGPIPE) and none
+// blocked. Returns its pid, or the posix_spawn error number (negated).
+pid_t SpawnHelper(std::vector<std::string> argv,
+                  const posix_spawn_file_actions_t& actions);
 
 // Runs `tool --run-args profile_path` and returns the hvbios-run arguments
 // it prints; its error (InvalidArgument, NotFound, PermissionDenied) if it

@@ -13,8 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/unique_fd.h"
-
-extern char** environ;
+#include "tools/hvbios-run/profile_tool.h"
 
 namespace hvbios::run {
 
@@ -28,38 +27,22 @@ absl::StatusOr<std::shared_ptr<NetLink>> StartUserNetwork(
   UniqueFd ours(pair[0]), theirs(pair[1]);
   // The helper's end is the one descriptor it inherits (besides stdio).
   fcntl(theirs.get(), F_SETFD, 0);
-  std::vector<std::string> argv_strings = {tool, "--fd",
-                                           std::to_string(theirs.get())};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
+  std::vector<std::string> argv = {tool, "--fd", std::to_string(theirs.get())};
+  argv.insert(argv.end(), args.begin(), args.end());
   // stdin and stdout /dev/null (stdout is the guest's console), stderr
-  // shared; default signal dispositions, nothing blocked.
+  // shared.
   posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
                                    O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null",
                                    O_WRONLY, 0);
-  posix_spawnattr_init(&attr);
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  pid_t pid;
-  const int spawn_error =
-      posix_spawn(&pid, tool.c_str(), &actions, &attr, argv.data(), environ);
+  const pid_t pid = SpawnHelper(std::move(argv), actions);
   posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
   theirs.reset();
-  if (spawn_error != 0) {
+  if (pid < 0) {
     return absl::InternalError(absl::StrCat("--net user: cannot run ", tool,
-                                            ": ", std::strerror(spawn_error)));
+                                            ": ", std::strerror(-pid)));
   }
   pollfd p = {ours.get(), POLLIN, 0};
   char status[512];

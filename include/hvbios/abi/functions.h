@@ -19,18 +19,18 @@
 #ifndef HVBIOS_ABI_FUNCTIONS_H_
 #define HVBIOS_ABI_FUNCTIONS_H_
 
-#define HVB_SERVICES(S)             \
-  S(BASE, base, 0x00)               \
-  S(CONSOLE, console, 0x01)         \
-  S(CLOCK, clock, 0x02)             \
-  S(POWER, power, 0x03)             \
-  S(DEBUG, debug, 0x04)             \
-  S(VCPU, vcpu, 0x05)     /* 0.2 */ \
-  S(TIMER, timer, 0x06)   /* 0.2 */ \
-  S(EVENT, event, 0x07)   /* 0.2 */ \
-  S(BLOCK, block, 0x08)   /* 0.3 */ \
+#define HVB_SERVICES(S)              \
+  S(BASE, base, 0x00)                \
+  S(CONSOLE, console, 0x01)          \
+  S(CLOCK, clock, 0x02)              \
+  S(POWER, power, 0x03)              \
+  S(DEBUG, debug, 0x04)              \
+  S(VCPU, vcpu, 0x05)     /* 0.2 */  \
+  S(TIMER, timer, 0x06)   /* 0.2 */  \
+  S(EVENT, event, 0x07)   /* 0.2 */  \
+  S(BLOCK, block, 0x08)   /* 0.3 */  \
   S(NET, net, 0x09)       /* 0.10 */ \
-  S(RNG, rng, 0x0a)       /* 0.3 */ \
+  S(RNG, rng, 0x0a)       /* 0.3 */  \
   S(MEMORY, memory, 0x0b) /* 0.6 */
 
 /* base: discovering the implementation. */
@@ -154,23 +154,23 @@
 
 /* net: network devices, by device id from the boot info's device list
  * (net.h). Since 0.10. */
-#define HVB_FUNCTIONS_NET(F)                                             \
+#define HVB_FUNCTIONS_NET(F)                                              \
   /* (dev, gpa info) -> 0. Writes a struct hvb_net_info (net.h). */       \
-  F(NET, net, INFO, info, 0)                                             \
-  /* (dev, gpa frame, len) -> 0 once the frame is handed to the link.    \
-   * HVB_ERR_INVAL unless HVB_NET_MIN_FRAME <= len <= max_frame;         \
-   * HVB_ERR_AGAIN if the link takes nothing now (nothing sent): try     \
-   * again. */                                                           \
-  F(NET, net, SEND, send, 1)                                             \
-  /* (dev, gpa buf, capacity) -> value = length of the frame received    \
+  F(NET, net, INFO, info, 0)                                              \
+  /* (dev, gpa frame, len) -> 0 once the frame is handed to the link.     \
+   * HVB_ERR_INVAL unless HVB_NET_MIN_FRAME <= len <= max_frame;          \
+   * HVB_ERR_AGAIN if the link takes nothing now (nothing sent): try      \
+   * again. */                                                            \
+  F(NET, net, SEND, send, 1)                                              \
+  /* (dev, gpa buf, capacity) -> value = length of the frame received     \
    * into buf, the oldest one waiting. Never blocks: HVB_ERR_AGAIN when   \
-   * none is waiting; HVB_ERR_RANGE if it is longer than capacity (it    \
-   * stays waiting; max_frame bytes always hold one). */                 \
-  F(NET, net, RECV, recv, 2)                                             \
-  /* (dev, gpa ring, entries, direction) -> queue id. Registers a ring   \
-   * (ring.h) as block.queue_setup does, of frames to send               \
+   * none is waiting; HVB_ERR_RANGE if it is longer than capacity (it     \
+   * stays waiting; max_frame bytes always hold one). */                  \
+  F(NET, net, RECV, recv, 2)                                              \
+  /* (dev, gpa ring, entries, direction) -> queue id. Registers a ring    \
+   * (ring.h) as block.queue_setup does, of frames to send                \
    * (HVB_NET_QUEUE_TX) or of buffers to receive into (HVB_NET_QUEUE_RX); \
-   * one of each per device (HVB_ERR_BUSY). */                           \
+   * one of each per device (HVB_ERR_BUSY). */                            \
   F(NET, net, QUEUE_SETUP, queue_setup, 3)
 
 /* rng: random bytes from the platform's generator (the host kernel's
