@@ -128,6 +128,12 @@ void lapic_timer_arm(uint64_t ns, uint8_t vector) {
   lapic_write(kLapicTimerInitial, (uint32_t)ticks);
 }
 
+uint16_t pic_requests(void) {
+  outb(0x20, 0x0a); /* OCW3: read the IRR next */
+  outb(0xa0, 0x0a);
+  return (uint16_t)(inb(0x20) | inb(0xa0) << 8);
+}
+
 void ioapic_route(uint32_t irq, uint32_t apic_id, uint8_t vector, int masked) {
   /* Redirection entry `irq`: fixed, physical destination, edge, active
    * high (ISA interrupts); bit 16 masks it. */

@@ -7,7 +7,10 @@
  *   0x10000-0x17fff  the guest's boot page tables             BOOT
  *   0x18000-0x18fff  boot info, memory map, device list       BOOT
  *   0x19000-0x19fff  command line                             BOOT
- *   0x1a000-0x6ffff  free                                     USABLE
+ *   0x1a000-0x4ffff  free                                     USABLE
+ *   0x50000-0x64fff  the network card's buffers and descriptors
+ *                    (E1000_DMA_*), when there is a card        PLATFORM
+ *   ...-0x6ffff      free                                     USABLE
  *   0x70000-0x7ffff  the guest's boot stack                   BOOT
  *   0x80000-         the firmware image (code, data, the hypercall
  *                    and clock pages, its stacks and page tables) PLATFORM
@@ -273,6 +276,7 @@ void fw_main(uint32_t start_info_paddr) {
   interrupts_init(g_platform.tsc_hz);
   discover_cpus(si->rsdp_paddr);
   fw_block_init();
+  const uint32_t nic_count = fw_net_init();
 
   /* The guest. */
   static struct hvb_elf_image image;
@@ -287,7 +291,7 @@ void fw_main(uint32_t start_info_paddr) {
   hvb_clock_page_publish((struct hvb_clock_page *)clock_page_storage, &clock);
 
   /* The memory map (common/memmap.c). */
-  struct hvb_memmap_claim claims[4 + HVB_ELF_MAX_PHDRS] = {
+  struct hvb_memmap_claim claims[5 + HVB_ELF_MAX_PHDRS] = {
       {0, 0x1000, HVB_MEM_RESERVED, 0},
       {kBootTables, kCmdline + 0x1000, HVB_MEM_BOOT, 0},
       {kBootStack, kBootStackTop, HVB_MEM_BOOT, 0},
@@ -296,6 +300,10 @@ void fw_main(uint32_t start_info_paddr) {
        HVB_MEM_PLATFORM, 0},
   };
   uint32_t nclaims = 4;
+  if (nic_count != 0) {
+    claims[nclaims++] = (struct hvb_memmap_claim){E1000_DMA_BASE, E1000_DMA_END,
+                                                  HVB_MEM_PLATFORM, 0};
+  }
   for (uint32_t i = 0; i < image.segment_count; ++i) {
     const struct hvb_elf_segment *seg = &image.segments[i];
     claims[nclaims++] = (struct hvb_memmap_claim){
@@ -312,9 +320,9 @@ void fw_main(uint32_t start_info_paddr) {
   uint8_t read_only[ATA_MAX_DISKS];
   for (uint32_t i = 0; i < ata_disk_count(); ++i)
     read_only[i] = ata_read_only(i);
-  struct hvb_device devices[1 + ATA_MAX_DISKS];
-  const int device_count = hvb_devices_fill(devices, 1 + ATA_MAX_DISKS,
-                                            ata_disk_count(), read_only, 0);
+  struct hvb_device devices[2 + ATA_MAX_DISKS];
+  const int device_count = hvb_devices_fill(
+      devices, 2 + ATA_MAX_DISKS, ata_disk_count(), read_only, nic_count);
   const struct hvb_boot_params params = {
       .page_gpa = kBootInfo,
       .hypercall_page = (uint64_t)(uintptr_t)hcpage,

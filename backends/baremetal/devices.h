@@ -1,6 +1,7 @@
 /* The PC devices the firmware drives, one file each: the 16550 UART
  * (uart.c), the PIT and CMOS RTC (time.c), the local and I/O APICs and the
- * legacy PIC (apic.c), the ATA disks (ata.c), QEMU's fw_cfg (fw_cfg.c),
+ * legacy PIC (apic.c), the ATA disks (ata.c), PCI (pci.c), an Intel
+ * 8254x network card (e1000.c), QEMU's fw_cfg (fw_cfg.c),
  * and the ways out of the machine (machine.c). Drivers know nothing of the
  * ABI. */
 #ifndef HVBIOS_BAREMETAL_DEVICES_H_
@@ -46,6 +47,9 @@ void lapic_timer_arm(uint64_t ns, uint8_t vector);
 /* Routes ISA IRQ `irq` through the I/O APIC to `vector` on the CPU with
  * APIC id `apic_id`, masked or not. */
 void ioapic_route(uint32_t irq, uint32_t apic_id, uint8_t vector, int masked);
+/* The 8259s' interrupt request registers (bit n: ISA IRQ n), which record
+ * requests whether or not the IRQ is masked. */
+uint16_t pic_requests(void);
 
 /* ---- ata.c: disks on the IDE channels, ATA PIO with polling */
 #define ATA_MAX_DISKS 4
@@ -59,6 +63,48 @@ int ata_read_only(uint32_t disk);
 int ata_read(uint32_t disk, uint64_t lba, uint32_t count, void *dst);
 int ata_write(uint32_t disk, uint64_t lba, uint32_t count, const void *src);
 int ata_flush(uint32_t disk);
+
+/* ---- pci.c: configuration space (mechanism #1) */
+struct pci_function {
+  uint8_t bus, device, function;
+};
+uint32_t pci_read32(struct pci_function f, uint32_t offset);
+void pci_write32(struct pci_function f, uint32_t offset, uint32_t value);
+/* The first function whose vendor and device id (register 0, device id in
+ * the high half) is one of ids[]: 1 and *found, or 0. */
+int pci_find(const uint32_t *ids, int id_count, struct pci_function *found);
+/* Memory BAR `bar` (32-bit) decoding, with bus mastering on: its address,
+ * which it is given first if the boot firmware left it none; 0 if it is
+ * not a 32-bit memory BAR or no address is left for it. */
+uint64_t pci_enable_memory_bar(struct pci_function f, uint32_t bar);
+/* The ISA IRQ the boot firmware routed the function's INTx to (register
+ * 0x3c); on a PC's PIIX and ICH, also its I/O APIC input. */
+uint8_t pci_interrupt_line(struct pci_function f);
+
+/* ---- e1000.c: one Intel 8254x NIC (QEMU's e1000), polled */
+/* Its DMA memory, which the guest's map gives to the platform. */
+#define E1000_DMA_BASE 0x50000
+#define E1000_DMA_END 0x65000
+#define E1000_RX_SLOTS 32
+#define E1000_TX_SLOTS 8
+/* Finds and starts the first one (once, on the boot CPU): 1 if there is
+ * one. */
+int e1000_init(void);
+int e1000_present(void);
+void e1000_mac(uint8_t mac[6]);
+int e1000_link_up(void);
+/* The ISA IRQ it raises when it stores a frame (or is told to), until
+ * e1000_clear_interrupt(): 0 or 0xff when it has none. */
+uint8_t e1000_irq(void);
+void e1000_clear_interrupt(void);
+void e1000_raise_interrupt(void);
+/* Queues `length` (14..1514) bytes: 0, or -1 when no transmit slot came
+ * free in time. */
+int e1000_send(const void *frame, uint32_t length);
+/* The oldest frame received (its length, *frame pointing at it), or 0;
+ * e1000_pop() drops it. */
+uint32_t e1000_peek(const uint8_t **frame);
+void e1000_pop(void);
 
 /* ---- fw_cfg.c: QEMU's firmware configuration device */
 /* Reads fw_cfg file `name` into `dst` (at most `cap` bytes); its length,

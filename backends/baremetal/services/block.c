@@ -15,12 +15,13 @@ enum {
   kOptimalSectors = 256, /* one ATA command */
 };
 
+/* By queue id (the ids net queues take are not used here). */
 struct queue {
+  int used;
   uint32_t dev;
   struct hvb_ring_server server;
 };
 static struct queue g_queues[FW_MAX_QUEUES];
-static uint32_t g_queue_count;
 
 void fw_block_init(void) {
   char flags[ATA_MAX_DISKS] = {0};
@@ -99,12 +100,13 @@ struct fw_result fw_block_queue_setup(const uint64_t *args) {
   const int64_t placed = hvb_ring_check_placement(
       g_platform.map, g_platform.map_count, ring, entries);
   if (placed != HVB_OK) return fw_error(placed);
-  if (g_queue_count == FW_MAX_QUEUES) return fw_error(HVB_ERR_NOMEM);
-  struct queue *q = &g_queues[g_queue_count];
+  const int id = fw_event_new_queue();
+  if (id < 0) return fw_error(HVB_ERR_NOMEM);
+  struct queue *q = &g_queues[id];
+  q->used = 1;
   q->dev = (uint32_t)dev;
   hvb_ring_server_init(&q->server, (void *)(uintptr_t)ring, (uint32_t)entries);
-  fw_event_add_queue(g_queue_count);
-  return fw_ok(g_queue_count++);
+  return fw_ok((uint64_t)id);
 }
 
 static int64_t execute_request(void *context,
@@ -114,7 +116,7 @@ static int64_t execute_request(void *context,
 }
 
 void fw_block_notify(uint64_t id) {
-  if (id >= g_queue_count) return; /* no such queue: ignored */
+  if (id >= FW_MAX_QUEUES || !g_queues[id].used) return; /* not a disk's */
   struct queue *q = &g_queues[id];
   if (hvb_ring_serve(&q->server, execute_request, q) > 0) {
     fw_event_queue_completed((uint32_t)id);

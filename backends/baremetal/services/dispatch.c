@@ -60,5 +60,6 @@ void fw_notify(uint64_t queue);
 void fw_notify(uint64_t queue) {
   fw_lock();
   fw_block_notify(queue);
+  fw_net_notify(queue);
   fw_unlock();
 }

@@ -1,14 +1,21 @@
 /* event (docs/abi.md 5.8): the routing rules are common/events.c's. Console
- * input arrives as the UART's IRQ through the I/O APIC; queue completions
- * and IPIs are sent as IPIs from the local APIC. */
+ * input and the network card's "frame stored" arrive as their IRQs through
+ * the I/O APIC; queue completions and IPIs are sent as IPIs from the local
+ * APIC. */
 #include "common/events.h"
 #include "devices.h"
 #include "firmware.h"
 #include "services/services.h"
 
 /* Sources by index: 0 console input, 1 memory map (its map never
- * changes here: routable, never raised), 2 + q block queue q. */
-enum { kConsoleSource = 0, kMemoryMapSource = 1, kFirstQueueSource = 2 };
+ * changes here: routable, never raised), 2 net device 0's receive queue,
+ * 3 + q queue q. */
+enum {
+  kConsoleSource = 0,
+  kMemoryMapSource = 1,
+  kNetSource = 2,
+  kFirstQueueSource = 3
+};
 static struct hvb_event_source g_sources[kFirstQueueSource + FW_MAX_QUEUES];
 static uint32_t g_queue_count;
 
@@ -16,6 +23,7 @@ static uint32_t g_queue_count;
 static int source_index(uint64_t source) {
   if (source == HVB_EVENT_SRC_CONSOLE_INPUT) return kConsoleSource;
   if (source == HVB_EVENT_SRC_MEMORY_MAP) return kMemoryMapSource;
+  if (source == HVB_EVENT_SRC_NET_RX(0) && e1000_present()) return kNetSource;
   if (source >= HVB_EVENT_SRC_QUEUE(0) &&
       source < HVB_EVENT_SRC_QUEUE(g_queue_count)) {
     return kFirstQueueSource + (int)(source - HVB_EVENT_SRC_QUEUE(0));
@@ -38,11 +46,42 @@ static void console_source_apply(void) {
   uart_input_interrupt(s->routed);
 }
 
-/* Whether source i has work the guest has not taken. */
-static int work_waiting(int i) { return i == 0 && uart_has_input(); }
+/* The source the network card's interrupt announces: the receive ring's
+ * queue once there is one (no HVB_EVENT_SRC_NET_RX then, as on every
+ * platform), else the device's. */
+static int net_irq_source(void) {
+  const int rx_queue = fw_net_rx_queue();
+  return rx_queue < 0 ? kNetSource : kFirstQueueSource + rx_queue;
+}
 
-void fw_event_add_queue(uint32_t queue) {
-  if (queue < FW_MAX_QUEUES && queue == g_queue_count) ++g_queue_count;
+void fw_event_net_apply(void) {
+  const uint8_t irq = e1000_irq();
+  if (!e1000_present() || irq == 0 || irq >= 16) return; /* polled only */
+  const struct hvb_event_source *s = &g_sources[net_irq_source()];
+  ioapic_route(irq, g_platform.cpus[s->vcpu].apic_id, (uint8_t)s->vector,
+               !s->routed || s->masked);
+}
+
+/* Whether source i has work the guest has not taken. For the network
+ * card's source, the interrupt is re-armed first: an edge that came while
+ * its input was masked or routed elsewhere is lost, and the line stays up
+ * until the card's cause is read. */
+static int work_waiting(int i) {
+  if (i == kConsoleSource) return uart_has_input();
+  if (i == net_irq_source()) return fw_net_rearm();
+  return 0;
+}
+
+/* After a route, mask or unmask of source i: the I/O APIC entries that
+ * follow its state. */
+static void apply(int i) {
+  if (i == kConsoleSource) console_source_apply();
+  if (i == net_irq_source()) fw_event_net_apply();
+}
+
+int fw_event_new_queue(void) {
+  if (g_queue_count == FW_MAX_QUEUES) return -1;
+  return (int)g_queue_count++;
 }
 
 void fw_event_queue_completed(uint32_t queue) {
@@ -61,7 +100,7 @@ struct fw_result fw_event_route(const uint64_t *args) {
   struct hvb_event_source *s = &g_sources[i];
   const int raise =
       hvb_event_route(s, (uint32_t)args[1], (uint32_t)args[2], work_waiting(i));
-  if (i == 0) console_source_apply();
+  apply(i);
   if (raise) raise_source(i);
   return fw_ok(0);
 }
@@ -70,16 +109,16 @@ struct fw_result fw_event_mask(const uint64_t *args) {
   const int i = source_index(args[0]);
   if (i < 0) return fw_error(HVB_ERR_NODEV);
   hvb_event_mask(&g_sources[i]);
-  if (i == 0) console_source_apply();
+  apply(i);
   return fw_ok(0);
 }
 
 struct fw_result fw_event_unmask(const uint64_t *args) {
   const int i = source_index(args[0]);
   if (i < 0) return fw_error(HVB_ERR_NODEV);
-  if (i == 0) {
-    g_sources[0].masked = 0;
-    console_source_apply();
+  if (i == kConsoleSource || i == net_irq_source()) {
+    g_sources[i].masked = 0;
+    apply(i);
   }
   if (hvb_event_unmask(&g_sources[i], work_waiting(i))) raise_source(i);
   return fw_ok(0);

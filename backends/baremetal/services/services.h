@@ -48,16 +48,29 @@ void fw_unlock(void);
 
 /* ---- What services offer one another */
 
-#define FW_MAX_QUEUES 16 /* block queues, each an event source */
+#define FW_MAX_QUEUES 16 /* block and net queues, each an event source */
 
 /* block.c: finds the disks (once, on the boot CPU, before the boot info is
  * written). */
 void fw_block_init(void);
-/* event.c: block queue `queue` exists from now on, as an event source. */
-void fw_event_add_queue(uint32_t queue);
+/* net.c: finds the network card (the same): how many net devices (0, 1). */
+uint32_t fw_net_init(void);
+/* event.c: a new queue's id (one space for block and net), an event source
+ * from now on; -1 when all FW_MAX_QUEUES exist. */
+int fw_event_new_queue(void);
 /* event.c: queue `queue` posted completions: an event as routed. */
 void fw_event_queue_completed(uint32_t queue);
-/* block.c: serves queue `queue`'s new requests (the notify entry). */
+/* event.c: points the network card's interrupt where its source's route
+ * says (after the receive ring appears). */
+void fw_event_net_apply(void);
+/* net.c: the receive ring's queue id, or -1. */
+int fw_net_rx_queue(void);
+/* net.c: lowers the card's interrupt line for the next frame to raise it;
+ * whether frames wait. */
+int fw_net_rearm(void);
+/* block.c, net.c: serve queue `queue`'s new requests (the notify entry) if
+ * it is theirs. */
 void fw_block_notify(uint64_t queue);
+void fw_net_notify(uint64_t queue);
 
 #endif /* HVBIOS_BAREMETAL_SERVICES_SERVICES_H_ */

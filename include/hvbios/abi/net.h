@@ -6,8 +6,11 @@
  *
  * A frame is an Ethernet II frame as it travels on the wire without its
  * preamble and frame check sequence: destination MAC, source MAC,
- * EtherType, payload. The platform neither pads nor checks its contents:
- * frames shorter than 60 bytes are legal, as on a virtual link.
+ * EtherType, payload. The platform does not check its contents, and
+ * frames shorter than 60 bytes are legal. A link through Ethernet hardware
+ * (a real card, or one QEMU emulates) pads them with zeros to
+ * HVB_NET_PADDED_FRAME on the way: a protocol finds its own length in its
+ * header, as IPv4 and ARP do.
  */
 #ifndef HVBIOS_ABI_NET_H_
 #define HVBIOS_ABI_NET_H_
@@ -22,6 +25,9 @@ extern "C" {
 
 /* The Ethernet header: the shortest frame a device takes. */
 #define HVB_NET_MIN_FRAME 14u
+/* The Ethernet minimum (64 bytes on the wire, less the frame check
+ * sequence): what a padding link makes of a shorter frame. */
+#define HVB_NET_PADDED_FRAME 60u
 /* The MTU every device has in this version, and its longest frame. */
 #define HVB_NET_MTU 1500u
 #define HVB_NET_MAX_FRAME (HVB_NET_MTU + HVB_NET_MIN_FRAME)

@@ -5,7 +5,7 @@
  * the receive path, its event and its length rules are checked too. */
 #include "conformance.h"
 
-enum { kNetVector = 0x66 };
+enum { kNetVector = 0x66, kRxRingVector = 0x67 };
 
 static uint8_t frame[HVB_NET_MAX_FRAME + 64] __attribute__((aligned(8)));
 static uint8_t got[HVB_NET_MAX_FRAME + 64] __attribute__((aligned(8)));
@@ -23,6 +23,26 @@ static int contains(const char *s, const char *word) {
   return 0;
 }
 
+static volatile uint64_t rx_ring_events;
+static void on_rx_ring(struct hvb_interrupt_frame *f) {
+  (void)f;
+  rx_ring_events = rx_ring_events + 1;
+}
+
+/* Whether `n` bytes received at `got` are the `len` bytes sent from
+ * `sent`: as they were, or, below the Ethernet minimum, zero-padded to 60
+ * bytes by a link that pads (docs/abi.md 5.15). */
+static int same_frame(const uint8_t *got, uint64_t n, const uint8_t *sent,
+                      uint32_t len) {
+  if (n == len) return memcmp(got, sent, len) == 0;
+  if (len >= HVB_NET_PADDED_FRAME || n != HVB_NET_PADDED_FRAME) return 0;
+  if (memcmp(got, sent, len) != 0) return 0;
+  for (uint64_t i = len; i < n; ++i) {
+    if (got[i] != 0) return 0;
+  }
+  return 1;
+}
+
 static void fill(uint32_t len, uint8_t seed) {
   for (uint32_t i = 0; i < len; ++i) frame[i] = (uint8_t)(seed + i * 13);
 }
@@ -36,7 +56,7 @@ static void loop_one(const char *name, uint32_t len, uint8_t seed) {
         "no event for a frame at an empty queue");
   uint32_t n = 0;
   const hvb_status st = hvb_net_recv(0, got, sizeof(got), &n);
-  CHECK(name, st == HVB_OK && n == len && memcmp(got, frame, len) == 0,
+  CHECK(name, st == HVB_OK && same_frame(got, n, frame, len),
         "status %ld, %u bytes of %u", (long)st, n, len);
 }
 
@@ -44,11 +64,14 @@ static uint8_t tx_ring_mem[4096] __attribute__((aligned(4096)));
 static uint8_t rx_ring_mem[4096] __attribute__((aligned(4096)));
 static uint8_t rx_bufs[4][HVB_NET_MAX_FRAME];
 
-/* A ring's next completion within 5 s: 1 and *out, else 0. */
+/* A ring's next completion within 5 s: 1 and *out, else 0. A receive
+ * ring's doorbell is rung while polling, which a platform that fills
+ * buffers only when called needs (docs/abi.md 5.15). */
 static int reap(struct hvb_ring *ring, struct hvb_ring_completion *out) {
   const uint64_t deadline = hvb_clock_monotonic_ns() + 5000000000ull;
   while (!hvb_ring_reap(ring, out)) {
     if (hvb_clock_monotonic_ns() > deadline) return 0;
+    hvb_notify(ring->queue);
   }
   return 1;
 }
@@ -75,6 +98,11 @@ static void test_rings(void) {
   r = hvb_call6(HVB_FN_NET_QUEUE_SETUP, 0, hvb_virt_to_phys(tx_ring_mem), 8,
                 HVB_NET_QUEUE_RX, 0, 0);
   CHECK_STATUS("net.queue_setup.one_per_direction", r, HVB_ERR_BUSY);
+  hvb_interrupt_set_handler(kRxRingVector, on_rx_ring);
+  CHECK("net.ring.route",
+        hvb_event_route(HVB_EVENT_SRC_QUEUE(rx.queue), 0, kRxRingVector) ==
+            HVB_OK,
+        "route failed");
   for (uint32_t i = 0; i < 4; ++i) {
     hvb_ring_post(&rx, HVB_RING_OP_NET_RECV, 0, HVB_NET_MAX_FRAME, rx_bufs[i],
                   100 + i);
@@ -98,11 +126,15 @@ static void test_rings(void) {
           "completion %u: tag %lu status %ld", i, c.tag, (long)c.status);
   }
   for (uint32_t i = 0; i < 4; ++i) {
-    CHECK("net.ring.rx_completion",
-          reap(&rx, &c) && c.tag == 100 + i && c.status == kLengths[i] &&
-              memcmp(rx_bufs[i], frames[i], kLengths[i]) == 0,
-          "buffer %u: tag %lu status %ld", i, c.tag, (long)c.status);
+    CHECK(
+        "net.ring.rx_completion",
+        reap(&rx, &c) && c.tag == 100 + i && c.status > 0 &&
+            same_frame(rx_bufs[i], (uint64_t)c.status, frames[i], kLengths[i]),
+        "buffer %u: tag %lu status %ld", i, c.tag, (long)c.status);
   }
+  CHECK("net.ring.rx_event", poll_at_least(&rx_ring_events, 1, 5000),
+        "no event for the receive ring");
+  hvb_event_mask(HVB_EVENT_SRC_QUEUE(rx.queue));
 }
 
 static void test_loopback(void) {

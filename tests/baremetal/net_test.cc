@@ -1,0 +1,169 @@
+// Networking on the bare-metal firmware: its e1000 driver and net service
+// under QEMU (TCG), through hvbios-qemu --net. The conformance suite over a
+// looped link, and the same netecho exchange the KVM tests hold with
+// hvbios-run (tests/net_peer.h), over a datagram cable and through
+// user-mode networking's hostfwd. With /dev/kvm, one netecho under
+// hvbios-run pings another under hvbios-qemu: the two backends on one
+// cable. Traffic never leaves this process's sockets and loopback.
+#include <deque>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/kvm/kvm_guest.h"
+#include "tests/net_peer.h"
+#include "tests/run_command.h"
+#include "tests/test_util.h"
+
+namespace hvbios {
+namespace {
+
+using testing::CommandResult;
+using testing::GuestPath;
+using testing::RunCommand;
+using namespace hvbios::testing;  // the cable's frames and sockets
+
+class BareMetalNetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (RunCommand({"sh", "-c", "command -v qemu-system-x86_64"}).exit_status !=
+        0) {
+      GTEST_SKIP() << "qemu-system-x86_64 is not installed "
+                      "(scripts/install-deps.sh installs it)";
+    }
+    ASSERT_TRUE(temp_dir_.Create("baremetal_net_test"));
+    dir_ = temp_dir_.path();
+  }
+  void TearDown() override {
+    for (size_t i = 0; i < runs_.size(); ++i) {
+      if (!runs_[i].joinable()) continue;
+      runs_[i].join();
+      if (HasFailure()) {
+        ADD_FAILURE() << "run " << i << ": status " << results_[i].exit_status
+                      << "\n"
+                      << results_[i].out << results_[i].err;
+      }
+    }
+  }
+  // Runs `args` (the runner first) on a thread; Finish() joins it.
+  void Start(std::vector<std::string> args, int limit_seconds = 300) {
+    CommandResult* result = &results_.emplace_back();  // deque: stays put
+    runs_.emplace_back([result, args, limit_seconds] {
+      *result = RunCommand(args, "", limit_seconds);
+    });
+  }
+  CommandResult Finish(size_t i) {
+    runs_[i].join();
+    return results_[i];
+  }
+
+  testing::ScopedTempDir temp_dir_;
+  std::string dir_;
+  std::vector<std::thread> runs_;
+  std::deque<CommandResult> results_;
+};
+
+TEST_F(BareMetalNetTest, ConformanceOverALoopedLink) {
+  const std::string loop = dir_ + "/loop.sock";
+  const CommandResult r =
+      RunCommand({HVBIOS_QEMU_PATH, "--net", "dgram=" + loop + ",peer=" + loop,
+                  "--cmdline", "net-loopback", GuestPath("conformance")},
+                 "", 300);
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(" passed, 0 failed"), std::string::npos) << r.out;
+}
+
+TEST_F(BareMetalNetTest, NetechoAnswersArpPingAndUdpExactly) {
+  const std::string guest = dir_ + "/guest.sock", test = dir_ + "/test.sock";
+  CableEnd cable(test);
+  Start(
+      {HVBIOS_QEMU_PATH, "--net",
+       absl::StrCat("dgram=", guest, ",peer=", test, ",mac=02:00:00:00:00:02"),
+       "--cmdline", "ip=10.0.0.2 quit-port=9", GuestPath("netecho")});
+  constexpr int kDatagrams = 2000;
+  ExchangeWithNetecho(cable, guest, kDatagrams);
+  const CommandResult r = Finish(0);
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(absl::StrCat(kDatagrams + 1, " echoes")),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(BareMetalNetTest, UserNetworkingForwardsALoopbackPortToTheGuest) {
+  const int echo_port = FreeUdpPort(), quit_port = FreeUdpPort();
+  Start({HVBIOS_QEMU_PATH, "--net",
+         absl::StrCat("user,hostfwd=udp::", echo_port,
+                      "-:7,hostfwd=udp::", quit_port, "-:9"),
+         "--cmdline", "quit-port=9", GuestPath("netecho")},
+        /*limit_seconds=*/120);
+  LoopbackUdp echo(echo_port);
+  const Bytes hello = {'h', 'i'};
+  Bytes reply;
+  for (int i = 0; i < 60 && reply.empty(); ++i) {
+    echo.Send(hello);
+    reply = echo.Receive();
+    if (reply.empty()) sleep(1);
+  }
+  ASSERT_EQ(reply, hello);
+  while (!echo.Receive().empty()) {
+  }
+  std::mt19937 rng(3);
+  for (int i = 0; i < 200; ++i) {
+    Bytes payload(1 + rng() % 1472);
+    for (uint8_t& b : payload) b = rng();
+    echo.Send(payload);
+    ASSERT_EQ(echo.Receive(), payload) << i;
+  }
+  LoopbackUdp(quit_port).Send({'q'});
+  const CommandResult r = Finish(0);
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("at 10.0.2.15"), std::string::npos) << r.out;
+}
+
+TEST_F(BareMetalNetTest, NetSpecsAreCheckedAsHvbiosRunChecksThem) {
+  const std::string netecho = GuestPath("netecho");
+  const struct {
+    std::vector<std::string> args;
+    std::string says;
+  } kCases[] = {
+      {{"--net", "bridge=br0"}, "expected tap=NAME"},
+      {{"--net", "dgram=/tmp/a"}, "expected tap=NAME"},
+      {{"--net", "user,peer=/tmp/b"}, "expected tap=NAME"},
+      {{"--net", "user,mac=01:00:00:00:00:01"}, "malformed MAC"},
+      {{"--net", "user,hostfwd=udp:5555:7"}, "malformed hostfwd"},
+      {{"--net", "user", "--net", "user"}, "at most 1"},
+  };
+  for (const auto& c : kCases) {
+    std::vector<std::string> args = {HVBIOS_QEMU_PATH};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    args.push_back(netecho);
+    const CommandResult r = RunCommand(args, "", 60);
+    EXPECT_EQ(r.exit_status, 121) << c.args[1] << "\n" << r.err;
+    EXPECT_EQ(r.err.rfind("hvbios-qemu: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+  }
+}
+
+// One guest ELF on both backends, on one cable: netecho under hvbios-run
+// (KVM) pings netecho under hvbios-qemu (the firmware's e1000).
+TEST_F(BareMetalNetTest, KvmAndBareMetalPingEachOther) {
+  SKIP_WITHOUT_KVM();
+  const std::string kvm = dir_ + "/kvm.sock", metal = dir_ + "/metal.sock";
+  Start({HVBIOS_QEMU_PATH, "--net",
+         absl::StrCat("dgram=", metal, ",peer=", kvm, ",mac=02:00:00:00:00:02"),
+         "--cmdline", "ip=10.0.0.2 quit-port=9", GuestPath("netecho")});
+  Start({HVBIOS_RUN_PATH, "--net", absl::StrCat("dgram=", kvm, ",peer=", metal),
+         "--cmdline", "ip=10.0.0.1 ping=10.0.0.2 count=20",
+         GuestPath("netecho")});
+  const CommandResult pinger = Finish(1);
+  EXPECT_EQ(pinger.exit_status, 0) << pinger.out << pinger.err;
+  EXPECT_NE(pinger.out.find("20 of 20 pings answered"), std::string::npos)
+      << pinger.out;
+  CableEnd cable(dir_ + "/t.sock");
+  cable.SendTo(metal, Udp(1000, 9, {'q'}));
+  const CommandResult responder = Finish(0);
+  EXPECT_EQ(responder.exit_status, 0) << responder.out << responder.err;
+}
+
+}  // namespace
+}  // namespace hvbios
