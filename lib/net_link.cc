@@ -19,7 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "hvbios/abi/net.h"
@@ -202,6 +204,48 @@ absl::StatusOr<std::array<uint8_t, 6>> ParseMacAddress(absl::string_view text) {
         text));
   }
   return mac;
+}
+
+absl::StatusOr<NetDeviceConfig> OpenNetDevice(absl::string_view spec) {
+  const absl::Status usage = absl::InvalidArgumentError(
+      absl::StrCat("net spec '", spec,
+                   "': expected tap=NAME or dgram=LOCAL,peer=PEER, each with "
+                   "[,mac=MAC]"));
+  if (spec == "user" || absl::StartsWith(spec, "user,")) {
+    return absl::UnimplementedError(absl::StrCat(
+        "net spec '", spec,
+        "': user-mode networking runs in the hvbios-net-user helper, which "
+        "hvbios-run starts"));
+  }
+  std::string tap, local, peer;
+  std::optional<std::array<uint8_t, 6>> mac;
+  for (absl::string_view item : absl::StrSplit(spec, ',')) {
+    const std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(item, absl::MaxSplits('=', 1));
+    const auto& [key, value] = kv;
+    const bool first = tap.empty() && local.empty();
+    if (value.empty()) return usage;
+    if (first && key == "tap") {
+      tap = std::string(value);
+    } else if (first && key == "dgram") {
+      local = std::string(value);
+    } else if (!local.empty() && peer.empty() && key == "peer") {
+      peer = std::string(value);
+    } else if (!first && key == "mac" && !mac.has_value()) {
+      ASSIGN_OR_RETURN(mac, ParseMacAddress(value));
+    } else {
+      return usage;
+    }
+  }
+  if (tap.empty() && (local.empty() || peer.empty())) return usage;
+  NetDeviceConfig config;
+  if (!tap.empty()) {
+    ASSIGN_OR_RETURN(config.link, OpenTapLink(tap));
+  } else {
+    ASSIGN_OR_RETURN(config.link, OpenUnixDatagramLink(local, peer));
+  }
+  config.mac = mac.value_or(RandomMacAddress());
+  return config;
 }
 
 std::array<uint8_t, 6> RandomMacAddress() {

@@ -6,9 +6,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "hvbios/block.h"
+#include "hvbios/net.h"
 #include "lib/file_util.h"
 #include "lib/status_macros.h"
 
@@ -39,6 +42,23 @@ class FirstError : public google::protobuf::io::ErrorCollector {
 std::string Resolve(const std::string& dir, const std::string& path) {
   if (dir.empty() || path.empty() || path[0] == '/') return path;
   return absl::StrCat(dir, "/", path);
+}
+
+// A --net spec with its socket paths (dgram=, peer=) resolved against
+// `dir`; everything else as it was.
+std::string ResolveNetSpec(const std::string& dir, absl::string_view spec) {
+  std::vector<std::string> items;
+  for (absl::string_view item : absl::StrSplit(spec, ',')) {
+    const size_t eq = item.find('=');
+    const absl::string_view key = item.substr(0, eq);
+    if (eq != absl::string_view::npos && (key == "dgram" || key == "peer")) {
+      items.push_back(absl::StrCat(
+          key, "=", Resolve(dir, std::string(item.substr(eq + 1)))));
+    } else {
+      items.push_back(std::string(item));
+    }
+  }
+  return absl::StrJoin(items, ",");
 }
 
 }  // namespace
@@ -74,6 +94,9 @@ absl::StatusOr<VmProfile> ReadVmProfile(const std::string& path) {
   for (Disk& disk : *profile->mutable_disks()) {
     disk.set_path(Resolve(dir, disk.path()));
   }
+  for (std::string& net : *profile->mutable_nets()) {
+    net = ResolveNetSpec(dir, net);
+  }
   return profile;
 }
 
@@ -99,6 +122,15 @@ absl::StatusOr<VmOptions> VmOptionsFromProfile(const VmProfile& profile) {
                                           device.status().message()));
     }
     options.disks.push_back(*std::move(device));
+  }
+  for (int i = 0; i < profile.nets_size(); ++i) {
+    absl::StatusOr<NetDeviceConfig> net = OpenNetDevice(profile.nets(i));
+    if (!net.ok()) {
+      return absl::Status(net.status().code(),
+                          absl::StrFormat("VM profile, nets[%d]: %s", i,
+                                          net.status().message()));
+    }
+    options.nets.push_back(*std::move(net));
   }
   if (absl::Status s = ValidateVmOptions(options); !s.ok()) {
     return absl::InvalidArgumentError(

@@ -35,8 +35,12 @@ TEST(VmProfileTest, ParsesEveryField) {
                          cmdline: "verbose"
                          disks { path: "a.img" }
                          disks { path: "b.img" read_only: true }
+                         nets: "tap=hv0"
+                         nets: "user"
                          timeout_seconds: 2.5
                        )pb"));
+  EXPECT_EQ(p.nets_size(), 2);
+  EXPECT_EQ(p.nets(1), "user");
   EXPECT_EQ(p.guest(), "smp.elf");
   EXPECT_EQ(p.memory(), "64M");
   EXPECT_EQ(p.vcpus(), 4u);
@@ -67,8 +71,14 @@ TEST(VmProfileTest, ReadMakesPathsRelativeToTheFile) {
   const std::string path = dir.path() + "/vm.textproto";
   std::ofstream(path) << "guest: \"g.elf\"\n"
                          "disks { path: \"d.img\" }\n"
-                         "disks { path: \"/abs/e.img\" }\n";
+                         "disks { path: \"/abs/e.img\" }\n"
+                         "nets: \"dgram=a.sock,peer=/abs/b.sock,mac=02:0:0\"\n"
+                         "nets: \"tap=t.sock,peer=p\"\n";
   ASSERT_OK_AND_ASSIGN(VmProfile p, ReadVmProfile(path));
+  EXPECT_EQ(p.nets(0), absl::StrCat("dgram=", dir.path(),
+                                    "/a.sock,peer=/abs/b.sock,mac=02:0:0"))
+      << "socket paths only, and the rest as written";
+  EXPECT_EQ(p.nets(1), absl::StrCat("tap=t.sock,peer=", dir.path(), "/p"));
   EXPECT_EQ(p.guest(), dir.path() + "/g.elf");
   EXPECT_EQ(p.disks(0).path(), dir.path() + "/d.img");
   EXPECT_EQ(p.disks(1).path(), "/abs/e.img");
@@ -105,6 +115,15 @@ TEST(VmProfileTest, OptionsFromAProfile) {
   EXPECT_FALSE(o.disks[0]->read_only());
   EXPECT_TRUE(o.disks[1]->read_only());
 
+  // Links the library opens itself: a datagram cable, with its MAC.
+  VmProfile with_net;
+  with_net.add_nets(absl::StrCat("dgram=", dir.path(), "/a.sock,peer=",
+                                 dir.path(), "/b.sock,mac=02:00:00:00:00:07"));
+  ASSERT_OK_AND_ASSIGN(VmOptions n, VmOptionsFromProfile(with_net));
+  ASSERT_EQ(n.nets.size(), 1u);
+  EXPECT_EQ(n.nets[0].mac, (std::array<uint8_t, 6>{2, 0, 0, 0, 0, 7}));
+  EXPECT_NE(n.nets[0].link, nullptr);
+
   ASSERT_OK_AND_ASSIGN(VmOptions defaults, VmOptionsFromProfile(VmProfile()));
   EXPECT_EQ(defaults.memory_bytes, VmOptions().memory_bytes);
   EXPECT_EQ(defaults.vcpu_count, 1u);
@@ -124,6 +143,12 @@ TEST(VmProfileTest, BadValuesNameTheirField) {
            Case{"vcpus: 300", absl::StatusCode::kInvalidArgument, "vCPU"},
            Case{"disks { path: \"/nonexistent/x.img\" }",
                 absl::StatusCode::kNotFound, "disks[0]"},
+           Case{"nets: \"dgram=/tmp/x\"", absl::StatusCode::kInvalidArgument,
+                "nets[0]"},
+           Case{"nets: \"tap=a,mac=01:00:00:00:00:00\"",
+                absl::StatusCode::kInvalidArgument, "unicast"},
+           Case{"nets: \"user,hostfwd=udp::1-:7\"",
+                absl::StatusCode::kUnimplemented, "hvbios-net-user"},
        }) {
     ASSERT_OK_AND_ASSIGN(VmProfile p, ParseVmProfile(c.text));
     absl::StatusOr<VmOptions> o = VmOptionsFromProfile(p);

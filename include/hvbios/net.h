@@ -80,6 +80,15 @@ absl::StatusOr<std::shared_ptr<NetLink>> OpenTapLink(const std::string& name);
 absl::StatusOr<std::shared_ptr<NetLink>> OpenUnixDatagramLink(
     const std::string& local_path, const std::string& peer_path);
 
+// The device hvbios-run's `--net SPEC` names, for the links the library
+// opens itself: "tap=NAME" and "dgram=LOCAL,peer=PEER", each with an
+// optional ",mac=MAC" (without: RandomMacAddress()). InvalidArgument for a
+// malformed spec; Unimplemented for "user...": user-mode networking runs
+// in the hvbios-net-user helper, which hvbios-run starts (an embedder
+// starts it on a socketpair and gives its end to MakeSocketLink); the
+// opening errors of OpenTapLink and OpenUnixDatagramLink.
+absl::StatusOr<NetDeviceConfig> OpenNetDevice(absl::string_view spec);
+
 // A connected datagram or seqpacket socket the caller owns (one end of a
 // socketpair(AF_UNIX, SOCK_DGRAM), say): one frame per datagram. The link
 // owns `fd` from the call on (it is closed on error too). InvalidArgument

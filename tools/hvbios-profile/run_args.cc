@@ -37,6 +37,10 @@ absl::StatusOr<std::vector<std::string>> RunArgsFromProfile(
     args.push_back(
         absl::StrCat("--disk=", disk.path(), disk.read_only() ? ",ro" : ",rw"));
   }
+  for (const std::string& net : profile.nets()) {
+    if (absl::Status s = NoNul(net, "nets"); !s.ok()) return s;
+    args.push_back(absl::StrCat("--net=", net));
+  }
   if (profile.has_timeout_seconds()) {
     // %.17g: the double itself, not a 6-digit rounding of it.
     args.push_back(

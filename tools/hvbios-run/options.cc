@@ -104,7 +104,7 @@ namespace {
 // Which settings an argument list gave.
 struct Given {
   bool memory = false, cpus = false, cmdline = false, timeout = false,
-       disks = false, image = false;
+       disks = false, nets = false, image = false;
 };
 
 // What one argument list says: the command line's, or a profile's.
@@ -202,6 +202,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
             absl::StrCat("too many --net options: at most ", kMaxNets));
       }
       options.nets.push_back(*std::move(net));
+      given.nets = true;
     } else if (name == "--cmdline") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
@@ -230,7 +231,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
 }
 
 // Fills in what the command line left unset from a profile's settings:
-// flags win, and --disk options replace the profile's disks.
+// flags win, and --disk (--net) options replace the profile's disks (nets).
 void Merge(const ParsedArgs& profile, const Given& given, RunOptions* options) {
   const RunOptions& from = profile.options;
   if (profile.given.memory && !given.memory) {
@@ -240,6 +241,7 @@ void Merge(const ParsedArgs& profile, const Given& given, RunOptions* options) {
   if (profile.given.cmdline && !given.cmdline) options->cmdline = from.cmdline;
   if (profile.given.timeout && !given.timeout) options->timeout = from.timeout;
   if (!given.disks) options->disks = from.disks;
+  if (!given.nets) options->nets = from.nets;
   if (!given.image) options->image = from.image;
 }
 
@@ -307,8 +309,9 @@ Options:
                       at most a year); default: no limit
   -p, --profile FILE  a VM profile (protobuf text format, hvbios.VmProfile in
                       proto/hvbios/vm_profile.proto): guest, memory, vcpus,
-                      cmdline, disks, timeout_seconds; options given on the
-                      command line win, and --disk replaces its disks
+                      cmdline, disks, nets, timeout_seconds; options given
+                      on the command line win, and --disk (--net) replaces
+                      its disks (nets)
       --no-sandbox    run without the seccomp sandbox that otherwise
                       confines hvbios-run once the VM is set up (for
                       debugging: strace, gdb; docs/sandbox.md)

@@ -110,9 +110,20 @@ TEST_F(ProfileOptionsTest, TheProfileFillsWhatTheFlagsLeaveOut) {
     vcpus: 4
     cmdline: "from the profile"
     disks { path: "a.img" read_only: true }
+    nets: "dgram=vm.sock,peer=/run/peer.sock,mac=02:00:00:00:00:09"
+    nets: "user,hostfwd=udp::5555-:7"
     timeout_seconds: 30
   )pb");
   ASSERT_OK_AND_ASSIGN(RunOptions o, Parse({"--profile", path}));
+  ASSERT_EQ(o.nets.size(), 2u);
+  EXPECT_EQ(o.nets[0].kind, NetSpec::Kind::kDgram);
+  EXPECT_EQ(o.nets[0].local, dir_.path() + "/vm.sock")
+      << "relative to the profile";
+  EXPECT_EQ(o.nets[0].peer, "/run/peer.sock");
+  EXPECT_EQ(o.nets[0].mac, (std::array<uint8_t, 6>{0x02, 0, 0, 0, 0, 0x09}));
+  EXPECT_EQ(o.nets[1].kind, NetSpec::Kind::kUser);
+  EXPECT_EQ(o.nets[1].user_args,
+            (std::vector<std::string>{"--hostfwd", "udp::5555-:7"}));
   EXPECT_EQ(o.image, dir_.path() + "/smp.elf");
   EXPECT_EQ(o.memory_bytes, 64u << 20);
   EXPECT_EQ(o.cpus, 4u);
@@ -133,6 +144,11 @@ TEST_F(ProfileOptionsTest, TheProfileFillsWhatTheFlagsLeaveOut) {
   EXPECT_EQ(o.timeout, absl::Seconds(1));
   ASSERT_EQ(o.disks.size(), 1u);
   EXPECT_EQ(o.disks[0].path, "b.img");
+  EXPECT_EQ(o.nets.size(), 2u) << "no --net: the profile's";
+  // --net replaces the profile's nets.
+  ASSERT_OK_AND_ASSIGN(o, Parse({"-p", path, "--net", "tap=hv0"}));
+  ASSERT_EQ(o.nets.size(), 1u);
+  EXPECT_EQ(o.nets[0].tap, "hv0");
 }
 
 TEST_F(ProfileOptionsTest, BadProfilesAreUsageErrorsNamingTheFile) {
@@ -164,6 +180,7 @@ TEST_F(ProfileOptionsTest, TheToolReadsProfilesAsTheLibraryDoes) {
     cmdline: "a 'quoted' \"line\""
     disks { path: "ends,ro" }
     disks { path: "/abs.img" read_only: true }
+    nets: "dgram=a b,peer=c"
     timeout_seconds: 1234567.125
   )pb");
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> in_process,
