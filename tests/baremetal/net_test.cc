@@ -144,6 +144,36 @@ TEST_F(BareMetalNetTest, NetSpecsAreCheckedAsHvbiosRunChecksThem) {
   }
 }
 
+// hvbios-qemu's tap= is QEMU's tap netdev on an interface the test makes,
+// inside a network namespace of its own, with the kernel's ping at the
+// other end.
+TEST_F(BareMetalNetTest, PingOverTapInANetworkNamespace) {
+  if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0 ||
+      system("command -v unshare ip ping >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "needs root, /dev/net/tun, unshare, ip and ping";
+  }
+  const std::string script = absl::StrCat(
+      "set -e; ip link set lo up; ip tuntap add dev hvtap0 mode tap; "
+      "ip addr add 10.77.0.1/24 dev hvtap0; ip link set hvtap0 up; ",
+      HVBIOS_QEMU_PATH,
+      " --net tap=hvtap0 --cmdline 'ip=10.77.0.2 quit-port=9' ",
+      GuestPath("netecho"),
+      // Once the guest answers (it boots meanwhile), 200 of 200.
+      " & vm=$!; ping -c 1 -w 60 10.77.0.2 >/dev/null || true; "
+      "ping -c 200 -i 0.02 -w 120 10.77.0.2 || true; "
+      "echo q > /dev/udp/10.77.0.2/9; wait $vm");
+  const CommandResult r =
+      RunCommand({"unshare", "--net", "bash", "-c", script}, "", 300);
+  if (r.exit_status != 0 &&
+      r.err.find("Operation not permitted") != std::string::npos) {
+    GTEST_SKIP() << "no network namespaces here: " << r.err;
+  }
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("200 packets transmitted, 200 received"),
+            std::string::npos)
+      << r.out << r.err;
+}
+
 // One guest ELF on both backends, on one cable: netecho under hvbios-run
 // (KVM) pings netecho under hvbios-qemu (the firmware's e1000).
 TEST_F(BareMetalNetTest, KvmAndBareMetalPingEachOther) {
