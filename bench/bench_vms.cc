@@ -157,11 +157,18 @@ absl::Status DrivenVm::Boot(const std::string& cmdline) {
   return absl::OkStatus();
 }
 
-bool DrivenVm::Step() {
+bool DrivenVm::Step(Tracer* tracer) {
   absl::StatusOr<VcpuExit> exit = vcpu->Run();
   if (!exit.ok() || exit->kind != VcpuExit::Kind::kHypercall) return false;
+  // What the library's vCPU loop adds when a VM is traced (lib/vcpu.cc).
+  const uint64_t at = tracer != nullptr ? Tracer::NowNs() : 0;
   const HypercallResult r = services->Dispatch(0, exit->hypercall);
   vcpu->CompleteHypercall(r.status, r.value);
+  if (tracer != nullptr) {
+    const HypercallArgs& h = exit->hypercall;
+    tracer->RecordExit(at, 0, TraceKind::kHypercall, h.fid,
+                       {h.arg[0], h.arg[1], h.arg[2], h.arg[3]}, r.status);
+  }
   return r.status == HVB_OK;
 }
 

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "hvbios/backend.h"
 #include "hvbios/block.h"
+#include "hvbios/trace.h"
 #include "lib/coarse_clock.h"
 #include "lib/services/services.h"
 #include "tests/fake_service_context.h"
@@ -61,8 +62,9 @@ class DrivenVm {
   DrivenVm& operator=(const DrivenVm&) = delete;
 
   absl::Status Boot(const std::string& cmdline);
-  // One hypercall round trip; false on anything else.
-  bool Step();
+  // One hypercall round trip, recorded into `tracer` if there is one, as
+  // a traced VM's vCPU records it; false on anything else.
+  bool Step(Tracer* tracer = nullptr);
   // The same vCPU run with bare KVM_RUN ioctls on its own fd and kvm_run
   // mapping, register sync off: the guest's code on raw KVM, no hvbios code
   // on the exit path. Each call is one exit; false on anything but a port

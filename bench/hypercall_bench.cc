@@ -13,9 +13,11 @@
 // KVM emulates ring-0 guest code (see docs/architecture.md), which inflates
 // guest instructions far more than exits.
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -139,6 +141,36 @@ void BM_Hypercall(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Hypercall)->UseRealTime()->ArgName("call")->DenseRange(0, 3);
+
+// debug.null with --trace's recording on (hvbios/trace.h), into a file in
+// $TMPDIR that the tracer's own thread writes: compare with
+// BM_Hypercall/call:0 of the same run. Off, tracing costs one branch.
+void BM_HypercallTraced(benchmark::State& state) {
+  DrivenVm d;
+  if (absl::Status s = d.Boot("null"); !s.ok()) {
+    return state.SkipWithError(std::string(s.message()).c_str());
+  }
+  const char* tmp = getenv("TMPDIR");
+  const std::string path =
+      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/hvbios-bench.trace");
+  absl::StatusOr<std::shared_ptr<Tracer>> tracer = Tracer::Create(path);
+  if (!tracer.ok()) {
+    return state.SkipWithError(std::string(tracer.status().message()).c_str());
+  }
+  for (int i = 0; i < 3; ++i) d.Step();
+  {
+    FloorRatio ratio(state, /*hypercall=*/true);
+    for (auto _ : state) {
+      if (!d.Step(tracer->get())) {
+        return state.SkipWithError("unexpected exit or status");
+      }
+    }
+  }
+  state.counters["dropped"] = static_cast<double>((*tracer)->dropped());
+  tracer->reset();
+  unlink(path.c_str());
+}
+BENCHMARK(BM_HypercallTraced)->UseRealTime();
 
 // A null hypercall's cost once per run, the clock page's yardstick.
 double NullHypercallNs() {

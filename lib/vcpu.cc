@@ -314,6 +314,7 @@ void VcpuImpl::ThreadMain() {
                       .vcpu_id = id_,
                       .message = std::string(s.message())});
   }
+  Tracer* const tracer = vm_->options_.trace.get();
   while (ServeRequests()) {
     vm_->memory_->PublishToGuest();
     absl::StatusOr<VcpuExit> exit = backend_->Run();
@@ -326,20 +327,40 @@ void VcpuImpl::ThreadMain() {
     }
     exits_.fetch_add(1, std::memory_order_relaxed);
     last_exit_.store(exit->kind, std::memory_order_relaxed);
+    // Traced: when it returned, and the host's time serving it. Off, one
+    // branch on a null pointer.
+    const uint64_t traced_at = tracer != nullptr ? Tracer::NowNs() : 0;
     if (exit->kind == VcpuExit::Kind::kHypercall) {
       const HypercallResult result =
           vm_->services_->Dispatch(id_, exit->hypercall);
       backend_->CompleteHypercall(result.status, result.value);
+      if (tracer != nullptr) {
+        const HypercallArgs& h = exit->hypercall;
+        tracer->RecordExit(traced_at, id_, TraceKind::kHypercall, h.fid,
+                           {h.arg[0], h.arg[1], h.arg[2], h.arg[3]},
+                           result.status);
+      }
       continue;
     }
     if (exit->kind == VcpuExit::Kind::kCanceled) continue;
     if (exit->kind == VcpuExit::Kind::kNotify) {
       vm_->services_->Doorbell(exit->address);
+      if (tracer != nullptr) {
+        tracer->RecordExit(traced_at, id_, TraceKind::kDoorbell, exit->address,
+                           {}, 0);
+      }
       continue;
     }
     if ((exit->kind == VcpuExit::Kind::kIo ||
          exit->kind == VcpuExit::Kind::kMmio) &&
         ServeIo(*exit)) {
+      if (tracer != nullptr) {
+        tracer->RecordExit(
+            traced_at, id_,
+            exit->kind == VcpuExit::Kind::kIo ? TraceKind::kPortIo
+                                              : TraceKind::kMmio,
+            exit->address, {exit->size, exit->is_write ? 1u : 0u}, 0);
+      }
       continue;
     }
 

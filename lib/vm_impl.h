@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "hvbios/backend.h"
 #include "hvbios/internal/mutex.h"
+#include "hvbios/trace.h"
 #include "hvbios/vm.h"
 #include "lib/coarse_clock.h"
 #include "lib/guest_memory.h"

@@ -45,6 +45,7 @@
 namespace hvbios {
 
 class GuestMemory;
+class Tracer;
 
 struct VmOptions {
   // Guest RAM in bytes: a multiple of 2 MiB, from 2 MiB to 64 GiB.
@@ -79,6 +80,10 @@ struct VmOptions {
   // The embedder's own hypercall services (hvbios/service.h), with ids in
   // the vendor range, each once.
   std::vector<VendorService> services;
+  // Records every hypercall, doorbell and served port or MMIO access
+  // (hvbios/trace.h); one tracer may serve many VMs. Unset: nothing is
+  // recorded, at the cost of one branch per exit.
+  std::shared_ptr<Tracer> trace;
 };
 
 // Parses a memory size in hvbios-run's --mem syntax: "2097152" (bytes),

@@ -10,8 +10,11 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 #include <random>
+#include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -65,6 +68,56 @@ TEST_F(HvbiosRunTest, HelloPrintsAndExitsZero) {
   EXPECT_NE(r.out.find("Hello from an hvbios guest!"), std::string::npos);
   EXPECT_NE(r.out.find("command line: hi there"), std::string::npos);
   EXPECT_EQ(r.err, "");
+}
+
+// --trace records the conformance suite's every hypercall; hvbios-trace
+// makes the table and a timeline with one event per record. The suite
+// checks error paths, so some calls fail; every service is there.
+TEST_F(HvbiosRunTest, TraceRecordsEveryHypercallForHvbiosTrace) {
+  const std::string trace = dir_ + "/conformance.trace";
+  const CommandResult run =
+      Run({"--trace", trace, "--cpus", "2", GuestPath("conformance")});
+  ASSERT_EQ(run.exit_status, 0) << run.out << run.err;
+  const std::string json = dir_ + "/conformance.json";
+  const CommandResult r =
+      RunCommand({HVBIOS_TRACE_PATH, trace, "--json", json});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  size_t records = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(r.out.substr(0, r.out.find(' ')), &records))
+      << r.out;
+  EXPECT_GT(records, 500u) << r.out;
+  for (const char* name :
+       {"base.get_abi_version", "console.write", "clock.monotonic",
+        "vcpu.start", "event.route", "timer.set", "memory.read_map", "rng.fill",
+        "debug.null"}) {
+    EXPECT_NE(r.out.find(absl::StrCat("\n", name, " ")), std::string::npos)
+        << name << "\n"
+        << r.out;
+  }
+  // Failed calls are counted: without a net device, every net.info the
+  // suite makes is HVB_ERR_NODEV.
+  const size_t row = r.out.find("\nnet.info ");
+  ASSERT_NE(row, std::string::npos) << r.out;
+  std::istringstream columns(r.out.substr(row + 1));
+  std::string name;
+  uint64_t count = 0, errors = 0;
+  columns >> name >> count >> errors;
+  EXPECT_GT(count, 0u);
+  EXPECT_EQ(errors, count) << r.out;
+  std::ifstream in(json);
+  const std::string text((std::istreambuf_iterator<char>(in)),
+                         std::istreambuf_iterator<char>());
+  size_t events = 0, vcpu1 = 0;
+  for (size_t at = 0; (at = text.find("\"ph\":\"X\"", at)) != std::string::npos;
+       ++at) {
+    ++events;
+  }
+  for (size_t at = 0; (at = text.find("\"tid\":1,", at)) != std::string::npos;
+       ++at) {
+    ++vcpu1;
+  }
+  EXPECT_EQ(events, records);
+  EXPECT_GT(vcpu1, 0u) << "the second vCPU's calls, on their own track";
 }
 
 TEST_F(HvbiosRunTest, HelpDocumentsFlagsAndStatuses) {

@@ -32,7 +32,7 @@ done
 # What goes where: the runtime has no headers, the dev package no tools.
 dpkg-deb -c "${runtime}" | grep -q '/usr/include/' && fail "headers in hvbios"
 dpkg-deb -c "${dev}" | grep -q '/usr/bin/' && fail "programs in hvbios-dev"
-for path in usr/bin/hvbios-run usr/bin/hvbios-profile usr/bin/hvbios-qemu \
+for path in usr/bin/hvbios-run usr/bin/hvbios-profile usr/bin/hvbios-trace usr/bin/hvbios-qemu \
             usr/bin/hvbios-bench usr/bin/hvbios-net-user \
             usr/lib/x86_64-linux-gnu/libhvbios.so.0 \
             usr/lib/x86_64-linux-gnu/libhvbios.so \
@@ -42,6 +42,7 @@ for path in usr/bin/hvbios-run usr/bin/hvbios-profile usr/bin/hvbios-qemu \
             usr/lib/x86_64-linux-gnu/hvbios-guest/libhvbios-guest.a \
             usr/include/hvbios/hvbios.h usr/include/hvbios/guest/hvb.h \
             usr/include/hvbios/net.h usr/include/hvbios/abi/net.h \
+            usr/include/hvbios/trace.h \
             usr/share/hvbios/guests/hello.elf \
             usr/share/hvbios/guests/netecho.elf; do
   [ -e "${root}/${path}" ] || fail "/${path} is in neither package"

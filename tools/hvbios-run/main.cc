@@ -19,6 +19,7 @@
 #include "hvbios/kvm.h"
 #include "hvbios/net.h"
 #include "hvbios/sandbox.h"
+#include "hvbios/trace.h"
 #include "hvbios/vm.h"
 #include "lib/status_macros.h"
 #include "lib/unique_fd.h"
@@ -172,6 +173,14 @@ int Run(const RunOptions& options) {
     // Chosen once: the guest keeps its address across reboots.
     vm_options.nets.push_back(
         {.link = *std::move(link), .mac = n.mac.value_or(RandomMacAddress())});
+  }
+
+  if (!options.trace_path.empty()) {
+    // Before the sandbox: it creates the file and starts its writer.
+    absl::StatusOr<std::shared_ptr<Tracer>> tracer =
+        Tracer::Create(options.trace_path);
+    if (!tracer.ok()) return Error(kExitUsage, tracer.status().message());
+    vm_options.trace = *std::move(tracer);
   }
 
   const absl::Time deadline = options.timeout.has_value()

@@ -215,6 +215,11 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
       if (!d.ok()) return d.status();
       options.timeout = *d;
       given.timeout = true;
+    } else if (name == "--trace") {
+      absl::StatusOr<std::string> v = take_value();
+      if (!v.ok()) return v.status();
+      if (v->empty()) return absl::InvalidArgumentError("--trace needs a path");
+      options.trace_path = *v;
     } else if (name == "--profile" || name == "-p") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
@@ -307,6 +312,10 @@ Options:
       --cmdline STR   the guest's command line (at most 4095 bytes)
       --timeout T     stop the guest after T (seconds, or e.g. 500ms, 2m;
                       at most a year); default: no limit
+      --trace FILE    record every hypercall, doorbell and served port or
+                      MMIO access, with its vCPU, arguments, status and
+                      the host's time, into FILE (created or truncated);
+                      hvbios-trace FILE summarises it
   -p, --profile FILE  a VM profile (protobuf text format, hvbios.VmProfile in
                       proto/hvbios/vm_profile.proto): guest, memory, vcpus,
                       cmdline, disks, nets, timeout_seconds; options given

@@ -67,6 +67,8 @@ struct RunOptions {
   std::vector<Disk> disks;    // block device ids 0, 1, ... in this order
   std::vector<NetSpec> nets;  // net device ids 0, 1, ... in this order
   std::string image;
+  // --trace FILE: every exit recorded there (hvbios/trace.h); empty: off.
+  std::string trace_path;
   bool help = false;
   // The seccomp sandbox once set up (hvbios/sandbox.h); --no-sandbox.
   bool sandbox = true;

@@ -312,7 +312,8 @@ TEST(HostForwardTest, ParsesQemusSyntaxWithALoopbackDefault) {
 TEST(UsageTextTest, DocumentsEveryFlagAndExitStatus) {
   const std::string usage = UsageText();
   for (const char* text :
-       {"--mem", "--cpus", "--net", "--cmdline", "--timeout", "--profile",
+       {"--mem", "--cpus", "--net", "--cmdline", "--timeout", "--trace",
+        "--profile",
         "--help", "120", "121", "122", "123", "124", "125"}) {
     EXPECT_NE(usage.find(text), std::string::npos) << text;
   }
