@@ -17,6 +17,8 @@ packages=(
   pkgconf              # tests/package: a VMM built with pkg-config alone
   clang-14 libclang-rt-14-dev  # the fuzz preset: libFuzzer (tests/fuzz/)
   iproute2 iputils-ping  # net tests: a TAP device in a network namespace
+  gdb                  # debugging tests: gdb against hvbios-qemu --gdb
+  gnuplot-nox          # hvbios-trace --plot, bench/report.py
 )
 missing=()
 for p in "${packages[@]}"; do
