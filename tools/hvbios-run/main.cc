@@ -26,10 +26,29 @@
 #include "tools/hvbios-run/console_sink.h"
 #include "tools/hvbios-run/options.h"
 #include "tools/hvbios-run/profile_tool.h"
+#include "tools/hvbios-run/stack_walk.h"
 #include "tools/hvbios-run/user_net.h"
 
 namespace hvbios::run {
 namespace {
+
+// The stack of vCPU `id` of `vm`, which has ended, as lines to append to
+// a report: empty if its registers cannot be read.
+std::string StackOf(Vm& vm, uint32_t id, const Symbols& symbols) {
+  Vcpu* vcpu = vm.vcpu(id);
+  if (vcpu == nullptr) return "";
+  absl::StatusOr<Registers> regs = vcpu->GetRegisters();
+  if (!regs.ok()) return "";
+  const std::string stack = DescribeStack(
+      *regs,
+      [&vm](uint64_t gpa, uint64_t* value) {
+        return vm.ReadGuestMemory(gpa, value, sizeof(*value)).ok();
+      },
+      symbols);
+  std::string out = "\n  stack (by frame pointers):\n" + stack;
+  out.pop_back();  // Error() ends the line
+  return out;
+}
 
 int Error(int status, absl::string_view message) {
   std::fprintf(stderr, "hvbios-run: %.*s\n", static_cast<int>(message.size()),
@@ -149,6 +168,7 @@ int Run(const RunOptions& options) {
   }
   absl::StatusOr<std::vector<uint8_t>> image = ReadGuestImage(options.image);
   if (!image.ok()) return Error(kExitBadImage, image.status().message());
+  const Symbols symbols(*image);
   for (const RunOptions::Disk& d : options.disks) {
     absl::StatusOr<std::unique_ptr<BlockDevice>> disk =
         OpenDiskImage(d.path, d.read_only);
@@ -269,13 +289,16 @@ int Run(const RunOptions& options) {
             stderr, "hvbios-run: guest requested a reboot; booting it again\n");
         continue;
       case VmExit::Reason::kGuestFault:
-        return Error(kExitGuestFault, "guest died: " + exit->message);
+        return Error(kExitGuestFault,
+                     "guest died: " + exit->message +
+                         StackOf(**vm, exit->vcpu_id, symbols));
       case VmExit::Reason::kPanic:
         return Error(
             kExitGuestPanic,
             absl::StrFormat("the guest panicked on vCPU %d with code "
-                            "%d: %s",
-                            exit->vcpu_id, exit->exit_code, exit->message));
+                            "%d: %s%s",
+                            exit->vcpu_id, exit->exit_code, exit->message,
+                            StackOf(**vm, exit->vcpu_id, symbols)));
       case VmExit::Reason::kStopped:
       case VmExit::Reason::kHostError:
         return Error(kExitHostError, exit->message.empty()

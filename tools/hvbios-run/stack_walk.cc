@@ -1,0 +1,135 @@
+#include "tools/hvbios-run/stack_walk.h"
+
+#include <elf.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+
+namespace hvbios::run {
+namespace {
+
+constexpr uint64_t kPresent = 1, kLarge = 1 << 7;
+constexpr uint64_t kAddressMask = 0x000ffffffffff000ull;
+constexpr uint64_t kMaxFrameSpan = 1 << 20;
+
+// A copy of the T at `offset` in `image`, if all of it is there.
+template <typename T>
+bool ReadAt(absl::Span<const uint8_t> image, uint64_t offset, T* out) {
+  if (offset > image.size() || image.size() - offset < sizeof(T)) return false;
+  std::memcpy(out, image.data() + offset, sizeof(T));
+  return true;
+}
+
+}  // namespace
+
+Symbols::Symbols(absl::Span<const uint8_t> image) {
+  Elf64_Ehdr eh;
+  if (!ReadAt(image, 0, &eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_shentsize != sizeof(Elf64_Shdr)) {
+    return;
+  }
+  for (uint32_t i = 0; i < eh.e_shnum; ++i) {
+    Elf64_Shdr symtab, strtab;
+    if (!ReadAt(image, eh.e_shoff + uint64_t{i} * sizeof(Elf64_Shdr),
+                &symtab) ||
+        symtab.sh_type != SHT_SYMTAB ||
+        symtab.sh_entsize != sizeof(Elf64_Sym) ||
+        !ReadAt(image,
+                eh.e_shoff + uint64_t{symtab.sh_link} * sizeof(Elf64_Shdr),
+                &strtab)) {
+      continue;
+    }
+    for (uint64_t at = 0; at + sizeof(Elf64_Sym) <= symtab.sh_size;
+         at += sizeof(Elf64_Sym)) {
+      Elf64_Sym sym;
+      if (!ReadAt(image, symtab.sh_offset + at, &sym)) break;
+      if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_value == 0 ||
+          sym.st_name >= strtab.sh_size ||
+          strtab.sh_offset + sym.st_name >= image.size()) {
+        continue;
+      }
+      const char* name = reinterpret_cast<const char*>(
+          image.data() + strtab.sh_offset + sym.st_name);
+      const size_t max =
+          std::min<uint64_t>(strtab.sh_size - sym.st_name,
+                             image.size() - strtab.sh_offset - sym.st_name);
+      functions_.push_back(
+          {sym.st_value, sym.st_size, std::string(name, strnlen(name, max))});
+    }
+  }
+  std::sort(
+      functions_.begin(), functions_.end(),
+      [](const Function& a, const Function& b) { return a.start < b.start; });
+}
+
+std::string Symbols::Describe(uint64_t address) const {
+  auto it = std::upper_bound(
+      functions_.begin(), functions_.end(), address,
+      [](uint64_t a, const Function& f) { return a < f.start; });
+  if (it == functions_.begin()) return "";
+  --it;
+  if (address - it->start >= std::max<uint64_t>(it->size, 1)) return "";
+  return absl::StrFormat("%s+0x%x", it->name, address - it->start);
+}
+
+bool GuestVirtualToPhysical(const Registers& regs, const ReadPhysical& read,
+                            uint64_t va, uint64_t* gpa) {
+  if (!(regs.cr0 & (1ull << 31))) {  // paging off
+    *gpa = va;
+    return true;
+  }
+  // 4-level paging (SDM Vol. 3A 4.5): PML4, PDPT, PD, PT.
+  uint64_t table = regs.cr3 & kAddressMask;
+  for (int level = 3; level >= 0; --level) {
+    const uint64_t index = (va >> (12 + 9 * level)) & 511;
+    uint64_t entry;
+    if (!read(table + index * 8, &entry) || !(entry & kPresent)) return false;
+    if (level == 0 || ((level == 1 || level == 2) && (entry & kLarge))) {
+      const uint64_t page_bits = 12 + 9 * level;
+      const uint64_t base = entry & kAddressMask & ~((1ull << page_bits) - 1);
+      *gpa = base | (va & ((1ull << page_bits) - 1));
+      return true;
+    }
+    table = entry & kAddressMask;
+  }
+  return false;
+}
+
+std::string DescribeStack(const Registers& regs, const ReadPhysical& read,
+                          const Symbols& symbols, int max_frames) {
+  auto read_virtual = [&](uint64_t va, uint64_t* value) {
+    uint64_t gpa;
+    return GuestVirtualToPhysical(regs, read, va, &gpa) && read(gpa, value);
+  };
+  std::string out;
+  int frame = 0;
+  auto line = [&](uint64_t address, const char* what) {
+    const std::string name = symbols.Describe(address);
+    absl::StrAppendFormat(&out, "  #%d 0x%x %s\n", frame++, address,
+                          name.empty() ? what : name);
+  };
+  line(regs.rip, "(not in the guest image)");
+  // A call into the hypercall page (or any call not yet framed) leaves
+  // its return address on top of the stack.
+  uint64_t top;
+  if (read_virtual(regs.rsp, &top) && !symbols.Describe(top).empty()) {
+    line(top, "");
+  }
+  uint64_t rbp = regs.rbp, floor = regs.rsp;
+  while (frame < max_frames && rbp % 8 == 0 && rbp >= floor &&
+         rbp - floor < kMaxFrameSpan) {
+    uint64_t saved_rbp, ret;
+    if (!read_virtual(rbp, &saved_rbp) || !read_virtual(rbp + 8, &ret) ||
+        symbols.Describe(ret).empty()) {
+      break;
+    }
+    line(ret, "");
+    floor = rbp + 16;
+    rbp = saved_rbp;
+  }
+  return out;
+}
+
+}  // namespace hvbios::run
