@@ -64,14 +64,26 @@ Symbols::Symbols(absl::Span<const uint8_t> image) {
       [](const Function& a, const Function& b) { return a.start < b.start; });
 }
 
-std::string Symbols::Describe(uint64_t address) const {
+const Symbols::Function* Symbols::Find(uint64_t address) const {
   auto it = std::upper_bound(
       functions_.begin(), functions_.end(), address,
       [](uint64_t a, const Function& f) { return a < f.start; });
-  if (it == functions_.begin()) return "";
+  if (it == functions_.begin()) return nullptr;
   --it;
-  if (address - it->start >= std::max<uint64_t>(it->size, 1)) return "";
-  return absl::StrFormat("%s+0x%x", it->name, address - it->start);
+  if (address - it->start >= std::max<uint64_t>(it->size, 1)) return nullptr;
+  return &*it;
+}
+
+std::string Symbols::Describe(uint64_t address) const {
+  const Function* f = Find(address);
+  return f == nullptr ? ""
+                      : absl::StrFormat("%s+0x%x", f->name, address - f->start);
+}
+
+std::string Symbols::DescribeReturn(uint64_t address) const {
+  const Function* f = address == 0 ? nullptr : Find(address - 1);
+  return f == nullptr ? ""
+                      : absl::StrFormat("%s+0x%x", f->name, address - f->start);
 }
 
 bool GuestVirtualToPhysical(const Registers& regs, const ReadPhysical& read,
@@ -105,27 +117,26 @@ std::string DescribeStack(const Registers& regs, const ReadPhysical& read,
   };
   std::string out;
   int frame = 0;
-  auto line = [&](uint64_t address, const char* what) {
-    const std::string name = symbols.Describe(address);
-    absl::StrAppendFormat(&out, "  #%d 0x%x %s\n", frame++, address,
-                          name.empty() ? what : name);
+  auto line = [&](uint64_t address, const std::string& name) {
+    absl::StrAppendFormat(&out, "  #%d 0x%x %s\n", frame++, address, name);
   };
-  line(regs.rip, "(not in the guest image)");
+  const std::string at = symbols.Describe(regs.rip);
+  line(regs.rip, at.empty() ? "(not in the guest image)" : at);
   // A call into the hypercall page (or any call not yet framed) leaves
   // its return address on top of the stack.
   uint64_t top;
-  if (read_virtual(regs.rsp, &top) && !symbols.Describe(top).empty()) {
-    line(top, "");
+  if (read_virtual(regs.rsp, &top) && !symbols.DescribeReturn(top).empty()) {
+    line(top, symbols.DescribeReturn(top));
   }
   uint64_t rbp = regs.rbp, floor = regs.rsp;
   while (frame < max_frames && rbp % 8 == 0 && rbp >= floor &&
          rbp - floor < kMaxFrameSpan) {
     uint64_t saved_rbp, ret;
     if (!read_virtual(rbp, &saved_rbp) || !read_virtual(rbp + 8, &ret) ||
-        symbols.Describe(ret).empty()) {
+        symbols.DescribeReturn(ret).empty()) {
       break;
     }
-    line(ret, "");
+    line(ret, symbols.DescribeReturn(ret));
     floor = rbp + 16;
     rbp = saved_rbp;
   }

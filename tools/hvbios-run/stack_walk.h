@@ -26,6 +26,10 @@ class Symbols {
   explicit Symbols(absl::Span<const uint8_t> image);
   // "name+0x1c" for an address inside a function, "" otherwise.
   std::string Describe(uint64_t address) const;
+  // The same for a return address, which is named by the call before it:
+  // a call to a function that never returns (hvb_panic) may be the last
+  // instruction of its caller, its return address past the caller's end.
+  std::string DescribeReturn(uint64_t address) const;
   size_t size() const { return functions_.size(); }
 
  private:
@@ -33,6 +37,7 @@ class Symbols {
     uint64_t start, size;
     std::string name;
   };
+  const Function* Find(uint64_t address) const;
   std::vector<Function> functions_;  // by start
 };
 

@@ -58,6 +58,9 @@ TEST_F(StackWalkTest, SymbolsNameAddressesInsideFunctions) {
   EXPECT_EQ(symbols.Describe(main_), "hvb_main+0x0");
   EXPECT_EQ(symbols.Describe(main_ + 5), "hvb_main+0x5");
   EXPECT_EQ(symbols.Describe(0x10), "");
+  // A return address just past a function is its caller's (a call to a
+  // function that never returns, last in its caller).
+  EXPECT_EQ(symbols.DescribeReturn(main_ + 5), "hvb_main+0x5");
   EXPECT_EQ(Symbols({}).size(), 0u);
   const std::vector<uint8_t> junk(4096, 0x7f);
   EXPECT_EQ(Symbols(junk).size(), 0u);
