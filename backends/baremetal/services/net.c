@@ -3,8 +3,8 @@
  * file holds the firmware's I/O.
  *
  * The firmware runs only inside hypercalls, so frames wait in the card's
- * receive descriptors (32) until the guest takes them: with recv, or into
- * a receive ring's buffers when it rings that queue's doorbell. The
+ * receive descriptors (31 frames) until the guest takes them: with recv,
+ * or into a receive ring's buffers when it rings that queue's doorbell. The
  * card's interrupt, "a frame was stored", goes straight to the guest
  * through the I/O APIC (services/event.c) as HVB_EVENT_SRC_NET_RX(0), or
  * as the receive ring's queue event once there is one. It is edge-
