@@ -2,9 +2,9 @@
 // device: Ethernet, ARP, IPv4, ICMP and UDP frames built and checked here
 // independently of the guest's code, a Unix datagram socket as the cable
 // (hvbios-run's and hvbios-qemu's --net dgram=), loopback UDP sockets for
-// user-mode networking's hostfwd, and the whole exchange with the netecho
-// example that both backends' tests run. Header-only: each test binary
-// that uses it compiles it.
+// user-mode networking's hostfwd, the exchanges with the netecho example
+// that both backends' tests run, and their fixture. Header-only: each test
+// binary that uses it compiles it.
 #ifndef HVBIOS_TESTS_NET_PEER_H_
 #define HVBIOS_TESTS_NET_PEER_H_
 
@@ -14,12 +14,18 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/run_command.h"
+#include "tests/test_util.h"
 
 namespace hvbios::testing {
 
@@ -165,9 +171,10 @@ inline Bytes Unpadded(const Bytes& frame, size_t length) {
   return Bytes(frame.begin(), frame.begin() + length);
 }
 
-// A UDP port on 127.0.0.1 nothing uses now (the kernel's choice).
-inline int FreeUdpPort() {
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+// A port on 127.0.0.1 nothing uses now for sockets of `type` (SOCK_DGRAM,
+// SOCK_STREAM): the kernel's choice.
+inline int FreeLoopbackPort(int type) {
+  const int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
   sockaddr_in addr = {};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -177,6 +184,7 @@ inline int FreeUdpPort() {
   close(fd);
   return ntohs(addr.sin_port);
 }
+inline int FreeUdpPort() { return FreeLoopbackPort(SOCK_DGRAM); }
 
 // A UDP socket on 127.0.0.1 that talks to `port` there.
 class LoopbackUdp {
@@ -308,6 +316,108 @@ inline void ExchangeWithNetecho(CableEnd& cable, const std::string& guest,
   EXPECT_EQ(received, datagrams);
   cable.SendTo(guest, Udp(1000, 9, {'q'}));
 }
+
+// netecho behind user-mode networking with its echo port forwarded from
+// 127.0.0.1:`echo_port` and its quit port from `quit_port`: the first
+// datagram retried until the forward answers, then `datagrams` of random
+// sizes (from `seed`) echoed exactly, then the quit datagram.
+inline void EchoThroughHostForward(int echo_port, int quit_port, int datagrams,
+                                   uint32_t seed) {
+  LoopbackUdp echo(echo_port);
+  // Until the forward exists, a datagram to the port is refused at once
+  // (ECONNREFUSED); then libslirp learns the guest's MAC with ARP and may
+  // drop the datagram that made it ask: retry the first one, for at most a
+  // minute.
+  const Bytes hello = {'h', 'i'};
+  Bytes reply;
+  for (int i = 0; i < 60 && reply.empty(); ++i) {
+    echo.Send(hello);
+    reply = echo.Receive();
+    if (reply.empty()) sleep(1);
+  }
+  ASSERT_EQ(reply, hello);
+  while (!echo.Receive().empty()) {
+  }
+  std::mt19937 rng(seed);
+  for (int i = 0; i < datagrams; ++i) {
+    Bytes payload(1 + rng() % 1472);
+    for (uint8_t& b : payload) b = rng();
+    echo.Send(payload);
+    ASSERT_EQ(echo.Receive(), payload) << i;
+  }
+  LoopbackUdp(quit_port).Send({'q'});
+}
+
+// `runner` (hvbios-run or hvbios-qemu) boots netecho on a TAP device
+// inside a fresh network namespace: the device, its address, the VM and
+// the kernel's ping all live there; once the guest answers (it boots
+// meanwhile), 200 pings of 200 are answered. Skips where root, tun,
+// unshare, ip, ping or namespaces are missing.
+inline void PingOverTapInANamespace(const std::string& runner,
+                                    const std::string& netecho) {
+  if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0 ||
+      system("command -v unshare ip ping >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "needs root, /dev/net/tun, unshare, ip and ping";
+  }
+  const std::string script = absl::StrCat(
+      "set -e; ip link set lo up; ip tuntap add dev hvtap0 mode tap; "
+      "ip addr add 10.77.0.1/24 dev hvtap0; ip link set hvtap0 up; ",
+      runner, " --net tap=hvtap0 --cmdline 'ip=10.77.0.2 quit-port=9' ",
+      netecho,
+      " & vm=$!; ping -c 1 -w 60 10.77.0.2 >/dev/null || true; "
+      "ping -c 200 -i 0.02 -w 120 10.77.0.2 || true; "
+      "echo q > /dev/udp/10.77.0.2/9; wait $vm");
+  const CommandResult r =
+      RunCommand({"unshare", "--net", "bash", "-c", script}, "", 300);
+  if (r.exit_status != 0 &&
+      r.err.find("Operation not permitted") != std::string::npos) {
+    GTEST_SKIP() << "no network namespaces here: " << r.err;
+  }
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("200 packets transmitted, 200 received"),
+            std::string::npos)
+      << r.out << r.err;
+}
+
+// A fixture for tests that run guests on threads of their own while they
+// play the guests' peers: StartCommand() runs a command line (the runner
+// first), Finish() joins it; a test that fails early still waits for its
+// runs (each ends by itself: RunCommand kills it at its limit) and shows
+// what they printed.
+class GuestRunsTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (size_t i = 0; i < runs_.size(); ++i) {
+      if (!runs_[i].joinable()) continue;
+      runs_[i].join();
+      if (HasFailure()) {
+        ADD_FAILURE() << "run " << i << ": status " << results_[i].exit_status
+                      << "\n"
+                      << results_[i].out << results_[i].err;
+      }
+    }
+  }
+  void StartCommand(std::vector<std::string> args, int limit_seconds = 300) {
+    CommandResult* result = &results_.emplace_back();  // deque: stays put
+    runs_.emplace_back([result, args, limit_seconds] {
+      *result = RunCommand(args, "", limit_seconds);
+    });
+  }
+  CommandResult Finish(size_t i) {
+    runs_[i].join();
+    return results_[i];
+  }
+  // A fresh directory for the test's sockets, in dir_.
+  void MakeDir(const std::string& name) {
+    ASSERT_TRUE(temp_dir_.Create(name));
+    dir_ = temp_dir_.path();
+  }
+
+  ScopedTempDir temp_dir_;
+  std::string dir_;
+  std::vector<std::thread> runs_;
+  std::deque<CommandResult> results_;
+};
 
 }  // namespace hvbios::testing
 

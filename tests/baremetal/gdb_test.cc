@@ -3,15 +3,14 @@
 // guest ELF's symbols: a breakpoint at hvb_main, reading its argument and
 // the command line through it, a step, a changed register that changes
 // what the guest prints, both CPUs as threads, and a run to the end.
-#include <netinet/in.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/kvm/kvm_guest.h"
+#include "tests/net_peer.h"
 #include "tests/run_command.h"
 #include "tests/test_util.h"
 
@@ -27,24 +26,11 @@ bool Installed(const char* program) {
              .exit_status == 0;
 }
 
-// A TCP port on 127.0.0.1 nothing listens on now (the kernel's choice).
-int FreeTcpPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 TEST(BareMetalGdbTest, BreakStepReadChangeARegisterAndRunToTheEnd) {
   if (!Installed("qemu-system-x86_64") || !Installed("gdb")) {
     GTEST_SKIP() << "needs qemu-system-x86_64 and gdb (Debian: gdb)";
   }
-  const int port = FreeTcpPort();
+  const int port = testing::FreeLoopbackPort(SOCK_STREAM);
   CommandResult guest;
   std::thread run([&] {
     guest = RunCommand(

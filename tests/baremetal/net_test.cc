@@ -5,9 +5,6 @@
 // user-mode networking's hostfwd. With /dev/kvm, one netecho under
 // hvbios-run pings another under hvbios-qemu: the two backends on one
 // cable. Traffic never leaves this process's sockets and loopback.
-#include <deque>
-#include <thread>
-
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/kvm/kvm_guest.h"
@@ -23,7 +20,7 @@ using testing::GuestPath;
 using testing::RunCommand;
 using namespace hvbios::testing;  // the cable's frames and sockets
 
-class BareMetalNetTest : public ::testing::Test {
+class BareMetalNetTest : public GuestRunsTest {
  protected:
   void SetUp() override {
     if (RunCommand({"sh", "-c", "command -v qemu-system-x86_64"}).exit_status !=
@@ -31,36 +28,8 @@ class BareMetalNetTest : public ::testing::Test {
       GTEST_SKIP() << "qemu-system-x86_64 is not installed "
                       "(scripts/install-deps.sh installs it)";
     }
-    ASSERT_TRUE(temp_dir_.Create("baremetal_net_test"));
-    dir_ = temp_dir_.path();
+    MakeDir("baremetal_net_test");
   }
-  void TearDown() override {
-    for (size_t i = 0; i < runs_.size(); ++i) {
-      if (!runs_[i].joinable()) continue;
-      runs_[i].join();
-      if (HasFailure()) {
-        ADD_FAILURE() << "run " << i << ": status " << results_[i].exit_status
-                      << "\n"
-                      << results_[i].out << results_[i].err;
-      }
-    }
-  }
-  // Runs `args` (the runner first) on a thread; Finish() joins it.
-  void Start(std::vector<std::string> args, int limit_seconds = 300) {
-    CommandResult* result = &results_.emplace_back();  // deque: stays put
-    runs_.emplace_back([result, args, limit_seconds] {
-      *result = RunCommand(args, "", limit_seconds);
-    });
-  }
-  CommandResult Finish(size_t i) {
-    runs_[i].join();
-    return results_[i];
-  }
-
-  testing::ScopedTempDir temp_dir_;
-  std::string dir_;
-  std::vector<std::thread> runs_;
-  std::deque<CommandResult> results_;
 };
 
 TEST_F(BareMetalNetTest, ConformanceOverALoopedLink) {
@@ -76,7 +45,7 @@ TEST_F(BareMetalNetTest, ConformanceOverALoopedLink) {
 TEST_F(BareMetalNetTest, NetechoAnswersArpPingAndUdpExactly) {
   const std::string guest = dir_ + "/guest.sock", test = dir_ + "/test.sock";
   CableEnd cable(test);
-  Start(
+  StartCommand(
       {HVBIOS_QEMU_PATH, "--net",
        absl::StrCat("dgram=", guest, ",peer=", test, ",mac=02:00:00:00:00:02"),
        "--cmdline", "ip=10.0.0.2 quit-port=9", GuestPath("netecho")});
@@ -91,30 +60,13 @@ TEST_F(BareMetalNetTest, NetechoAnswersArpPingAndUdpExactly) {
 
 TEST_F(BareMetalNetTest, UserNetworkingForwardsALoopbackPortToTheGuest) {
   const int echo_port = FreeUdpPort(), quit_port = FreeUdpPort();
-  Start({HVBIOS_QEMU_PATH, "--net",
-         absl::StrCat("user,hostfwd=udp::", echo_port,
-                      "-:7,hostfwd=udp::", quit_port, "-:9"),
-         "--cmdline", "quit-port=9", GuestPath("netecho")},
-        /*limit_seconds=*/120);
-  LoopbackUdp echo(echo_port);
-  const Bytes hello = {'h', 'i'};
-  Bytes reply;
-  for (int i = 0; i < 60 && reply.empty(); ++i) {
-    echo.Send(hello);
-    reply = echo.Receive();
-    if (reply.empty()) sleep(1);
-  }
-  ASSERT_EQ(reply, hello);
-  while (!echo.Receive().empty()) {
-  }
-  std::mt19937 rng(3);
-  for (int i = 0; i < 200; ++i) {
-    Bytes payload(1 + rng() % 1472);
-    for (uint8_t& b : payload) b = rng();
-    echo.Send(payload);
-    ASSERT_EQ(echo.Receive(), payload) << i;
-  }
-  LoopbackUdp(quit_port).Send({'q'});
+  StartCommand({HVBIOS_QEMU_PATH, "--net",
+                absl::StrCat("user,hostfwd=udp::", echo_port,
+                             "-:7,hostfwd=udp::", quit_port, "-:9"),
+                "--cmdline", "quit-port=9", GuestPath("netecho")},
+               /*limit_seconds=*/120);
+  EchoThroughHostForward(echo_port, quit_port, /*datagrams=*/200,
+                         /*seed=*/3);
   const CommandResult r = Finish(0);
   EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("at 10.0.2.15"), std::string::npos) << r.out;
@@ -148,30 +100,7 @@ TEST_F(BareMetalNetTest, NetSpecsAreCheckedAsHvbiosRunChecksThem) {
 // inside a network namespace of its own, with the kernel's ping at the
 // other end.
 TEST_F(BareMetalNetTest, PingOverTapInANetworkNamespace) {
-  if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0 ||
-      system("command -v unshare ip ping >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "needs root, /dev/net/tun, unshare, ip and ping";
-  }
-  const std::string script = absl::StrCat(
-      "set -e; ip link set lo up; ip tuntap add dev hvtap0 mode tap; "
-      "ip addr add 10.77.0.1/24 dev hvtap0; ip link set hvtap0 up; ",
-      HVBIOS_QEMU_PATH,
-      " --net tap=hvtap0 --cmdline 'ip=10.77.0.2 quit-port=9' ",
-      GuestPath("netecho"),
-      // Once the guest answers (it boots meanwhile), 200 of 200.
-      " & vm=$!; ping -c 1 -w 60 10.77.0.2 >/dev/null || true; "
-      "ping -c 200 -i 0.02 -w 120 10.77.0.2 || true; "
-      "echo q > /dev/udp/10.77.0.2/9; wait $vm");
-  const CommandResult r =
-      RunCommand({"unshare", "--net", "bash", "-c", script}, "", 300);
-  if (r.exit_status != 0 &&
-      r.err.find("Operation not permitted") != std::string::npos) {
-    GTEST_SKIP() << "no network namespaces here: " << r.err;
-  }
-  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("200 packets transmitted, 200 received"),
-            std::string::npos)
-      << r.out << r.err;
+  PingOverTapInANamespace(HVBIOS_QEMU_PATH, GuestPath("netecho"));
 }
 
 // One guest ELF on both backends, on one cable: netecho under hvbios-run
@@ -179,12 +108,13 @@ TEST_F(BareMetalNetTest, PingOverTapInANetworkNamespace) {
 TEST_F(BareMetalNetTest, KvmAndBareMetalPingEachOther) {
   SKIP_WITHOUT_KVM();
   const std::string kvm = dir_ + "/kvm.sock", metal = dir_ + "/metal.sock";
-  Start({HVBIOS_QEMU_PATH, "--net",
-         absl::StrCat("dgram=", metal, ",peer=", kvm, ",mac=02:00:00:00:00:02"),
-         "--cmdline", "ip=10.0.0.2 quit-port=9", GuestPath("netecho")});
-  Start({HVBIOS_RUN_PATH, "--net", absl::StrCat("dgram=", kvm, ",peer=", metal),
-         "--cmdline", "ip=10.0.0.1 ping=10.0.0.2 count=20",
-         GuestPath("netecho")});
+  StartCommand(
+      {HVBIOS_QEMU_PATH, "--net",
+       absl::StrCat("dgram=", metal, ",peer=", kvm, ",mac=02:00:00:00:00:02"),
+       "--cmdline", "ip=10.0.0.2 quit-port=9", GuestPath("netecho")});
+  StartCommand({HVBIOS_RUN_PATH, "--net",
+                absl::StrCat("dgram=", kvm, ",peer=", metal), "--cmdline",
+                "ip=10.0.0.1 ping=10.0.0.2 count=20", GuestPath("netecho")});
   const CommandResult pinger = Finish(1);
   EXPECT_EQ(pinger.exit_status, 0) << pinger.out << pinger.err;
   EXPECT_NE(pinger.out.find("20 of 20 pings answered"), std::string::npos)

@@ -4,9 +4,6 @@
 // reply bit for bit), hostile frames, two VMs pinging each other, and ping
 // over a TAP device inside a network namespace the test makes. Traffic
 // never leaves this process's sockets or that namespace.
-#include <deque>
-#include <thread>
-
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/kvm/kvm_guest.h"
@@ -22,48 +19,22 @@ using testing::GuestPath;
 using testing::RunCommand;
 using namespace hvbios::testing;  // the cable's frames and sockets
 
-class NetTest : public ::testing::Test {
+class NetTest : public GuestRunsTest {
  protected:
   void SetUp() override {
     SKIP_WITHOUT_KVM();
-    ASSERT_TRUE(temp_dir_.Create("net_test"));
-    dir_ = temp_dir_.path();
-  }
-  // A test that fails early still waits for its runs (each ends by
-  // itself: RunCommand kills it at its limit).
-  void TearDown() override {
-    for (size_t i = 0; i < runs_.size(); ++i) {
-      if (!runs_[i].joinable()) continue;
-      runs_[i].join();
-      if (HasFailure()) {
-        ADD_FAILURE() << "run " << i << ": status " << results_[i].exit_status
-                      << "\n"
-                      << results_[i].out << results_[i].err;
-      }
-    }
+    MakeDir("net_test");
   }
   // Runs hvbios-run with `args` on a thread; Finish() joins it.
   void Start(std::vector<std::string> args, int limit_seconds = 300) {
     args.insert(args.begin(), HVBIOS_RUN_PATH);
-    CommandResult* result = &results_.emplace_back();  // deque: stays put
-    runs_.emplace_back([result, args, limit_seconds] {
-      *result = RunCommand(args, "", limit_seconds);
-    });
-  }
-  CommandResult Finish(size_t i) {
-    runs_[i].join();
-    return results_[i];
+    StartCommand(std::move(args), limit_seconds);
   }
   // The guest's side of the cable to the test.
   std::string GuestNet(const std::string& local, const std::string& peer) {
     return absl::StrCat("dgram=", local, ",peer=", peer,
                         ",mac=02:00:00:00:00:02");
   }
-
-  testing::ScopedTempDir temp_dir_;
-  std::string dir_;
-  std::vector<std::thread> runs_;
-  std::deque<CommandResult> results_;
 };
 
 TEST_F(NetTest, ConformanceOverALoopedLink) {
@@ -114,29 +85,8 @@ TEST_F(NetTest, UserNetworkingForwardsALoopbackPortToTheGuest) {
                       "-:7,hostfwd=udp::", quit_port, "-:9"),
          "--cmdline", "quit-port=9", GuestPath("netecho")},
         /*limit_seconds=*/120);
-  LoopbackUdp echo(echo_port);
-  // Until the forward exists, a datagram to the port is refused at once
-  // (ECONNREFUSED); then libslirp learns the guest's MAC with ARP and may
-  // drop the datagram that made it ask: retry the first one, for at most a
-  // minute.
-  const Bytes hello = {'h', 'i'};
-  Bytes reply;
-  for (int i = 0; i < 60 && reply.empty(); ++i) {
-    echo.Send(hello);
-    reply = echo.Receive();
-    if (reply.empty()) sleep(1);
-  }
-  ASSERT_EQ(reply, hello);
-  while (!echo.Receive().empty()) {
-  }
-  std::mt19937 rng(2);
-  for (int i = 0; i < 500; ++i) {
-    Bytes payload(1 + rng() % 1472);
-    for (uint8_t& b : payload) b = rng();
-    echo.Send(payload);
-    ASSERT_EQ(echo.Receive(), payload) << i;
-  }
-  LoopbackUdp(quit_port).Send({'q'});
+  EchoThroughHostForward(echo_port, quit_port, /*datagrams=*/500,
+                         /*seed=*/2);
   const CommandResult r = Finish(0);
   EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("at 10.0.2.15"), std::string::npos) << r.out;
@@ -162,32 +112,7 @@ TEST_F(NetTest, AForwardThatCannotBeSetUpIsOneClearError) {
 }
 
 TEST_F(NetTest, PingOverTapInANetworkNamespace) {
-  if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0 ||
-      system("command -v unshare ip ping >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "needs root, /dev/net/tun, unshare, ip and ping";
-  }
-  // Everything inside a fresh network namespace: the TAP device, its
-  // address, the VM and the pings.
-  const std::string script = absl::StrCat(
-      "set -e; ip link set lo up; ip tuntap add dev hvtap0 mode tap; "
-      "ip addr add 10.77.0.1/24 dev hvtap0; ip link set hvtap0 up; ",
-      HVBIOS_RUN_PATH,
-      " --net tap=hvtap0 --cmdline 'ip=10.77.0.2 quit-port=9' ",
-      GuestPath("netecho"),
-      // Once the guest answers (it boots meanwhile), 200 of 200.
-      " & vm=$!; ping -c 1 -w 60 10.77.0.2 >/dev/null || true; "
-      "ping -c 200 -i 0.02 -w 120 10.77.0.2 || true; "
-      "echo q > /dev/udp/10.77.0.2/9; wait $vm");
-  const CommandResult r =
-      RunCommand({"unshare", "--net", "bash", "-c", script}, "", 300);
-  if (r.exit_status != 0 &&
-      r.err.find("Operation not permitted") != std::string::npos) {
-    GTEST_SKIP() << "no network namespaces here: " << r.err;
-  }
-  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("200 packets transmitted, 200 received"),
-            std::string::npos)
-      << r.out << r.err;
+  PingOverTapInANamespace(HVBIOS_RUN_PATH, GuestPath("netecho"));
 }
 
 }  // namespace
