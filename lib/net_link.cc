@@ -206,46 +206,70 @@ absl::StatusOr<std::array<uint8_t, 6>> ParseMacAddress(absl::string_view text) {
   return mac;
 }
 
-absl::StatusOr<NetDeviceConfig> OpenNetDevice(absl::string_view spec) {
+absl::StatusOr<NetSpec> ParseNetSpec(absl::string_view text,
+                                     absl::string_view what) {
   const absl::Status usage = absl::InvalidArgumentError(
-      absl::StrCat("net spec '", spec,
-                   "': expected tap=NAME or dgram=LOCAL,peer=PEER, each with "
-                   "[,mac=MAC]"));
-  if (spec == "user" || absl::StartsWith(spec, "user,")) {
-    return absl::UnimplementedError(absl::StrCat(
-        "net spec '", spec,
-        "': user-mode networking runs in the hvbios-net-user helper, which "
-        "hvbios-run starts"));
-  }
-  std::string tap, local, peer;
-  std::optional<std::array<uint8_t, 6>> mac;
-  for (absl::string_view item : absl::StrSplit(spec, ',')) {
+      absl::StrCat(what, " '", text,
+                   "': expected tap=NAME, dgram=LOCAL,peer=PEER or "
+                   "user[,hostfwd=RULE][,restrict=on], each with [,mac=MAC]"));
+  NetSpec spec;
+  bool kind_given = false;
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
     const std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(item, absl::MaxSplits('=', 1));
     const auto& [key, value] = kv;
-    const bool first = tap.empty() && local.empty();
-    if (value.empty()) return usage;
-    if (first && key == "tap") {
-      tap = std::string(value);
-    } else if (first && key == "dgram") {
-      local = std::string(value);
-    } else if (!local.empty() && peer.empty() && key == "peer") {
-      peer = std::string(value);
-    } else if (!first && key == "mac" && !mac.has_value()) {
-      ASSIGN_OR_RETURN(mac, ParseMacAddress(value));
+    const bool user = kind_given && spec.kind == NetSpec::Kind::kUser;
+    if (!kind_given && item == "user") {
+      spec.kind = NetSpec::Kind::kUser;
+    } else if (value.empty()) {
+      return usage;
+    } else if (!kind_given && key == "tap") {
+      spec.kind = NetSpec::Kind::kTap;
+      spec.tap = std::string(value);
+    } else if (!kind_given && key == "dgram") {
+      spec.kind = NetSpec::Kind::kDgram;
+      spec.local = std::string(value);
+    } else if (kind_given && key == "peer" &&
+               spec.kind == NetSpec::Kind::kDgram && spec.peer.empty()) {
+      spec.peer = std::string(value);
+    } else if (user && key == "hostfwd") {
+      spec.user_args.push_back("--hostfwd");
+      spec.user_args.push_back(std::string(value));
+    } else if (user && key == "restrict" && (value == "on" || value == "off")) {
+      if (value == "on") spec.user_args.push_back("--restrict");
+    } else if (kind_given && key == "mac" && !spec.mac.has_value()) {
+      ASSIGN_OR_RETURN(spec.mac, ParseMacAddress(value));
     } else {
       return usage;
     }
+    kind_given = true;
   }
-  if (tap.empty() && (local.empty() || peer.empty())) return usage;
+  if (!kind_given ||
+      (spec.kind == NetSpec::Kind::kDgram && spec.peer.empty())) {
+    return usage;
+  }
+  return spec;
+}
+
+absl::StatusOr<NetDeviceConfig> OpenNetDevice(const NetSpec& spec) {
+  if (spec.kind == NetSpec::Kind::kUser) {
+    return absl::UnimplementedError(
+        "user-mode networking runs in the hvbios-net-user helper, which "
+        "hvbios-run starts");
+  }
   NetDeviceConfig config;
-  if (!tap.empty()) {
-    ASSIGN_OR_RETURN(config.link, OpenTapLink(tap));
+  if (spec.kind == NetSpec::Kind::kTap) {
+    ASSIGN_OR_RETURN(config.link, OpenTapLink(spec.tap));
   } else {
-    ASSIGN_OR_RETURN(config.link, OpenUnixDatagramLink(local, peer));
+    ASSIGN_OR_RETURN(config.link, OpenUnixDatagramLink(spec.local, spec.peer));
   }
-  config.mac = mac.value_or(RandomMacAddress());
+  config.mac = spec.mac.value_or(RandomMacAddress());
   return config;
+}
+
+absl::StatusOr<NetDeviceConfig> OpenNetDevice(absl::string_view spec) {
+  ASSIGN_OR_RETURN(const NetSpec parsed, ParseNetSpec(spec));
+  return OpenNetDevice(parsed);
 }
 
 std::array<uint8_t, 6> RandomMacAddress() {

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -80,13 +82,32 @@ absl::StatusOr<std::shared_ptr<NetLink>> OpenTapLink(const std::string& name);
 absl::StatusOr<std::shared_ptr<NetLink>> OpenUnixDatagramLink(
     const std::string& local_path, const std::string& peer_path);
 
-// The device hvbios-run's `--net SPEC` names, for the links the library
-// opens itself: "tap=NAME" and "dgram=LOCAL,peer=PEER", each with an
-// optional ",mac=MAC" (without: RandomMacAddress()). InvalidArgument for a
-// malformed spec; Unimplemented for "user...": user-mode networking runs
-// in the hvbios-net-user helper, which hvbios-run starts (an embedder
-// starts it on a socketpair and gives its end to MakeSocketLink); the
-// opening errors of OpenTapLink and OpenUnixDatagramLink.
+// A network device as hvbios-run's `--net SPEC` (and a VM profile's
+// `nets`) names it: "tap=NAME", "dgram=LOCAL,peer=PEER" or
+// "user[,hostfwd=RULE]...[,restrict=on|off]", each with ",mac=MAC".
+struct NetSpec {
+  enum class Kind { kTap, kDgram, kUser };
+  Kind kind = Kind::kTap;
+  std::string tap;          // kTap: the interface's name
+  std::string local, peer;  // kDgram: socket paths
+  // kUser: hvbios-net-user's options (--restrict, --hostfwd RULE), the
+  // rules as written: the helper checks them.
+  std::vector<std::string> user_args;
+  std::optional<std::array<uint8_t, 6>> mac;  // unset: random, per run
+};
+// Parses `text`; InvalidArgument "`what` 'TEXT': expected ..." when it is
+// malformed, ParseMacAddress()'s error for a bad MAC.
+absl::StatusOr<NetSpec> ParseNetSpec(absl::string_view text,
+                                     absl::string_view what = "net spec");
+
+// The device `spec` names, for the links the library opens itself (tap
+// and dgram; no MAC: RandomMacAddress()). Unimplemented for user-mode
+// networking: it runs in the hvbios-net-user helper, which hvbios-run
+// starts (an embedder starts it on a socketpair and gives its end to
+// MakeSocketLink). Otherwise OpenTapLink's or OpenUnixDatagramLink's
+// errors.
+absl::StatusOr<NetDeviceConfig> OpenNetDevice(const NetSpec& spec);
+// ParseNetSpec(spec), then OpenNetDevice().
 absl::StatusOr<NetDeviceConfig> OpenNetDevice(absl::string_view spec);
 
 // A connected datagram or seqpacket socket the caller owns (one end of a

@@ -175,24 +175,24 @@ int Run(const RunOptions& options) {
     if (!disk.ok()) return Error(kExitBadImage, disk.status().message());
     vm_options.disks.push_back(*std::move(disk));
   }
+  // Each MAC is chosen once: the guest keeps its address across reboots.
   for (const NetSpec& n : options.nets) {
-    absl::StatusOr<std::shared_ptr<NetLink>> link;
-    switch (n.kind) {
-      case NetSpec::Kind::kTap:
-        link = OpenTapLink(n.tap);
-        break;
-      case NetSpec::Kind::kDgram:
-        link = OpenUnixDatagramLink(n.local, n.peer);
-        break;
-      case NetSpec::Kind::kUser:
-        absl::StatusOr<std::string> tool = HelperToolPath("hvbios-net-user");
-        link = tool.ok() ? StartUserNetwork(*tool, n.user_args) : tool.status();
-        break;
+    absl::StatusOr<NetDeviceConfig> net;
+    if (n.kind == NetSpec::Kind::kUser) {
+      absl::StatusOr<std::string> tool = HelperToolPath("hvbios-net-user");
+      absl::StatusOr<std::shared_ptr<NetLink>> link =
+          tool.ok() ? StartUserNetwork(*tool, n.user_args) : tool.status();
+      if (link.ok()) {
+        net = NetDeviceConfig{.link = *std::move(link),
+                              .mac = n.mac.value_or(RandomMacAddress())};
+      } else {
+        net = link.status();
+      }
+    } else {
+      net = OpenNetDevice(n);
     }
-    if (!link.ok()) return Error(kExitBadImage, link.status().message());
-    // Chosen once: the guest keeps its address across reboots.
-    vm_options.nets.push_back(
-        {.link = *std::move(link), .mac = n.mac.value_or(RandomMacAddress())});
+    if (!net.ok()) return Error(kExitBadImage, net.status().message());
+    vm_options.nets.push_back(*std::move(net));
   }
 
   if (!options.trace_path.empty()) {

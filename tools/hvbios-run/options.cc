@@ -47,54 +47,15 @@ absl::StatusOr<absl::Duration> ParseTimeout(absl::string_view text) {
 }  // namespace
 
 absl::StatusOr<NetSpec> ParseNetSpec(absl::string_view text) {
-  const absl::Status usage = absl::InvalidArgumentError(
-      absl::StrCat("--net '", text,
-                   "': expected tap=NAME, dgram=LOCAL,peer=PEER or "
-                   "user[,hostfwd=RULE][,restrict=on], each with [,mac=MAC]"));
-  NetSpec spec;
-  bool kind_given = false;
-  for (absl::string_view item : absl::StrSplit(text, ',')) {
-    const std::pair<absl::string_view, absl::string_view> kv =
-        absl::StrSplit(item, absl::MaxSplits('=', 1));
-    const auto& [key, value] = kv;
-    if (!kind_given && item == "user") {
-      spec.kind = NetSpec::Kind::kUser;
-    } else if (value.empty()) {
-      return usage;
-    } else if (!kind_given && key == "tap") {
-      spec.kind = NetSpec::Kind::kTap;
-      spec.tap = std::string(value);
-    } else if (!kind_given && key == "dgram") {
-      spec.kind = NetSpec::Kind::kDgram;
-      spec.local = std::string(value);
-    } else if (kind_given && key == "peer" &&
-               spec.kind == NetSpec::Kind::kDgram && spec.peer.empty()) {
-      spec.peer = std::string(value);
-    } else if (kind_given && key == "hostfwd" &&
-               spec.kind == NetSpec::Kind::kUser) {
-      if (absl::Status s = net_user::ParseHostForward(value).status();
-          !s.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--net '", text, "': ", s.message()));
-      }
-      spec.user_args.push_back("--hostfwd");
-      spec.user_args.push_back(std::string(value));
-    } else if (kind_given && key == "restrict" &&
-               spec.kind == NetSpec::Kind::kUser &&
-               (value == "on" || value == "off")) {
-      if (value == "on") spec.user_args.push_back("--restrict");
-    } else if (kind_given && key == "mac" && !spec.mac.has_value()) {
-      absl::StatusOr<std::array<uint8_t, 6>> mac = ParseMacAddress(value);
-      if (!mac.ok()) return mac.status();
-      spec.mac = *mac;
-    } else {
-      return usage;
+  ASSIGN_OR_RETURN(NetSpec spec, hvbios::ParseNetSpec(text, "--net"));
+  for (size_t i = 0; i + 1 < spec.user_args.size(); ++i) {
+    if (spec.user_args[i] != "--hostfwd") continue;
+    if (absl::Status s =
+            net_user::ParseHostForward(spec.user_args[i + 1]).status();
+        !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--net '", text, "': ", s.message()));
     }
-    kind_given = true;
-  }
-  if (!kind_given ||
-      (spec.kind == NetSpec::Kind::kDgram && spec.peer.empty())) {
-    return usage;
   }
   return spec;
 }

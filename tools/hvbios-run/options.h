@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "hvbios/net.h"
 
 namespace hvbios::run {
 
@@ -42,17 +43,9 @@ inline constexpr size_t kMaxDisks = 16;
 inline constexpr size_t kMaxNets = 8;
 
 // One --net: a network device and its link (docs/hvbios-run.md).
-struct NetSpec {
-  enum class Kind { kTap, kDgram, kUser };
-  Kind kind = Kind::kTap;
-  std::string tap;          // kTap: the interface's name
-  std::string local, peer;  // kDgram: socket paths
-  // kUser: hvbios-net-user's options (--restrict, --hostfwd RULE).
-  std::vector<std::string> user_args;
-  std::optional<std::array<uint8_t, 6>> mac;  // unset: random, per run
-};
-// Parses "tap=NAME[,mac=MAC]", "dgram=LOCAL,peer=PEER[,mac=MAC]" or
-// "user[,hostfwd=RULE]...[,restrict=on|off][,mac=MAC]".
+using hvbios::NetSpec;
+// hvbios::ParseNetSpec() for --net, with each hostfwd rule checked as
+// hvbios-net-user will read it.
 absl::StatusOr<NetSpec> ParseNetSpec(absl::string_view text);
 
 struct RunOptions {

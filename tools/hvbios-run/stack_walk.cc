@@ -125,18 +125,19 @@ std::string DescribeStack(const Registers& regs, const ReadPhysical& read,
   // A call into the hypercall page (or any call not yet framed) leaves
   // its return address on top of the stack.
   uint64_t top;
-  if (read_virtual(regs.rsp, &top) && !symbols.DescribeReturn(top).empty()) {
-    line(top, symbols.DescribeReturn(top));
+  if (read_virtual(regs.rsp, &top)) {
+    if (const std::string name = symbols.DescribeReturn(top); !name.empty()) {
+      line(top, name);
+    }
   }
   uint64_t rbp = regs.rbp, floor = regs.rsp;
   while (frame < max_frames && rbp % 8 == 0 && rbp >= floor &&
          rbp - floor < kMaxFrameSpan) {
     uint64_t saved_rbp, ret;
-    if (!read_virtual(rbp, &saved_rbp) || !read_virtual(rbp + 8, &ret) ||
-        symbols.DescribeReturn(ret).empty()) {
-      break;
-    }
-    line(ret, symbols.DescribeReturn(ret));
+    if (!read_virtual(rbp, &saved_rbp) || !read_virtual(rbp + 8, &ret)) break;
+    const std::string name = symbols.DescribeReturn(ret);
+    if (name.empty()) break;
+    line(ret, name);
     floor = rbp + 16;
     rbp = saved_rbp;
   }

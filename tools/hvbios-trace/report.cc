@@ -24,25 +24,33 @@ std::string Micros(uint64_t ns) {
   return absl::StrFormat("%.1f", static_cast<double>(ns) / 1000);
 }
 
-// Event names, grouped: name -> host times.
-std::map<std::string, std::vector<uint64_t>> ByName(
-    const std::vector<TraceRecord>& records) {
-  std::map<std::string, std::vector<uint64_t>> by_name;
+// One event's records: their host times, and how many failed.
+struct Group {
+  std::vector<uint64_t> times;
+  uint64_t errors = 0;
+};
+
+// Records grouped by event name (each named once).
+std::map<std::string, Group> ByName(const std::vector<TraceRecord>& records) {
+  std::map<std::string, Group> by_name;
   for (const TraceRecord& r : records) {
     if (r.kind == TraceKind::kDropped) continue;
-    by_name[EventName(r)].push_back(r.host_ns);
+    Group& g = by_name[EventName(r)];
+    g.times.push_back(r.host_ns);
+    if (r.kind == TraceKind::kHypercall && r.result < 0) ++g.errors;
   }
   return by_name;
 }
 
 // Names by count, most frequent first (ties by name).
 std::vector<std::string> NamesByCount(
-    const std::map<std::string, std::vector<uint64_t>>& by_name) {
+    const std::map<std::string, Group>& by_name) {
   std::vector<std::string> names;
-  for (const auto& [name, times] : by_name) names.push_back(name);
+  for (const auto& [name, group] : by_name) names.push_back(name);
   std::stable_sort(names.begin(), names.end(),
                    [&](const std::string& a, const std::string& b) {
-                     return by_name.at(a).size() > by_name.at(b).size();
+                     return by_name.at(a).times.size() >
+                            by_name.at(b).times.size();
                    });
   return names;
 }
@@ -97,18 +105,14 @@ std::string EventName(const TraceRecord& r) {
 }
 
 std::vector<EventStats> Summarize(const std::vector<TraceRecord>& records) {
-  std::map<std::string, std::vector<uint64_t>> by_name = ByName(records);
-  std::map<std::string, uint64_t> errors;
-  for (const TraceRecord& r : records) {
-    if (r.kind == TraceKind::kHypercall && r.result < 0) ++errors[EventName(r)];
-  }
+  std::map<std::string, Group> by_name = ByName(records);
   std::vector<EventStats> rows;
   for (const std::string& name : NamesByCount(by_name)) {
-    std::vector<uint64_t>& times = by_name[name];
+    std::vector<uint64_t>& times = by_name[name].times;
     std::sort(times.begin(), times.end());
     rows.push_back({.name = name,
                     .count = times.size(),
-                    .errors = errors[name],
+                    .errors = by_name[name].errors,
                     .p50_ns = Percentile(times, 50),
                     .p90_ns = Percentile(times, 90),
                     .p99_ns = Percentile(times, 99),
@@ -163,7 +167,7 @@ std::string ChromeTraceJson(const TraceFile& trace) {
 
 std::string GnuplotScript(const std::vector<TraceRecord>& records,
                           const std::string& png, size_t top) {
-  std::map<std::string, std::vector<uint64_t>> by_name = ByName(records);
+  const std::map<std::string, Group> by_name = ByName(records);
   std::vector<std::string> names = NamesByCount(by_name);
   if (names.size() > top) names.resize(top);
   // Log-spaced bins of the host's time: 4 per decade from 100 ns.
@@ -183,7 +187,7 @@ std::string GnuplotScript(const std::vector<TraceRecord>& records,
   std::string data;
   for (size_t i = 0; i < names.size(); ++i) {
     std::vector<uint64_t> counts(kBins);
-    for (uint64_t ns : by_name[names[i]]) ++counts[bin_of(ns)];
+    for (uint64_t ns : by_name.at(names[i]).times) ++counts[bin_of(ns)];
     absl::StrAppendFormat(&data, "$d%d << EOD\n", i);
     for (int b = 0; b < kBins; ++b) {
       absl::StrAppendFormat(&data, "%.3f %d\n",
