@@ -46,6 +46,7 @@ std::string DescribeExit(const VcpuExit& exit) {
     case VcpuExit::Kind::kHypercall:
     case VcpuExit::Kind::kCanceled:
     case VcpuExit::Kind::kNotify:
+    case VcpuExit::Kind::kDebug:
       break;
   }
   return "unexpected exit";
@@ -288,7 +289,7 @@ bool VcpuImpl::ServeRequests() {
       ++unparks_;
       continue;  // a pause requested meanwhile parks it again
     }
-    return true;
+    return ApplyGuestDebugLocked();
   }
 }
 
@@ -343,6 +344,10 @@ void VcpuImpl::ThreadMain() {
       continue;
     }
     if (exit->kind == VcpuExit::Kind::kCanceled) continue;
+    if (exit->kind == VcpuExit::Kind::kDebug) {
+      OnDebugExit(exit->address);
+      continue;
+    }
     if (exit->kind == VcpuExit::Kind::kNotify) {
       vm_->services_->Doorbell(exit->address);
       if (tracer != nullptr) {

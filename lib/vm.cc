@@ -212,10 +212,16 @@ absl::Status VmImpl::Resume() {
   if (exit_.has_value()) {
     return absl::FailedPreconditionError("the VM has stopped");
   }
-  paused_ = false;
+  ResumeLocked(std::nullopt);
+  return absl::OkStatus();
+}
+
+void VmImpl::ResumeLocked(std::optional<uint32_t> only) {
+  if (!only.has_value()) paused_ = false;
   std::vector<std::pair<VcpuImpl*, uint64_t>> resuming;
   for (auto& v : vcpus_) {
     if (v == nullptr || v->state_ != VcpuState::kPaused) continue;
+    if (only.has_value() && v->id_ != *only) continue;
     if (!v->parked_) {  // started during the pause, not parked yet
       v->pause_requested_ = false;
       v->state_ = VcpuState::kRunning;
@@ -228,7 +234,6 @@ absl::Status VmImpl::Resume() {
       return p.first->ResumeServedLocked(p.second);
     });
   });
-  return absl::OkStatus();
 }
 
 absl::Status VmImpl::RaiseEvent(uint32_t vcpu_id, uint8_t vector) {
@@ -329,6 +334,7 @@ std::string VmImpl::CallerRegisters(uint32_t caller) {
 
 void VmImpl::RequestExitLocked(const VmExit& exit) {
   if (!exit_.has_value()) exit_ = exit;
+  WakeDebuggerLocked();
   for (auto& v : vcpus_) {
     if (v != nullptr && v->thread_running_) {
       v->exit_requested_ = true;

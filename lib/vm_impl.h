@@ -6,14 +6,17 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "hvbios/backend.h"
+#include "hvbios/debug.h"
 #include "hvbios/internal/mutex.h"
 #include "hvbios/trace.h"
 #include "hvbios/vm.h"
@@ -24,6 +27,7 @@
 
 namespace hvbios {
 
+class DebuggerImpl;
 class VmImpl;
 
 class VcpuImpl final : public Vcpu {
@@ -45,6 +49,7 @@ class VcpuImpl final : public Vcpu {
   absl::Status SetRegisters(const Registers& regs) override;
 
  private:
+  friend class DebuggerImpl;
   friend class VmImpl;
 
   // Starts (or restarts) the vCPU at `entry`. vm_->mu_ held.
@@ -69,6 +74,13 @@ class VcpuImpl final : public Vcpu {
   // A guest fault or host error on this vCPU: ends the VM with its
   // registers.
   void Fail(VmExit::Reason reason, const std::string& what);
+  // Debugging (lib/vm_debug.cc). A kDebug exit at `rip`: a stop if a step
+  // was asked for or `rip` is a breakpoint. vCPU thread.
+  void OnDebugExit(uint64_t rip);
+  // Tells the backend to single-step while the debugger needs it: a step
+  // asked for, or breakpoints set. vCPU thread, mu_ held; false (and the
+  // VM ends) if the backend failed.
+  bool ApplyGuestDebugLocked();
 
   VmImpl* const vm_;
   const uint32_t id_;
@@ -94,8 +106,10 @@ class VcpuImpl final : public Vcpu {
   uint64_t resume_gen_ = 0;  // bumped by every resume; a parked thread
                              // leaves when it changes
   bool exit_requested_ = false;
-  bool thread_running_ = false;  // ThreadMain has not returned
-  std::thread thread_;           // joined by Destroy() or ~VmImpl
+  bool thread_running_ = false;   // ThreadMain has not returned
+  bool step_pending_ = false;     // the debugger asked for one instruction
+  bool single_stepping_ = false;  // as the backend was last told
+  std::thread thread_;            // joined by Destroy() or ~VmImpl
 };
 
 class VmImpl final : public Vm, public ServiceContext {
@@ -137,6 +151,7 @@ class VmImpl final : public Vm, public ServiceContext {
   absl::Status RemoveInterruptRoute(uint32_t id) override;
   absl::Status AddEventSource(uint32_t source) override;
   absl::Status TriggerEvent(uint32_t source) override;
+  absl::StatusOr<std::unique_ptr<Debugger>> AttachDebugger() override;
   const GuestMemory& memory() const override { return *memory_; }
   const VmOptions& options() const override { return options_; }
 
@@ -153,6 +168,7 @@ class VmImpl final : public Vm, public ServiceContext {
   bool VcpuCanTakeEvents(uint32_t id) override;
 
  private:
+  friend class DebuggerImpl;
   friend class VcpuImpl;
 
   VmImpl(std::unique_ptr<BackendVm> backend,
@@ -168,6 +184,15 @@ class VmImpl final : public Vm, public ServiceContext {
   // the boot vCPU first runs.
   void InitClockPageLocked(BackendVcpu& vcpu)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Lets paused vCPUs run again: all of them (and ends the VM-wide
+  // pause), or only `only`. Waits until each has left its park.
+  void ResumeLocked(std::optional<uint32_t> only)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Debugging (lib/vm_debug.cc): queues `stop` for the debugger, asks
+  // every vCPU to pause (all-stop) and wakes the debugger.
+  void ReportDebugStopLocked(const DebugStop& stop)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WakeDebuggerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether any vCPU but `except` is running or paused (and not stopping).
   bool AnyVcpuActiveLocked(uint32_t except) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -214,6 +239,15 @@ class VmImpl final : public Vm, public ServiceContext {
   bool ever_started_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;  // Pause() until Resume()
   std::optional<VmExit> exit_ ABSL_GUARDED_BY(mu_);
+  // The attached debugger's state (hvbios/debug.h).
+  struct DebugState {
+    bool attached = false;
+    std::set<uint64_t> breakpoints;
+    std::deque<DebugStop> stops;  // reported, not yet taken
+    bool exit_reported = false;   // TakeStop() told of the VM's end
+    int stop_fd = -1;             // the debugger's eventfd
+  };
+  DebugState debug_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hvbios

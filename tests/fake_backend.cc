@@ -78,7 +78,15 @@ class FakeBackendVcpu : public BackendVcpu {
     r = regs;
     r.cr0 = control.cr0, r.cr2 = control.cr2, r.cr3 = control.cr3;
     r.cr4 = control.cr4, r.efer = control.efer;
-    r.cs = control.cs, r.ss = control.ss;
+    r.cs = control.cs, r.ss = control.ss, r.ds = control.ds;
+    r.es = control.es, r.fs = control.fs, r.gs = control.gs;
+    r.fs_base = control.fs_base, r.gs_base = control.gs_base;
+    return absl::OkStatus();
+  }
+
+  absl::Status SetGuestDebug(const GuestDebug& debug) override {
+    hvbios::MutexLock lock(&script_->mu);
+    script_->debug.push_back(debug);
     return absl::OkStatus();
   }
 

@@ -37,6 +37,8 @@ struct FakeVcpuScript {
   int runs ABSL_GUARDED_BY(mu) = 0;
   int interrupt_resets ABSL_GUARDED_BY(mu) = 0;
   Registers registers ABSL_GUARDED_BY(mu) = {};
+  // What SetGuestDebug() received, in order.
+  std::vector<GuestDebug> debug ABSL_GUARDED_BY(mu);
 
   // The guest runs `guest_code`, then makes hypercall `fid`.
   void AddHypercall(uint64_t fid, std::vector<uint64_t> args = {},
@@ -48,6 +50,18 @@ struct FakeVcpuScript {
       exit.hypercall.arg[i] = args[i];
     }
     exit.guest_code = std::move(guest_code);
+    hvbios::MutexLock lock(&mu);
+    exits.push_back(std::move(exit));
+  }
+  // The guest completes an instruction under a debugger: a kDebug exit
+  // with rip = `rip` (also in `registers`).
+  void AddDebugStep(uint64_t rip) {
+    ScriptedExit exit = {};
+    exit.kind = VcpuExit::Kind::kDebug;
+    exit.address = rip;
+    exit.guest_code = [this, rip]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      registers.rip = rip;  // Run() holds mu
+    };
     hvbios::MutexLock lock(&mu);
     exits.push_back(std::move(exit));
   }

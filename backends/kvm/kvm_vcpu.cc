@@ -125,11 +125,14 @@ class KvmVcpu final : public BackendVcpu {
     if (ioctl(fd_.get(), KVM_SET_REGS, &regs) != 0) {
       return ErrnoStatus(errno, "KVM_SET_REGS");
     }
-    return absl::OkStatus();
+    return single_step_ ? RearmSingleStep() : absl::OkStatus();
   }
 
   absl::StatusOr<VcpuExit> Run() override {
     VcpuExit exit = {};
+    if (single_step_ && (run_->kvm_dirty_regs & KVM_SYNC_X86_REGS)) {
+      RETURN_IF_ERROR(RearmSingleStep());
+    }
     const int r = ioctl(fd_.get(), KVM_RUN, 0);
     if (r != 0) {
       if (errno == EINTR || errno == EAGAIN) {
@@ -185,6 +188,11 @@ class KvmVcpu final : public BackendVcpu {
         return exit;
       case KVM_EXIT_INTR:
         exit.kind = VcpuExit::Kind::kCanceled;
+        return exit;
+      case KVM_EXIT_DEBUG:
+        exit.kind = VcpuExit::Kind::kDebug;
+        exit.address = run_->debug.arch.pc;
+        exit.code = run_->debug.arch.exception;
         return exit;
       case KVM_EXIT_INTERNAL_ERROR:
         exit.kind = VcpuExit::Kind::kInternalError;
@@ -246,11 +254,39 @@ class KvmVcpu final : public BackendVcpu {
     if (ioctl(fd_.get(), KVM_GET_SREGS, &s) != 0) {
       return ErrnoStatus(errno, "KVM_GET_SREGS");
     }
-    return Registers{r.rax, r.rbx, r.rcx,    r.rdx,         r.rsi,
-                     r.rdi, r.rsp, r.rbp,    r.r8,          r.r9,
-                     r.r10, r.r11, r.r12,    r.r13,         r.r14,
-                     r.r15, r.rip, r.rflags, s.cr0,         s.cr2,
-                     s.cr3, s.cr4, s.efer,   s.cs.selector, s.ss.selector};
+    return Registers{r.rax,         r.rbx,         r.rcx,         r.rdx,
+                     r.rsi,         r.rdi,         r.rsp,         r.rbp,
+                     r.r8,          r.r9,          r.r10,         r.r11,
+                     r.r12,         r.r13,         r.r14,         r.r15,
+                     r.rip,         r.rflags,      s.cr0,         s.cr2,
+                     s.cr3,         s.cr4,         s.efer,        s.cs.selector,
+                     s.ss.selector, s.ds.selector, s.es.selector, s.fs.selector,
+                     s.gs.selector, s.fs.base,     s.gs.base};
+  }
+
+  absl::Status SetGuestDebug(const GuestDebug& debug) override {
+    // api.rst, KVM_SET_GUEST_DEBUG: with SINGLESTEP, KVM keeps TF set for
+    // the guest (hidden from KVM_GET_REGS) and exits with KVM_EXIT_DEBUG
+    // after each instruction.
+    single_step_ = debug.single_step;
+    return RearmSingleStep();
+  }
+
+  // KVM keeps the guest's TF set for single-stepping only while rip is
+  // where KVM_SET_GUEST_DEBUG last saw it: writing rflags at another rip
+  // (KVM_SET_REGS, or the sync regs of an answered hypercall, loaded at
+  // the `out` instruction) drops it (x86.c, __kvm_set_rflags), and the
+  // guest would run free. So the setting is made again after every
+  // register write, as QEMU does after putting registers.
+  absl::Status RearmSingleStep() {
+    kvm_guest_debug control = {};
+    if (single_step_) {
+      control.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+    }
+    if (ioctl(fd_.get(), KVM_SET_GUEST_DEBUG, &control) != 0) {
+      return ErrnoStatus(errno, "KVM_SET_GUEST_DEBUG");
+    }
+    return absl::OkStatus();
   }
 
   absl::Status SetRegisters(const Registers& in) override {
@@ -263,12 +299,12 @@ class KvmVcpu final : public BackendVcpu {
     // KVM_EXIT_IO; x86 complete_fast_pio_out), so a new rip takes effect.
     if (run_->kvm_dirty_regs & KVM_SYNC_X86_REGS) {
       run_->s.regs.regs = r;
-      return absl::OkStatus();
+      return absl::OkStatus();  // Run() re-arms single-stepping
     }
     if (ioctl(fd_.get(), KVM_SET_REGS, &r) != 0) {
       return ErrnoStatus(errno, "KVM_SET_REGS");
     }
-    return absl::OkStatus();
+    return single_step_ ? RearmSingleStep() : absl::OkStatus();
   }
 
  private:
@@ -278,6 +314,7 @@ class KvmVcpu final : public BackendVcpu {
   kvm_run* const run_;
   const int kick_signal_;
   const kvm_lapic_state initial_lapic_;  // as CreateVcpu left it
+  bool single_step_ = false;  // SetGuestDebug's, re-armed after writes
   std::atomic<bool> bound_{false};
   pthread_t thread_{};  // written once before bound_ is set
 };

@@ -155,6 +155,7 @@ constexpr unsigned long kKvmRequests[] = {
     KVM_GET_LAPIC,
     KVM_SET_LAPIC,
     KVM_SET_MP_STATE,
+    KVM_SET_GUEST_DEBUG,
 };
 
 constexpr int kFcntlCommands[] = {F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL,

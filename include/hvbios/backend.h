@@ -19,13 +19,23 @@
 
 namespace hvbios {
 
-// General-purpose and control registers, for diagnostics and entry state.
+// General-purpose, segment and control registers, for diagnostics,
+// debuggers and entry state.
 struct Registers {
   uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
   uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
   uint64_t rip, rflags;
   uint64_t cr0, cr2, cr3, cr4, efer;
   uint16_t cs, ss;
+  uint16_t ds, es, fs, gs;
+  uint64_t fs_base, gs_base;
+};
+
+// How a debugger watches a vCPU (KVM: KVM_SET_GUEST_DEBUG); the guest's own
+// debug registers and TF are untouched.
+struct GuestDebug {
+  // A kDebug exit after every instruction the guest completes.
+  bool single_step = false;
 };
 
 // The 64-bit entry state the core asks a vCPU to start in (boot protocol,
@@ -63,6 +73,8 @@ struct VcpuExit {
     kOther,          // any other exit; `code` holds the backend's number.
     kNotify,         // the guest rang queue `address`'s doorbell and no
                      // bound eventfd took it (see BindDoorbell).
+    kDebug,          // a debug event SetGuestDebug asked for: `address` =
+                     // rip of the next instruction to run.
   };
   Kind kind;
   HypercallArgs hypercall;
@@ -119,9 +131,13 @@ class BackendVcpu {
   // thread stopped calling Run().
   virtual absl::StatusOr<Registers> GetRegisters() = 0;
 
+  // Makes later Run()s report the debug events `debug` asks for as kDebug
+  // exits; replaces the previous setting. Bound thread, between runs.
+  virtual absl::Status SetGuestDebug(const GuestDebug& debug) = 0;
+
   // Writes the general-purpose registers, rip and rflags (the control
-  // registers, efer, cs and ss in `regs` are ignored). A hypercall answered
-  // but not yet seen by the guest is overridden. Same threads as
+  // registers, efer and the segments in `regs` are ignored). A hypercall
+  // answered but not yet seen by the guest is overridden. Same threads as
   // GetRegisters().
   virtual absl::Status SetRegisters(const Registers& regs) = 0;
 };

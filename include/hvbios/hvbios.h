@@ -321,6 +321,9 @@ typedef struct hyperv_bios_regs {
   /* Read-only: _set_vcpu_regs ignores them. */
   uint64_t cr0, cr2, cr3, cr4, efer;
   uint16_t cs, ss;
+  /* Since 0.7 (a struct_size that ends before them leaves them out). */
+  uint16_t ds, es, fs, gs;
+  uint64_t fs_base, gs_base;
 } hyperv_bios_regs;
 /* Reads the registers of a vCPU that is not running (created, paused or
  * stopped); ESTATE while it runs or once destroyed. */

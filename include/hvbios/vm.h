@@ -44,6 +44,7 @@
 
 namespace hvbios {
 
+class Debugger;
 class GuestMemory;
 class Tracer;
 
@@ -369,6 +370,10 @@ class Vm {
   // routed, held while masked, dropped while unrouted.
   virtual absl::Status AddEventSource(uint32_t source) = 0;
   virtual absl::Status TriggerEvent(uint32_t source) = 0;
+
+  // Attaches a debugger (hvbios/debug.h): one at a time, FailedPrecondition
+  // while another is attached.
+  virtual absl::StatusOr<std::unique_ptr<Debugger>> AttachDebugger() = 0;
 
   // The library's own view of guest RAM (lib/guest_memory.h).
   virtual const GuestMemory& memory() const = 0;

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_format.h"
 #include "hvbios/block.h"
+#include "hvbios/gdb.h"
 #include "hvbios/internal/mutex.h"
 #include "hvbios/kvm.h"
 #include "hvbios/net.h"
@@ -135,11 +136,15 @@ absl::StatusOr<std::vector<std::string>> ReadProfileWithTool(
 
 // Confines hvbios-run from here on (hvbios/sandbox.h, docs/sandbox.md). A
 // sanitizer build runs without: its runtime needs what the filter forbids.
-absl::Status EnterSandbox() {
+absl::Status EnterSandbox(bool gdb) {
   if (!kvm::SandboxAvailable()) return absl::OkStatus();
   kvm::SandboxOptions sandbox;
   sandbox.program = "hvbios-run";
   sandbox.exit_status = kExitHostError;
+  if (gdb) {  // the gdb server's connections (hvbios/gdb.h)
+    sandbox.extra_syscalls = {"accept4", "recvfrom", "setsockopt",
+                              "getsockname"};
+  }
   absl::Status s = kvm::InstallSandbox(sandbox);
   if (!s.ok()) {
     return absl::Status(s.code(),
@@ -217,6 +222,17 @@ int Run(const RunOptions& options) {
                      .message());
   }
   kvm_options.device_fd = kvm_device.get();
+  UniqueFd gdb_listener;
+  if (options.gdb_port.has_value()) {
+    absl::StatusOr<int> fd = GdbListen(*options.gdb_port);
+    if (!fd.ok()) return Error(kExitUsage, fd.status().message());
+    gdb_listener = UniqueFd(*fd);
+    std::fprintf(stderr,
+                 "hvbios-run: gdb stub on 127.0.0.1:%d (gdb GUEST.elf -ex "
+                 "'target remote :%d')%s\n",
+                 *options.gdb_port, *options.gdb_port,
+                 options.gdb_wait ? "; the guest waits for it" : "");
+  }
   StdinForwarder stdin_forwarder;
   bool sandboxed = false;
   for (;;) {
@@ -230,10 +246,20 @@ int Run(const RunOptions& options) {
     absl::StatusOr<Vcpu*> boot = (*vm)->CreateVcpu(0);
     if (!boot.ok()) return Error(kExitHostError, boot.status().message());
     if (options.sandbox && !sandboxed) {
-      if (absl::Status s = EnterSandbox(); !s.ok()) {
+      if (absl::Status s = EnterSandbox(gdb_listener.valid()); !s.ok()) {
         return Error(kExitHostError, s.message());
       }
       sandboxed = true;
+    }
+    // Destroyed before the VM (declared after it).
+    std::unique_ptr<GdbServer> gdb;
+    if (gdb_listener.valid()) {
+      // --gdb-wait: the boot vCPU starts paused, until gdb continues it.
+      if (options.gdb_wait) (void)(*vm)->Pause();
+      absl::StatusOr<std::unique_ptr<GdbServer>> server =
+          GdbServer::Start(vm->get(), gdb_listener.get());
+      if (!server.ok()) return Error(kExitHostError, server.status().message());
+      gdb = *std::move(server);
     }
     if (absl::Status s = (*boot)->Start(); !s.ok()) {
       return Error(kExitHostError, s.message());
@@ -242,6 +268,11 @@ int Run(const RunOptions& options) {
     current_vm.store(vm->get());
     absl::StatusOr<VmExit> exit = (*vm)->Wait(deadline - absl::Now());
     stdin_forwarder.Attach(nullptr);
+    // A gdb that is connected sees the end (a fault or a panic stops in
+    // it) and leaves before the report.
+    if (gdb != nullptr && exit.ok()) {
+      (void)gdb->WaitUntilDisconnected(deadline - absl::Now());
+    }
 
     if (const std::string failure = console.failure(); !failure.empty()) {
       return Error(kExitHostError,
@@ -300,6 +331,12 @@ int Run(const RunOptions& options) {
                             exit->vcpu_id, exit->exit_code, exit->message,
                             StackOf(**vm, exit->vcpu_id, symbols)));
       case VmExit::Reason::kStopped:
+        // Nothing but gdb's kill stops the VM on its own (a console that
+        // fails is reported above).
+        if (gdb != nullptr && exit->message.empty()) {
+          return Error(kExitHostError, "the guest was killed by gdb");
+        }
+        [[fallthrough]];
       case VmExit::Reason::kHostError:
         return Error(kExitHostError, exit->message.empty()
                                          ? "the VM stopped unexpectedly"

@@ -181,6 +181,17 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args) {
       if (!v.ok()) return v.status();
       if (v->empty()) return absl::InvalidArgumentError("--trace needs a path");
       options.trace_path = *v;
+    } else if (name == "--gdb") {
+      absl::StatusOr<std::string> v = take_value();
+      if (!v.ok()) return v.status();
+      uint32_t port;
+      if (!absl::SimpleAtoi(*v, &port) || port == 0 || port > 65535) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--gdb takes a TCP port number (1-65535), not '", *v, "'"));
+      }
+      options.gdb_port = port;
+    } else if (name == "--gdb-wait") {
+      options.gdb_wait = true;
     } else if (name == "--profile" || name == "-p") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();
@@ -232,6 +243,9 @@ absl::StatusOr<RunOptions> ParseRunOptions(const std::vector<std::string>& args,
     }
     Merge(*from_profile, parsed.given, &options);
   }
+  if (options.gdb_wait && !options.gdb_port.has_value()) {
+    return absl::InvalidArgumentError("--gdb-wait needs --gdb PORT");
+  }
   if (!options.help && options.image.empty()) {
     return absl::InvalidArgumentError(
         "no guest image given, on the command line or in a profile (see "
@@ -277,6 +291,11 @@ Options:
                       MMIO access, with its vCPU, arguments, status and
                       the host's time, into FILE (created or truncated);
                       hvbios-trace FILE summarises it
+      --gdb PORT      serve gdb on 127.0.0.1:PORT (target remote :PORT):
+                      vCPUs are threads; breakpoints, steps, registers,
+                      memory by virtual address (docs/debugging.md)
+      --gdb-wait      with --gdb: the guest waits for gdb to connect and
+                      continue before its first instruction
   -p, --profile FILE  a VM profile (protobuf text format, hvbios.VmProfile in
                       proto/hvbios/vm_profile.proto): guest, memory, vcpus,
                       cmdline, disks, nets, timeout_seconds; options given

@@ -62,6 +62,10 @@ struct RunOptions {
   std::string image;
   // --trace FILE: every exit recorded there (hvbios/trace.h); empty: off.
   std::string trace_path;
+  // --gdb PORT: a gdb stub on 127.0.0.1:PORT (hvbios/gdb.h); --gdb-wait:
+  // the guest waits for gdb before its first instruction.
+  std::optional<uint16_t> gdb_port;
+  bool gdb_wait = false;
   bool help = false;
   // The seccomp sandbox once set up (hvbios/sandbox.h); --no-sandbox.
   bool sandbox = true;

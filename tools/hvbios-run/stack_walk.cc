@@ -10,8 +10,6 @@
 namespace hvbios::run {
 namespace {
 
-constexpr uint64_t kPresent = 1, kLarge = 1 << 7;
-constexpr uint64_t kAddressMask = 0x000ffffffffff000ull;
 constexpr uint64_t kMaxFrameSpan = 1 << 20;
 
 // A copy of the T at `offset` in `image`, if all of it is there.
@@ -86,34 +84,11 @@ std::string Symbols::DescribeReturn(uint64_t address) const {
                       : absl::StrFormat("%s+0x%x", f->name, address - f->start);
 }
 
-bool GuestVirtualToPhysical(const Registers& regs, const ReadPhysical& read,
-                            uint64_t va, uint64_t* gpa) {
-  if (!(regs.cr0 & (1ull << 31))) {  // paging off
-    *gpa = va;
-    return true;
-  }
-  // 4-level paging (SDM Vol. 3A 4.5): PML4, PDPT, PD, PT.
-  uint64_t table = regs.cr3 & kAddressMask;
-  for (int level = 3; level >= 0; --level) {
-    const uint64_t index = (va >> (12 + 9 * level)) & 511;
-    uint64_t entry;
-    if (!read(table + index * 8, &entry) || !(entry & kPresent)) return false;
-    if (level == 0 || ((level == 1 || level == 2) && (entry & kLarge))) {
-      const uint64_t page_bits = 12 + 9 * level;
-      const uint64_t base = entry & kAddressMask & ~((1ull << page_bits) - 1);
-      *gpa = base | (va & ((1ull << page_bits) - 1));
-      return true;
-    }
-    table = entry & kAddressMask;
-  }
-  return false;
-}
-
 std::string DescribeStack(const Registers& regs, const ReadPhysical& read,
                           const Symbols& symbols, int max_frames) {
   auto read_virtual = [&](uint64_t va, uint64_t* value) {
-    uint64_t gpa;
-    return GuestVirtualToPhysical(regs, read, va, &gpa) && read(gpa, value);
+    const std::optional<uint64_t> gpa = TranslateGuestVirtual(regs, read, va);
+    return gpa.has_value() && read(*gpa, value);
   };
   std::string out;
   int frame = 0;

@@ -15,6 +15,7 @@
 
 #include "absl/types/span.h"
 #include "hvbios/backend.h"
+#include "hvbios/debug.h"
 
 namespace hvbios::run {
 
@@ -41,13 +42,7 @@ class Symbols {
   std::vector<Function> functions_;  // by start
 };
 
-// Reads 8 bytes of guest-physical memory; false if it is not RAM.
-using ReadPhysical = std::function<bool(uint64_t gpa, uint64_t* value)>;
-
-// Translates a guest-virtual address through the guest's 4-level page
-// tables at regs.cr3 (identity when paging is off): false if unmapped.
-bool GuestVirtualToPhysical(const Registers& regs, const ReadPhysical& read,
-                            uint64_t va, uint64_t* gpa);
+using ReadPhysical = ReadPhysical64;
 
 // Lines "  #0 0x1004e7 hvb_main+0x27", at most `max_frames`.
 std::string DescribeStack(const Registers& regs, const ReadPhysical& read,

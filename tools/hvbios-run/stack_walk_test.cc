@@ -94,7 +94,8 @@ TEST_F(StackWalkTest, WalksFramesUntilTheyStopLookingLikeFrames) {
       << short_stack;
 }
 
-// 4-level paging with a 2 MiB page, a 4 KiB page and a hole.
+// 4-level paging with a 1 GiB page, a 2 MiB page, a 4 KiB page and holes
+// (hvbios::TranslateGuestVirtual, which the walk and the debugger use).
 TEST_F(StackWalkTest, TranslatesThroughTheGuestsPageTables) {
   Registers regs = {};
   regs.cr0 = 1ull << 31;
@@ -104,13 +105,17 @@ TEST_F(StackWalkTest, TranslatesThroughTheGuestsPageTables) {
   memory_[0x12000 + 2 * 8] = 0x1200000 | 0x81;  // PD[2]: 2 MiB page
   memory_[0x12000 + 3 * 8] = 0x13000 | 1;       // PD[3]: a PT
   memory_[0x13000 + 5 * 8] = 0x777000 | 1;      // PT[5]
-  uint64_t gpa = 0;
-  ASSERT_TRUE(GuestVirtualToPhysical(regs, Reader(), 0x400123, &gpa));
-  EXPECT_EQ(gpa, 0x1200123u);
-  ASSERT_TRUE(GuestVirtualToPhysical(regs, Reader(), 0x605abc, &gpa));
-  EXPECT_EQ(gpa, 0x777abcu);
-  EXPECT_FALSE(GuestVirtualToPhysical(regs, Reader(), 0x604000, &gpa));
-  EXPECT_FALSE(GuestVirtualToPhysical(regs, Reader(), 0x800000, &gpa));
+  memory_[0x11000 + 8] = 0x80000000 | 0x81;     // PDPT[1]: 1 GiB page
+  EXPECT_EQ(TranslateGuestVirtual(regs, Reader(), 0x400123), 0x1200123u);
+  EXPECT_EQ(TranslateGuestVirtual(regs, Reader(), 0x605abc), 0x777abcu);
+  EXPECT_EQ(TranslateGuestVirtual(regs, Reader(), 0x4abcdef0), 0x8abcdef0u);
+  EXPECT_EQ(TranslateGuestVirtual(regs, Reader(), 0x604000), std::nullopt);
+  EXPECT_EQ(TranslateGuestVirtual(regs, Reader(), 0x800000), std::nullopt);
+  EXPECT_EQ(TranslateGuestVirtual(regs, Reader(), 0x8000000000), std::nullopt)
+      << "PML4[1] is empty";
+  regs.cr0 = 0;
+  EXPECT_EQ(TranslateGuestVirtual(regs, Reader(), 0x605abc), 0x605abcu)
+      << "paging off: identity";
 }
 
 }  // namespace

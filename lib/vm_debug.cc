@@ -1,0 +1,289 @@
+// The debugger behind hvbios/debug.h: breakpoints by single-stepping, the
+// all-stop protocol on top of the vCPUs' pause park, and guest-virtual
+// memory through the guest's page tables.
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "lib/status_macros.h"
+#include "lib/threads.h"
+#include "lib/vm_impl.h"
+
+namespace hvbios {
+
+// ---- vCPU side --------------------------------------------------------------
+
+bool VcpuImpl::ApplyGuestDebugLocked() {
+  const bool want = step_pending_ ||
+                    (vm_->debug_.attached && !vm_->debug_.breakpoints.empty());
+  if (want == single_stepping_) return true;
+  if (absl::Status s = backend_->SetGuestDebug({.single_step = want});
+      !s.ok()) {
+    vm_->RequestExitLocked({.reason = VmExit::Reason::kHostError,
+                            .vcpu_id = id_,
+                            .message = std::string(s.message())});
+    return false;
+  }
+  single_stepping_ = want;
+  return true;
+}
+
+void VcpuImpl::OnDebugExit(uint64_t rip) {
+  MutexLock lock(&vm_->mu_);
+  DebugStop stop = {.vcpu_id = id_, .address = rip};
+  if (step_pending_) {
+    step_pending_ = false;
+    stop.reason = DebugStop::Reason::kStep;
+  } else if (vm_->debug_.attached && vm_->debug_.breakpoints.contains(rip)) {
+    stop.reason = DebugStop::Reason::kBreakpoint;
+  } else {
+    // Stepping towards a breakpoint, or a step nobody wants any more: let
+    // the next entry re-check whether to step at all.
+    attention_.store(true, std::memory_order_relaxed);
+    return;
+  }
+  vm_->ReportDebugStopLocked(stop);
+}
+
+// ---- VM side ----------------------------------------------------------------
+
+void VmImpl::ReportDebugStopLocked(const DebugStop& stop) {
+  if (!debug_.attached) return;
+  debug_.stops.push_back(stop);
+  // All-stop: this vCPU and every other park before their next entry, and
+  // vCPUs the guest starts meanwhile start paused.
+  paused_ = true;
+  for (auto& v : vcpus_) {
+    if (v != nullptr && v->state_ == VcpuState::kRunning) {
+      v->RequestPauseLocked();
+    }
+  }
+  WakeDebuggerLocked();
+}
+
+void VmImpl::WakeDebuggerLocked() {
+  if (!debug_.attached) return;
+  const uint64_t one = 1;
+  // The counter cannot overflow from wakes; EAGAIN would mean it is
+  // readable already, which is all a wake is for.
+  (void)!write(debug_.stop_fd, &one, sizeof(one));
+}
+
+class DebuggerImpl final : public Debugger {
+ public:
+  DebuggerImpl(VmImpl* vm, UniqueFd stop_fd)
+      : vm_(vm), stop_fd_(std::move(stop_fd)) {}
+
+  ~DebuggerImpl() override {
+    MutexLock lock(&vm_->mu_);
+    vm_->debug_ = {};
+    for (auto& v : vm_->vcpus_) {
+      if (v == nullptr) continue;
+      v->step_pending_ = false;
+      if (v->thread_running_) v->NotifyLocked();  // stop stepping
+    }
+  }
+
+  absl::Status InsertBreakpoint(uint64_t address) override {
+    MutexLock lock(&vm_->mu_);
+    if (vm_->debug_.breakpoints.insert(address).second &&
+        vm_->debug_.breakpoints.size() == 1) {
+      NotifyAllLocked();  // start stepping
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status RemoveBreakpoint(uint64_t address) override {
+    MutexLock lock(&vm_->mu_);
+    if (vm_->debug_.breakpoints.erase(address) == 0) {
+      return absl::NotFoundError(
+          absl::StrFormat("no breakpoint at 0x%x", address));
+    }
+    // A stop at it not yet reported is moot now.
+    std::erase_if(vm_->debug_.stops, [&](const DebugStop& s) {
+      return s.reason == DebugStop::Reason::kBreakpoint && s.address == address;
+    });
+    if (vm_->debug_.breakpoints.empty()) NotifyAllLocked();  // stop stepping
+    return absl::OkStatus();
+  }
+
+  absl::Status Resume(std::optional<uint32_t> step, bool others_run) override {
+    RETURN_IF_ERROR(RefuseInsideCallback("Debugger::Resume"));
+    MutexLock lock(&vm_->mu_);
+    if (vm_->exit_.has_value()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "the VM has stopped (%s)", VmExitReasonName(vm_->exit_->reason)));
+    }
+    VcpuImpl* stepping = nullptr;
+    if (step.has_value()) {
+      if (*step >= vm_->vcpus_.size() || vm_->vcpus_[*step] == nullptr) {
+        return absl::NotFoundError(absl::StrFormat("no vCPU %d", *step));
+      }
+      stepping = vm_->vcpus_[*step].get();
+      if (stepping->state_ != VcpuState::kPaused) {
+        return absl::FailedPreconditionError(
+            absl::StrFormat("vCPU %d is %s, not paused", *step,
+                            VcpuStateName(stepping->state_)));
+      }
+    }
+    if (!vm_->debug_.stops.empty()) {  // report it before anything runs
+      vm_->WakeDebuggerLocked();
+      return absl::OkStatus();
+    }
+    for (auto& v : vm_->vcpus_) {
+      if (v != nullptr) v->step_pending_ = false;
+    }
+    if (stepping != nullptr) stepping->step_pending_ = true;
+    if (others_run) {
+      vm_->ResumeLocked(std::nullopt);
+    } else if (stepping != nullptr) {
+      vm_->ResumeLocked(stepping->id_);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Interrupt() override {
+    MutexLock lock(&vm_->mu_);
+    if (vm_->exit_.has_value()) {
+      vm_->WakeDebuggerLocked();  // TakeStop() reports the end
+      return absl::OkStatus();
+    }
+    uint32_t first = 0;
+    for (auto& v : vm_->vcpus_) {
+      if (v != nullptr && v->state_ != VcpuState::kDestroyed) {
+        first = v->id_;
+        break;
+      }
+    }
+    vm_->ReportDebugStopLocked(
+        {.reason = DebugStop::Reason::kInterrupt, .vcpu_id = first});
+    return absl::OkStatus();
+  }
+
+  int stop_fd() const override { return stop_fd_.get(); }
+
+  absl::StatusOr<std::optional<DebugStop>> TakeStop() override {
+    RETURN_IF_ERROR(RefuseInsideCallback("Debugger::TakeStop"));
+    uint64_t count;
+    (void)!read(stop_fd_.get(), &count, sizeof(count));  // nonblocking
+    MutexLock lock(&vm_->mu_);
+    if (vm_->debug_.stops.empty()) {
+      if (!vm_->exit_.has_value() || vm_->debug_.exit_reported) {
+        return std::nullopt;
+      }
+      vm_->debug_.exit_reported = true;
+      return DebugStop{.reason = DebugStop::Reason::kVmExit,
+                       .vcpu_id = vm_->exit_->vcpu_id,
+                       .exit = *vm_->exit_};
+    }
+    // All-stop: every vCPU out of the guest before the stop is told.
+    vm_->mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return vm_->exit_.has_value() ||
+             std::none_of(
+                 vm_->vcpus_.begin(), vm_->vcpus_.end(), [](const auto& v) {
+                   return v != nullptr && v->state_ == VcpuState::kRunning &&
+                          v->thread_running_;
+                 });
+    });
+    DebugStop stop = vm_->debug_.stops.front();
+    vm_->debug_.stops.pop_front();
+    if (!vm_->debug_.stops.empty()) vm_->WakeDebuggerLocked();
+    return stop;
+  }
+
+  absl::StatusOr<size_t> ReadVirtual(uint32_t vcpu_id, uint64_t address,
+                                     absl::Span<uint8_t> out) override {
+    return CopyVirtual(vcpu_id, address, out.size(),
+                       [&](uint64_t gpa, size_t done, size_t n) {
+                         return vm_->ReadGuestMemory(gpa, out.data() + done, n);
+                       });
+  }
+
+  absl::StatusOr<size_t> WriteVirtual(uint32_t vcpu_id, uint64_t address,
+                                      absl::Span<const uint8_t> in) override {
+    return CopyVirtual(vcpu_id, address, in.size(),
+                       [&](uint64_t gpa, size_t done, size_t n) {
+                         return vm_->WriteGuestMemory(gpa, in.data() + done, n);
+                       });
+  }
+
+ private:
+  // Page by page, as each may map anywhere. `copy(gpa, done, n)` moves n
+  // bytes at offset `done` of the caller's buffer.
+  template <typename Copy>
+  absl::StatusOr<size_t> CopyVirtual(uint32_t vcpu_id, uint64_t address,
+                                     size_t length, Copy copy) {
+    Vcpu* vcpu = vm_->vcpu(vcpu_id);
+    if (vcpu == nullptr) {
+      return absl::NotFoundError(absl::StrFormat("no vCPU %d", vcpu_id));
+    }
+    ASSIGN_OR_RETURN(const Registers regs, vcpu->GetRegisters());
+    const ReadPhysical64 read = [this](uint64_t gpa, uint64_t* value) {
+      return vm_->ReadGuestMemory(gpa, value, sizeof(*value)).ok();
+    };
+    size_t done = 0;
+    while (done < length) {
+      const uint64_t va = address + done;
+      const std::optional<uint64_t> gpa = TranslateGuestVirtual(regs, read, va);
+      if (!gpa.has_value()) break;
+      const size_t n = std::min<uint64_t>(length - done, 4096 - va % 4096);
+      if (!copy(*gpa, done, n).ok()) break;
+      done += n;
+    }
+    return done;
+  }
+
+  void NotifyAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(vm_->mu_) {
+    for (auto& v : vm_->vcpus_) {
+      if (v != nullptr && v->thread_running_) v->NotifyLocked();
+    }
+  }
+
+  VmImpl* const vm_;
+  const UniqueFd stop_fd_;
+};
+
+absl::StatusOr<std::unique_ptr<Debugger>> VmImpl::AttachDebugger() {
+  UniqueFd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd.valid()) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("eventfd for the debugger: %s", strerror(errno)));
+  }
+  MutexLock lock(&mu_);
+  if (debug_.attached) {
+    return absl::FailedPreconditionError("a debugger is attached already");
+  }
+  debug_ = {.attached = true, .stop_fd = fd.get()};
+  return std::make_unique<DebuggerImpl>(this, std::move(fd));
+}
+
+// ---- Page tables ------------------------------------------------------------
+
+std::optional<uint64_t> TranslateGuestVirtual(const Registers& regs,
+                                              const ReadPhysical64& read,
+                                              uint64_t address) {
+  constexpr uint64_t kPresent = 1, kLarge = 1 << 7;
+  constexpr uint64_t kAddressMask = 0x000ffffffffff000ull;
+  if (!(regs.cr0 & (1ull << 31))) return address;  // paging off
+  uint64_t table = regs.cr3 & kAddressMask;
+  // PML4, PDPT (1 GiB pages), PD (2 MiB pages), PT.
+  for (int level = 3; level >= 0; --level) {
+    const uint64_t index = (address >> (12 + 9 * level)) & 511;
+    uint64_t entry;
+    if (!read(table + index * 8, &entry) || !(entry & kPresent)) {
+      return std::nullopt;
+    }
+    if (level == 0 || ((level == 1 || level == 2) && (entry & kLarge))) {
+      const uint64_t page_mask = (1ull << (12 + 9 * level)) - 1;
+      return (entry & kAddressMask & ~page_mask) | (address & page_mask);
+    }
+    table = entry & kAddressMask;
+  }
+  return std::nullopt;
+}
+
+}  // namespace hvbios
