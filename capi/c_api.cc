@@ -15,6 +15,7 @@
 #include "hvbios/kvm.h"
 #include "hvbios/net.h"
 #include "hvbios/service.h"
+#include "hvbios/trace.h"
 #include "hvbios/version.h"
 #include "hvbios/vm.h"
 #include "lib/status_macros.h"
@@ -247,6 +248,9 @@ absl::StatusOr<VmOptions> OptionsFrom(
     std::memcpy(net.mac.data(), n.mac, net.mac.size());
     options.nets.push_back(std::move(net));
     net_callbacks->push_back(std::move(callback));
+  }
+  if (config.trace_path != nullptr) {
+    ASSIGN_OR_RETURN(options.trace, Tracer::Create(config.trace_path));
   }
   return options;
 }

@@ -145,6 +145,16 @@ void Tracer::RecordExit(uint64_t at, uint32_t vcpu, TraceKind kind,
   Record(r);
 }
 
+void Tracer::RecordEvent(uint32_t vcpu, uint8_t vector, uint32_t source) {
+  TraceRecord r = {};
+  r.start_ns = NowNs() - start_ns();
+  r.vcpu = static_cast<uint16_t>(vcpu);
+  r.kind = TraceKind::kEvent;
+  r.code = vector;
+  r.args[0] = source;
+  Record(r);
+}
+
 uint64_t Tracer::NowNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -166,6 +166,7 @@ class VmImpl final : public Vm, public ServiceContext {
   void StopVcpu(uint32_t caller) override;
   int64_t VcpuStateOf(uint32_t id) override;
   bool VcpuCanTakeEvents(uint32_t id) override;
+  Tracer* tracer() override { return options_.trace.get(); }
 
  private:
   friend class DebuggerImpl;

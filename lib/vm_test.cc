@@ -2,7 +2,10 @@
 // hypercall plumbing, exit reporting. No KVM needed.
 #include "hvbios/vm.h"
 
+#include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -10,6 +13,7 @@
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/status.h"
 #include "hvbios/internal/mutex.h"
+#include "hvbios/trace.h"
 #include "lib/guest_memory.h"
 #include "tests/elf_builder.h"
 #include "tests/fake_backend.h"
@@ -267,6 +271,45 @@ TEST_F(VmTest, TimerRaisesItsVectorOnTheCaller) {
   AwaitCompletions(*script, 3);
   absl::SleepFor(absl::Milliseconds(20));
   EXPECT_EQ(backend_->interrupts().size(), 1u);
+}
+
+// With a tracer, every event raised is recorded on its target vCPU: a
+// routed source's with the source, a timer's with none.
+TEST_F(VmTest, RaisedEventsAreTraced) {
+  const std::string path = ::testing::TempDir() + "/events.trace";
+  {
+    ASSERT_OK_AND_ASSIGN(std::shared_ptr<Tracer> tracer, Tracer::Create(path));
+    Create({.trace = tracer});
+    std::shared_ptr<FakeVcpuScript> script = backend_->Script(0);
+    script->AddHypercall(HVB_FN_EVENT_ROUTE,
+                         {HVB_EVENT_SRC_CONSOLE_INPUT, 0, 0x44});
+    script->AddHypercall(HVB_FN_TIMER_SET, {0, 0x45});
+    LoadAndStart();
+    AwaitCompletions(*script, 2);
+    vm_->PushConsoleInput("a");
+    ASSERT_TRUE(AwaitInterrupts(*backend_, 2));
+    vm_->Stop();
+    ASSERT_OK(vm_->Wait().status());
+    vm_.reset();
+    ASSERT_OK(tracer->Flush());
+  }
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_GE(bytes.size(), sizeof(TraceFileHeader));
+  std::vector<std::pair<uint64_t, uint64_t>> events;  // vector, source
+  for (size_t at = sizeof(TraceFileHeader);
+       at + sizeof(TraceRecord) <= bytes.size(); at += sizeof(TraceRecord)) {
+    TraceRecord r;
+    std::memcpy(&r, bytes.data() + at, sizeof(r));
+    if (r.kind != TraceKind::kEvent) continue;
+    EXPECT_EQ(r.vcpu, 0u);
+    events.push_back({r.code, r.args[0]});
+  }
+  // The timer's thread and the console race: in either order.
+  std::sort(events.begin(), events.end());
+  EXPECT_EQ(events,
+            (std::vector<std::pair<uint64_t, uint64_t>>{
+                {0x44, HVB_EVENT_SRC_CONSOLE_INPUT}, {0x45, kTraceNoSource}}));
 }
 
 TEST_F(VmTest, GuestStartsAndStopsVcpus) {

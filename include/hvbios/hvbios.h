@@ -203,6 +203,11 @@ typedef struct hyperv_bios_vm_config {
    * copied. */
   const hyperv_bios_net *nets;
   uint32_t net_count;
+  /* Since 0.7. May be NULL. A file (created or truncated) that records
+   * every hypercall, doorbell, served port or MMIO access and event
+   * raised, for `hvbios-trace` (format: hvbios/trace.h); as
+   * hvbios-run --trace. */
+  const char *trace_path;
 } hyperv_bios_vm_config;
 
 /* A port or MMIO access nobody serves reads as all ones and its writes are

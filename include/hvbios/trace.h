@@ -39,7 +39,14 @@ enum class TraceKind : uint8_t {
   kPortIo = 3,     // `code` = port, `args[0]` = size, `args[1]` = write
   kMmio = 4,       // `code` = guest-physical address, the same
   kDropped = 5,    // `code` = records lost before this one (buffer full)
+  kEvent = 6,      // an event raised on vCPU `vcpu` (since 0.7): `code` =
+                   // its vector, `args[0]` = its event source
+                   // (HVB_EVENT_SRC_*, or kTraceNoSource), host_ns 0
 };
+
+// kEvent's source for events no source raised: IPIs (event.send_ipi),
+// timers and the embedder's Vm::RaiseEvent.
+inline constexpr uint32_t kTraceNoSource = 0xffffffff;
 
 struct TraceRecord {
   uint64_t start_ns;  // CLOCK_MONOTONIC, since TraceFileHeader.start_ns
@@ -75,6 +82,8 @@ class Tracer {
   // host time is NowNs() - at.
   void RecordExit(uint64_t at, uint32_t vcpu, TraceKind kind, uint64_t code,
                   std::array<uint64_t, 4> args, int64_t result);
+  // Records an event raised on `vcpu` now (TraceKind::kEvent).
+  void RecordEvent(uint32_t vcpu, uint8_t vector, uint32_t source);
   // Writes out everything recorded so far; the first write error, if any
   // (from then on, nothing more is written).
   virtual absl::Status Flush() = 0;

@@ -44,7 +44,7 @@ int64_t EventService::Route(uint32_t source, uint32_t vcpu, uint8_t vector) {
     }
     const bool waiting = s.work_waiting && s.work_waiting();
     if (hvb_event_route(&s.route, vcpu, vector, waiting)) {
-      deliver = DeliveryOf(s);
+      deliver = DeliveryOf(source, s);
     }
   }
   if (deliver) Deliver(*deliver);
@@ -59,7 +59,7 @@ void EventService::Mask(uint32_t source, bool masked) {
     if (masked) {
       hvb_event_mask(&s.route);
     } else if (hvb_event_unmask(&s.route, s.work_waiting && s.work_waiting())) {
-      deliver = DeliveryOf(s);
+      deliver = DeliveryOf(source, s);
     }
   }
   if (deliver) Deliver(*deliver);
@@ -71,23 +71,31 @@ void EventService::Trigger(uint32_t source) {
     MutexLock lock(&mu_);
     auto it = sources_.find(source);
     if (it == sources_.end()) return;
-    if (hvb_event_trigger(&it->second.route)) deliver = DeliveryOf(it->second);
+    if (hvb_event_trigger(&it->second.route)) {
+      deliver = DeliveryOf(source, it->second);
+    }
   }
   if (deliver) Deliver(*deliver);
 }
 
-int64_t EventService::Raise(uint32_t vcpu, uint8_t vector) {
+int64_t EventService::Raise(uint32_t vcpu, uint8_t vector, uint32_t source) {
   if (!ctx_.VcpuCanTakeEvents(vcpu)) return HVB_ERR_NODEV;
+  if (Tracer* tracer = ctx_.tracer(); tracer != nullptr) {
+    tracer->RecordEvent(vcpu, vector, source);
+  }
   return ctx_.backend().RaiseInterrupt(vcpu, vector).ok() ? HVB_OK : HVB_ERR_IO;
 }
 
 void EventService::Deliver(const Delivery& delivery) {
-  if (delivery.irqfd >= 0) {
-    const uint64_t one = 1;
-    (void)!write(delivery.irqfd, &one, sizeof(one));
-  } else {
-    (void)Raise(delivery.vcpu, delivery.vector);
+  if (delivery.irqfd < 0) {
+    (void)Raise(delivery.vcpu, delivery.vector, delivery.source);
+    return;
   }
+  if (Tracer* tracer = ctx_.tracer(); tracer != nullptr) {
+    tracer->RecordEvent(delivery.vcpu, delivery.vector, delivery.source);
+  }
+  const uint64_t one = 1;
+  (void)!write(delivery.irqfd, &one, sizeof(one));
 }
 
 // ---- The event service's hypercalls ---------------------------------------

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "common/events.h"
 #include "hvbios/internal/mutex.h"
+#include "hvbios/trace.h"
 #include "lib/services/service.h"
 #include "lib/unique_fd.h"
 
@@ -44,8 +45,10 @@ class EventService {
 
   // Raises `vector` on `vcpu`: HVB_OK, HVB_ERR_NODEV (the vCPU cannot take
   // events: never created, or destroyed), HVB_ERR_IO (the hypervisor
-  // failed). Any thread.
-  int64_t Raise(uint32_t vcpu, uint8_t vector);
+  // failed). Any thread. `source` names it in a trace (kTraceNoSource: an
+  // IPI, a timer, the embedder's Vm::RaiseEvent).
+  int64_t Raise(uint32_t vcpu, uint8_t vector,
+                uint32_t source = kTraceNoSource);
 
  private:
   struct Source {
@@ -58,9 +61,11 @@ class EventService {
     int irqfd;  // -1: none
     uint32_t vcpu;
     uint8_t vector;
+    uint32_t source;
   };
-  Delivery DeliveryOf(const Source& s) const {
-    return {s.irqfd.get(), s.route.vcpu, static_cast<uint8_t>(s.route.vector)};
+  static Delivery DeliveryOf(uint32_t source, const Source& s) {
+    return {s.irqfd.get(), s.route.vcpu, static_cast<uint8_t>(s.route.vector),
+            source};
   }
   void Deliver(const Delivery& delivery);
 

@@ -14,6 +14,7 @@
 #include "hvbios/abi/hypercall.h"
 #include "hvbios/abi/status.h"
 #include "hvbios/backend.h"
+#include "hvbios/trace.h"
 #include "lib/guest_memory.h"
 
 namespace hvbios {
@@ -59,6 +60,8 @@ class ServiceContext {
   virtual int64_t VcpuStateOf(uint32_t id) = 0;
   // Whether vCPU `id` exists and can take events (created, not destroyed).
   virtual bool VcpuCanTakeEvents(uint32_t id) = 0;
+  // Where events raised are recorded (VmOptions::trace); null: nowhere.
+  virtual Tracer* tracer() { return nullptr; }
 };
 
 // One hypercall as its handler sees it.

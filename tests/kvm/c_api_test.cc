@@ -13,8 +13,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "hvbios/abi/functions.h"
 #include "hvbios/hvbios.h"
 #include "hvbios/internal/mutex.h"
+#include "hvbios/trace.h"
 #include "tests/kvm/kvm_guest.h"
 
 namespace {
@@ -70,6 +72,45 @@ TEST_F(CApiTest, BootsHello) {
   hvbios::MutexLock lock(&console_.mu);
   EXPECT_NE(console_.text.find("command line: from C"), std::string::npos)
       << console_.text;
+}
+
+// config.trace_path records the run for hvbios-trace; a path that cannot
+// be created is refused before anything starts.
+TEST_F(CApiTest, TracesToTheFileNamed) {
+  const std::string path = ::testing::TempDir() + "/c_api.trace";
+  config_.trace_path = "/nonexistent/dir/x.trace";
+  EXPECT_NE(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK);
+  EXPECT_NE(std::string(hyperv_bios_last_error()).find("/nonexistent/dir"),
+            std::string::npos)
+      << hyperv_bios_last_error();
+  config_.trace_path = path.c_str();
+  ASSERT_EQ(hyperv_bios_create_vm(&config_, &vm_), HYPERV_BIOS_OK)
+      << hyperv_bios_last_error();
+  ASSERT_EQ(hyperv_bios_load_guest(vm_, GuestPath("hello").c_str()),
+            HYPERV_BIOS_OK);
+  hyperv_bios_vcpu* vcpu = nullptr;
+  ASSERT_EQ(hyperv_bios_create_vcpu(vm_, 0, &vcpu), HYPERV_BIOS_OK);
+  ASSERT_EQ(hyperv_bios_start_vcpu(vcpu), HYPERV_BIOS_OK);
+  hyperv_bios_vm_exit exit = {sizeof(exit)};
+  ASSERT_EQ(hyperv_bios_wait_vm(vm_, 60000, &exit), HYPERV_BIOS_OK);
+  hyperv_bios_destroy_vm(vm_);  // the tracer's last records go out
+  vm_ = nullptr;
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_GT(bytes.size(), sizeof(hvbios::TraceFileHeader));
+  EXPECT_EQ(bytes.substr(0, 8), std::string(hvbios::kTraceMagic, 8));
+  int writes = 0;
+  for (size_t at = sizeof(hvbios::TraceFileHeader);
+       at + sizeof(hvbios::TraceRecord) <= bytes.size();
+       at += sizeof(hvbios::TraceRecord)) {
+    hvbios::TraceRecord r;
+    std::memcpy(&r, bytes.data() + at, sizeof(r));
+    if (r.kind == hvbios::TraceKind::kHypercall &&
+        r.code == HVB_FN_CONSOLE_WRITE) {
+      ++writes;
+    }
+  }
+  EXPECT_GT(writes, 0) << "hello writes its greeting";
 }
 
 TEST_F(CApiTest, GuestFaultCarriesAMessage) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -81,6 +82,25 @@ absl::StatusOr<TraceFile> ParseTrace(absl::string_view bytes) {
   return trace;
 }
 
+namespace {
+
+// "event console-input", "event queue", "event net-rx", "event vendor",
+// "event ipi/timer".
+std::string EventSourceName(uint64_t source) {
+  if (source == kTraceNoSource) return "event ipi/timer";
+  if (source == HVB_EVENT_SRC_CONSOLE_INPUT) return "event console-input";
+  if (source == HVB_EVENT_SRC_MEMORY_MAP) return "event memory-map";
+  if (source >= HVB_EVENT_SRC_VENDOR_FIRST &&
+      source <= HVB_EVENT_SRC_VENDOR_LAST) {
+    return "event vendor";
+  }
+  if (source >= HVB_EVENT_SRC_NET_RX(0)) return "event net-rx";
+  if (source >= HVB_EVENT_SRC_QUEUE(0)) return "event queue";
+  return absl::StrFormat("event 0x%x", source);
+}
+
+}  // namespace
+
 std::string EventName(const TraceRecord& r) {
   switch (r.kind) {
     case TraceKind::kHypercall:
@@ -100,6 +120,8 @@ std::string EventName(const TraceRecord& r) {
       return "mmio";
     case TraceKind::kDropped:
       return "dropped";
+    case TraceKind::kEvent:
+      return EventSourceName(r.args[0]);
   }
   return absl::StrFormat("kind %d", static_cast<int>(r.kind));
 }
@@ -151,7 +173,17 @@ std::string ChromeTraceJson(const TraceFile& trace) {
     absl::StrAppend(&out, first ? "\n" : ",\n");
     first = false;
     // Names come from the ABI's table or are formatted numbers: no
-    // character needs escaping.
+    // character needs escaping. Events are instants on the target vCPU's
+    // track.
+    if (r.kind == TraceKind::kEvent) {
+      absl::StrAppendFormat(
+          &out,
+          "{\"name\":\"%s\",\"cat\":\"event\",\"ph\":\"i\",\"s\":\"t\","
+          "\"pid\":1,\"tid\":%d,\"ts\":%.3f,\"args\":{\"vector\":\"0x%x\","
+          "\"source\":\"0x%x\"}}",
+          EventName(r), r.vcpu, r.start_ns / 1e3, r.code, r.args[0]);
+      continue;
+    }
     absl::StrAppendFormat(
         &out,
         "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":1,\"tid\":%d,"
@@ -167,7 +199,12 @@ std::string ChromeTraceJson(const TraceFile& trace) {
 
 std::string GnuplotScript(const std::vector<TraceRecord>& records,
                           const std::string& png, size_t top) {
-  const std::map<std::string, Group> by_name = ByName(records);
+  // Events take no host time of their own: the plot leaves them out.
+  std::vector<TraceRecord> timed;
+  std::copy_if(
+      records.begin(), records.end(), std::back_inserter(timed),
+      [](const TraceRecord& r) { return r.kind != TraceKind::kEvent; });
+  const std::map<std::string, Group> by_name = ByName(timed);
   std::vector<std::string> names = NamesByCount(by_name);
   if (names.size() > top) names.resize(top);
   // Log-spaced bins of the host's time: 4 per decade from 100 ns.

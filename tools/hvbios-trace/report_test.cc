@@ -110,6 +110,19 @@ TEST_F(TraceTest, NamesPercentilesAndErrors) {
   EXPECT_EQ(EventName(Hypercall(0, HVB_FID(0x8001, 2), 0)),
             "vendor 0x80010002");
   EXPECT_EQ(EventName(doorbell), "doorbell");
+  TraceRecord event = {};
+  event.kind = TraceKind::kEvent;
+  for (const auto& [source, name] :
+       std::vector<std::pair<uint64_t, std::string>>{
+           {HVB_EVENT_SRC_CONSOLE_INPUT, "event console-input"},
+           {HVB_EVENT_SRC_MEMORY_MAP, "event memory-map"},
+           {HVB_EVENT_SRC_QUEUE(3), "event queue"},
+           {HVB_EVENT_SRC_NET_RX(1), "event net-rx"},
+           {HVB_EVENT_SRC_VENDOR_FIRST + 5, "event vendor"},
+           {kTraceNoSource, "event ipi/timer"}}) {
+    event.args[0] = source;
+    EXPECT_EQ(EventName(event), name);
+  }
 }
 
 TEST_F(TraceTest, MalformedFilesAreRefused) {
@@ -131,8 +144,8 @@ TEST_F(TraceTest, MalformedFilesAreRefused) {
   EXPECT_TRUE(cut->truncated);
 }
 
-// The tool: the table, the JSON timeline (one complete event per record)
-// and, where gnuplot is installed, the plot.
+// The tool: the table, the JSON timeline (one complete event per exit, an
+// instant per event raised) and, where gnuplot is installed, the plot.
 TEST_F(TraceTest, TheToolPrintsTheTableAndWritesJsonAndPlot) {
   {
     absl::StatusOr<std::shared_ptr<Tracer>> tracer =
@@ -142,6 +155,8 @@ TEST_F(TraceTest, TheToolPrintsTheTableAndWritesJsonAndPlot) {
       (*tracer)->Record(Hypercall(i % 2, HVB_FN_CLOCK_MONOTONIC, 1000 + i));
     }
     (*tracer)->Record(Hypercall(0, HVB_FN_BLOCK_READ, 9000, HVB_ERR_FAULT));
+    (*tracer)->RecordEvent(1, 0x41, HVB_EVENT_SRC_QUEUE(0));
+    (*tracer)->RecordEvent(0, 0x42, kTraceNoSource);
   }
   const bool gnuplot =
       RunCommand({"sh", "-c", "command -v gnuplot"}).exit_status == 0;
@@ -153,7 +168,8 @@ TEST_F(TraceTest, TheToolPrintsTheTableAndWritesJsonAndPlot) {
   }
   const testing::CommandResult r = RunCommand(args);
   ASSERT_EQ(r.exit_status, 0) << r.err;
-  EXPECT_NE(r.out.find("31 records"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("33 records"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nevent queue "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("clock.monotonic"), std::string::npos) << r.out;
   const std::vector<std::string> lines = absl::StrSplit(r.out, '\n');
   bool block_row = false;
@@ -173,6 +189,10 @@ TEST_F(TraceTest, TheToolPrintsTheTableAndWritesJsonAndPlot) {
     ++events;
   }
   EXPECT_EQ(events, 31u);
+  EXPECT_NE(
+      json.find("{\"name\":\"event queue\",\"cat\":\"event\",\"ph\":\"i\""),
+      std::string::npos)
+      << "events are instants: " << json;
   if (gnuplot) {
     EXPECT_EQ(ReadAll(Path("t.png")).substr(1, 3), "PNG");
   } else {
