@@ -116,3 +116,30 @@ uint64_t hvb_page_tables_build(void *tables, uint64_t tables_gpa,
   }
   return b.used;
 }
+
+int hvb_guest_virtual_to_physical(uint64_t cr0, uint64_t cr3, uint64_t va,
+                                  hvb_read_phys64_fn read, void *context,
+                                  uint64_t *gpa) {
+  const uint64_t present = 1, large = 1u << 7;
+  const uint64_t address_mask = 0x000ffffffffff000ull;
+  if (!(cr0 & (1ull << 31))) { /* paging off */
+    *gpa = va;
+    return 1;
+  }
+  uint64_t table = cr3 & address_mask;
+  /* PML4, PDPT (1 GiB pages), PD (2 MiB pages), PT. */
+  for (int level = 3; level >= 0; --level) {
+    const uint64_t index = (va >> (12 + 9 * level)) & 511;
+    uint64_t entry;
+    if (!read(context, table + index * 8, &entry) || !(entry & present)) {
+      return 0;
+    }
+    if (level == 0 || ((level == 1 || level == 2) && (entry & large))) {
+      const uint64_t page_mask = (1ull << (12 + 9 * level)) - 1;
+      *gpa = (entry & address_mask & ~page_mask) | (va & page_mask);
+      return 1;
+    }
+    table = entry & address_mask;
+  }
+  return 0;
+}

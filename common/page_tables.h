@@ -29,6 +29,19 @@ uint64_t hvb_page_tables_build(void *tables, uint64_t tables_gpa,
                                const struct hvb_mem_region *map,
                                uint32_t count);
 
+/* Reads the 8 bytes at guest-physical `gpa` into *value: 0 if it is not
+ * RAM. */
+typedef int (*hvb_read_phys64_fn)(void *context, uint64_t gpa,
+                                  uint64_t *value);
+
+/* Translates guest-virtual `va` through the 4-level page tables at `cr3`
+ * (SDM Vol. 3A, 4.5), 2 MiB and 1 GiB pages included; the identity while
+ * paging is off (cr0.PG clear). 1 with *gpa set, 0 if `va` is not mapped.
+ * Used by both platforms' crash reports and by the host's debugger. */
+int hvb_guest_virtual_to_physical(uint64_t cr0, uint64_t cr3, uint64_t va,
+                                  hvb_read_phys64_fn read, void *context,
+                                  uint64_t *gpa);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "common/page_tables.h"
 #include "lib/status_macros.h"
 #include "lib/threads.h"
 #include "lib/vm_impl.h"
@@ -266,24 +267,17 @@ absl::StatusOr<std::unique_ptr<Debugger>> VmImpl::AttachDebugger() {
 std::optional<uint64_t> TranslateGuestVirtual(const Registers& regs,
                                               const ReadPhysical64& read,
                                               uint64_t address) {
-  constexpr uint64_t kPresent = 1, kLarge = 1 << 7;
-  constexpr uint64_t kAddressMask = 0x000ffffffffff000ull;
-  if (!(regs.cr0 & (1ull << 31))) return address;  // paging off
-  uint64_t table = regs.cr3 & kAddressMask;
-  // PML4, PDPT (1 GiB pages), PD (2 MiB pages), PT.
-  for (int level = 3; level >= 0; --level) {
-    const uint64_t index = (address >> (12 + 9 * level)) & 511;
-    uint64_t entry;
-    if (!read(table + index * 8, &entry) || !(entry & kPresent)) {
-      return std::nullopt;
-    }
-    if (level == 0 || ((level == 1 || level == 2) && (entry & kLarge))) {
-      const uint64_t page_mask = (1ull << (12 + 9 * level)) - 1;
-      return (entry & kAddressMask & ~page_mask) | (address & page_mask);
-    }
-    table = entry & kAddressMask;
+  // One walk for both platforms: common/page_tables.c.
+  auto read_entry = [](void* context, uint64_t gpa, uint64_t* value) -> int {
+    return (*static_cast<const ReadPhysical64*>(context))(gpa, value) ? 1 : 0;
+  };
+  uint64_t gpa;
+  if (!hvb_guest_virtual_to_physical(regs.cr0, regs.cr3, address, read_entry,
+                                     const_cast<ReadPhysical64*>(&read),
+                                     &gpa)) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  return gpa;
 }
 
 }  // namespace hvbios

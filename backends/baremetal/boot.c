@@ -97,9 +97,7 @@ int fw_guest_owns(uint64_t address, uint64_t length) {
                                length);
 }
 
-/* True if [address, address + length) lies in RAM, without wrapping;
- * length 0 never does. For the boot module. */
-static int ram_contains(uint64_t address, uint64_t length) {
+int fw_ram_contains(uint64_t address, uint64_t length) {
   if (length == 0 || address + length < address) return 0;
   for (uint32_t i = 0; i < g_platform.ram_count; ++i) {
     const struct hvb_ram_range *r = &g_platform.ram[i];
@@ -260,7 +258,7 @@ void fw_main(uint32_t start_info_paddr) {
   }
   const struct pvh_module module =
       *(const struct pvh_module *)(uintptr_t)si->modlist_paddr;
-  if (module.paddr < 0x100000 || !ram_contains(module.paddr, module.size)) {
+  if (module.paddr < 0x100000 || !fw_ram_contains(module.paddr, module.size)) {
     fail("the boot module does not lie in RAM above 1 MiB");
   }
 

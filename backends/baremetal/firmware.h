@@ -55,6 +55,9 @@ uint32_t this_cpu(void);
  * it lies entirely in the guest's own RAM by the memory map, never in the
  * firmware's memory, page 0 or a hole. */
 int fw_guest_owns(uint64_t address, uint64_t length);
+/* True if [address, address + length) lies in RAM (anyone's), without
+ * wrapping; length 0 never does. */
+int fw_ram_contains(uint64_t address, uint64_t length);
 
 /* Nanoseconds since the firmware started (clock.monotonic), and since the
  * Unix epoch (clock.wallclock). */

@@ -102,6 +102,12 @@ fw_call:
     xchg %r11, %rsp                     /* r11 = the guest's rsp */
     push %r10
     push %r11
+    push %rbx                           /* for reports (fw_call_frame) */
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
     push %rdi
     push %rsi
     push %rcx
@@ -123,6 +129,7 @@ fw_call:
     pop %rcx
     pop %rsi
     pop %rdi
+    add $48, %rsp                       /* rbx..r15: the C code kept them */
     jmp hcpage_return
 
 /* Serves a doorbell on this CPU's firmware stack, keeping every register

@@ -26,6 +26,30 @@ inline constexpr std::pair<const char*, const char*> kDecodedFaults[] = {
      "with code 111: unhandled exception 6 (#UD; error code 0x0) at rip 0x"},
 };
 
+// behave's panic as both runners report it: its code, its message on one
+// line, then the calling vCPU's registers and its stack, named from the
+// guest's symbols (the in-tree guests and SDK keep frame pointers).
+// `runner`: "hvbios-run" or "hvbios-qemu".
+inline void ExpectPanicReport(const std::string& runner, int exit_status,
+                              const std::string& err) {
+  EXPECT_EQ(exit_status, 126) << err;
+  EXPECT_NE(err.find(runner + ": the guest panicked on vCPU 0 with code 7: "
+                              "the disk is on fire second line\n  rip "),
+            std::string::npos)
+      << err;
+  for (const char* reg : {" rbp ", " r15 ", " rflags ", "cr3 ", "efer "}) {
+    EXPECT_NE(err.find(reg), std::string::npos) << reg << err;
+  }
+  EXPECT_NE(err.find("\n  stack (by frame pointers):\n  #0 0x"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find(" hvb_panic+0x"), std::string::npos) << err;
+  EXPECT_NE(err.find(" hvb_main+0x"), std::string::npos)
+      << "the caller of hvb_panic, by its frame pointer: " << err;
+  EXPECT_NE(err.find(" _start+0x"), std::string::npos)
+      << "the walk reaches the entry: " << err;
+}
+
 // Path of an in-tree guest image, e.g. GuestPath("hello").
 inline std::string GuestPath(const std::string& name) {
   return std::string(HVBIOS_GUEST_DIR) + "/" + name + ".elf";

@@ -6,11 +6,10 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "common/stack_walk.h"
 
 namespace hvbios::run {
 namespace {
-
-constexpr uint64_t kMaxFrameSpan = 1 << 20;
 
 // A copy of the T at `offset` in `image`, if all of it is there.
 template <typename T>
@@ -86,10 +85,20 @@ std::string Symbols::DescribeReturn(uint64_t address) const {
 
 std::string DescribeStack(const Registers& regs, const ReadPhysical& read,
                           const Symbols& symbols, int max_frames) {
-  auto read_virtual = [&](uint64_t va, uint64_t* value) {
-    const std::optional<uint64_t> gpa = TranslateGuestVirtual(regs, read, va);
-    return gpa.has_value() && read(*gpa, value);
+  // The walk is common/stack_walk.c's, the firmware's too.
+  struct Reader {
+    const Registers& regs;
+    const ReadPhysical& read;
+  } reader{regs, read};
+  auto read_virtual = [](void* context, uint64_t va, uint64_t* value) -> int {
+    const Reader& r = *static_cast<const Reader*>(context);
+    const std::optional<uint64_t> gpa =
+        TranslateGuestVirtual(r.regs, r.read, va);
+    return gpa.has_value() && r.read(*gpa, value) ? 1 : 0;
   };
+  std::vector<uint64_t> returns(std::max(max_frames - 1, 1));
+  returns.resize(hvb_stack_walk(regs.rsp, regs.rbp, read_virtual, &reader,
+                                returns.data(), returns.size()));
   std::string out;
   int frame = 0;
   auto line = [&](uint64_t address, const std::string& name) {
@@ -97,24 +106,13 @@ std::string DescribeStack(const Registers& regs, const ReadPhysical& read,
   };
   const std::string at = symbols.Describe(regs.rip);
   line(regs.rip, at.empty() ? "(not in the guest image)" : at);
-  // A call into the hypercall page (or any call not yet framed) leaves
-  // its return address on top of the stack.
-  uint64_t top;
-  if (read_virtual(regs.rsp, &top)) {
-    if (const std::string name = symbols.DescribeReturn(top); !name.empty()) {
-      line(top, name);
+  for (size_t i = 0; i < returns.size(); ++i) {
+    const std::string name = symbols.DescribeReturn(returns[i]);
+    if (name.empty()) {
+      if (i == 0) continue;  // nothing named on top: go on with the chain
+      break;
     }
-  }
-  uint64_t rbp = regs.rbp, floor = regs.rsp;
-  while (frame < max_frames && rbp % 8 == 0 && rbp >= floor &&
-         rbp - floor < kMaxFrameSpan) {
-    uint64_t saved_rbp, ret;
-    if (!read_virtual(rbp, &saved_rbp) || !read_virtual(rbp + 8, &ret)) break;
-    const std::string name = symbols.DescribeReturn(ret);
-    if (name.empty()) break;
-    line(ret, name);
-    floor = rbp + 16;
-    rbp = saved_rbp;
+    line(returns[i], name);
   }
   return out;
 }

@@ -36,6 +36,17 @@ typedef struct fw_result (*fw_handler)(const uint64_t *args);
 HVB_FUNCTIONS(FW_DECLARE_HANDLER)
 #undef FW_DECLARE_HANDLER
 
+/* What the hypercall page's call entry (hcpage.S, fw_call) leaves on the
+ * firmware stack, from the handler's `args` up: the caller's registers as
+ * the call found them. `rsp` is the guest's below the page's three pushes
+ * (r11, r10, rflags, then the return address above them). */
+struct fw_call_frame {
+  uint64_t args[6]; /* rdi, rsi, rdx, rcx, r8, r9 */
+  uint64_t r9, r8, rcx, rsi, rdi;
+  uint64_t r15, r14, r13, r12, rbp, rbx;
+  uint64_t rsp, cr3;
+};
+
 /* Serves hypercall `fid` (rax) with arguments rdi, rsi, rdx, rcx, r8, r9
  * (the hypercall page's call entry, hcpage.S). Returned in rax:rdx by the
  * SysV ABI, which is what the page's return path hands to the guest. */
