@@ -15,21 +15,37 @@
 #include "lib/vm_impl.h"
 
 namespace hvbios {
+namespace {
+constexpr uint64_t kResumeFlag = 1u << 16;  // rflags.RF
+}  // namespace
 
 // ---- vCPU side --------------------------------------------------------------
 
+GuestDebug VcpuImpl::WantedDebugLocked() const {
+  GuestDebug want;
+  want.single_step = step_pending_;
+  const VmImpl::DebugState& debug = vm_->debug_;
+  if (!debug.attached || debug.breakpoints.empty()) return want;
+  if (debug.breakpoints.size() <= debug.hardware_slots) {
+    for (uint64_t address : debug.breakpoints) {
+      want.breakpoints[want.breakpoint_count++] = address;
+    }
+  } else {
+    want.single_step = true;  // find them among single-step exits
+  }
+  return want;
+}
+
 bool VcpuImpl::ApplyGuestDebugLocked() {
-  const bool want = step_pending_ ||
-                    (vm_->debug_.attached && !vm_->debug_.breakpoints.empty());
-  if (want == single_stepping_) return true;
-  if (absl::Status s = backend_->SetGuestDebug({.single_step = want});
-      !s.ok()) {
+  const GuestDebug want = WantedDebugLocked();
+  if (want == applied_debug_) return true;
+  if (absl::Status s = backend_->SetGuestDebug(want); !s.ok()) {
     vm_->RequestExitLocked({.reason = VmExit::Reason::kHostError,
                             .vcpu_id = id_,
                             .message = std::string(s.message())});
     return false;
   }
-  single_stepping_ = want;
+  applied_debug_ = want;
   return true;
 }
 
@@ -56,10 +72,14 @@ void VmImpl::ReportDebugStopLocked(const DebugStop& stop) {
   if (!debug_.attached) return;
   debug_.stops.push_back(stop);
   // All-stop: this vCPU and every other park before their next entry, and
-  // vCPUs the guest starts meanwhile start paused.
+  // vCPUs the guest starts meanwhile start paused. Paused ones too: one
+  // that a resume just released may not have left its park yet (its state
+  // says paused until its thread runs), and must park again rather than
+  // run on.
   paused_ = true;
   for (auto& v : vcpus_) {
-    if (v != nullptr && v->state_ == VcpuState::kRunning) {
+    if (v != nullptr &&
+        (v->state_ == VcpuState::kRunning || v->state_ == VcpuState::kPaused)) {
       v->RequestPauseLocked();
     }
   }
@@ -91,9 +111,8 @@ class DebuggerImpl final : public Debugger {
 
   absl::Status InsertBreakpoint(uint64_t address) override {
     MutexLock lock(&vm_->mu_);
-    if (vm_->debug_.breakpoints.insert(address).second &&
-        vm_->debug_.breakpoints.size() == 1) {
-      NotifyAllLocked();  // start stepping
+    if (vm_->debug_.breakpoints.insert(address).second) {
+      NotifyAllLocked();  // each vCPU re-arms before its next entry
     }
     return absl::OkStatus();
   }
@@ -108,7 +127,7 @@ class DebuggerImpl final : public Debugger {
     std::erase_if(vm_->debug_.stops, [&](const DebugStop& s) {
       return s.reason == DebugStop::Reason::kBreakpoint && s.address == address;
     });
-    if (vm_->debug_.breakpoints.empty()) NotifyAllLocked();  // stop stepping
+    NotifyAllLocked();
     return absl::OkStatus();
   }
 
@@ -136,7 +155,12 @@ class DebuggerImpl final : public Debugger {
       return absl::OkStatus();
     }
     for (auto& v : vm_->vcpus_) {
-      if (v != nullptr) v->step_pending_ = false;
+      if (v == nullptr) continue;
+      v->step_pending_ = false;
+      if (v->state_ == VcpuState::kPaused &&
+          (others_run || v.get() == stepping)) {
+        RETURN_IF_ERROR(StepOffHardwareBreakpointLocked(*v));
+      }
     }
     if (stepping != nullptr) stepping->step_pending_ = true;
     if (others_run) {
@@ -166,6 +190,11 @@ class DebuggerImpl final : public Debugger {
   }
 
   int stop_fd() const override { return stop_fd_.get(); }
+
+  uint32_t hardware_breakpoints() const override {
+    MutexLock lock(&vm_->mu_);
+    return vm_->debug_.hardware_slots;
+  }
 
   absl::StatusOr<std::optional<DebugStop>> TakeStop() override {
     RETURN_IF_ERROR(RefuseInsideCallback("Debugger::TakeStop"));
@@ -238,6 +267,23 @@ class DebuggerImpl final : public Debugger {
     return done;
   }
 
+  // A vCPU about to go on from an instruction a debug register breaks at
+  // would break there again at once (an instruction breakpoint is a
+  // fault): rflags.RF lets that one instruction run (SDM Vol. 3A,
+  // 18.3.1.1). Paused vCPUs only: their threads are parked.
+  absl::Status StepOffHardwareBreakpointLocked(VcpuImpl& v)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(vm_->mu_) {
+    const VmImpl::DebugState& debug = vm_->debug_;
+    if (debug.breakpoints.empty() ||
+        debug.breakpoints.size() > debug.hardware_slots) {
+      return absl::OkStatus();  // single-stepping: nothing to skip
+    }
+    ASSIGN_OR_RETURN(Registers regs, v.backend_->GetRegisters());
+    if (!debug.breakpoints.contains(regs.rip)) return absl::OkStatus();
+    regs.rflags |= kResumeFlag;
+    return v.backend_->SetRegisters(regs);
+  }
+
   void NotifyAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(vm_->mu_) {
     for (auto& v : vm_->vcpus_) {
       if (v != nullptr && v->thread_running_) v->NotifyLocked();
@@ -249,6 +295,9 @@ class DebuggerImpl final : public Debugger {
 };
 
 absl::StatusOr<std::unique_ptr<Debugger>> VmImpl::AttachDebugger() {
+  // Probed once per backend VM, outside the lock (KVM runs a scratch VM).
+  const uint32_t hardware_slots =
+      std::min(backend_->hardware_breakpoints(), 4u);
   UniqueFd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!fd.valid()) {
     return absl::ResourceExhaustedError(
@@ -258,7 +307,8 @@ absl::StatusOr<std::unique_ptr<Debugger>> VmImpl::AttachDebugger() {
   if (debug_.attached) {
     return absl::FailedPreconditionError("a debugger is attached already");
   }
-  debug_ = {.attached = true, .stop_fd = fd.get()};
+  debug_ = {
+      .attached = true, .stop_fd = fd.get(), .hardware_slots = hardware_slots};
   return std::make_unique<DebuggerImpl>(this, std::move(fd));
 }
 

@@ -119,6 +119,50 @@ TEST_F(DebuggerTest, BreakpointsStopEveryVcpuAndStepsRunOneInstruction) {
   EXPECT_EQ(vm_->vcpu(0)->state(), VcpuState::kPaused);
 }
 
+// Where the backend honours debug registers, up to that many breakpoints
+// go there and nothing single-steps; going on from one sets rflags.RF so
+// that it does not fire again at once; one more than fits and every vCPU
+// single-steps instead.
+TEST_F(DebuggerTest, BreakpointsUseDebugRegistersWhereTheyFit) {
+  debugger_.reset();
+  backend_->set_hardware_breakpoints(4);
+  ASSERT_OK_AND_ASSIGN(debugger_, vm_->AttachDebugger());
+  EXPECT_EQ(debugger_->hardware_breakpoints(), 4u);
+  StartPaused();
+  ASSERT_OK(debugger_->InsertBreakpoint(0x100010));
+  ASSERT_OK(debugger_->InsertBreakpoint(0x100020));
+  script0_->AddDebugStep(0x100010);  // the hardware stops it there
+  ASSERT_OK(debugger_->Resume(std::nullopt, true));
+  DebugStop stop = NextStop();
+  EXPECT_EQ(stop.reason, DebugStop::Reason::kBreakpoint);
+  EXPECT_EQ(stop.address, 0x100010u);
+  std::vector<GuestDebug> settings = DebugSettings(*script0_);
+  ASSERT_FALSE(settings.empty());
+  EXPECT_FALSE(settings.back().single_step);
+  ASSERT_EQ(settings.back().breakpoint_count, 2u);
+  EXPECT_EQ(settings.back().breakpoints[0], 0x100010u);
+  EXPECT_EQ(settings.back().breakpoints[1], 0x100020u);
+
+  constexpr uint64_t kResumeFlag = 1u << 16;
+  ASSERT_OK(debugger_->Resume(std::nullopt, true));
+  ASSERT_OK(debugger_->Interrupt());
+  (void)NextStop();
+  ASSERT_OK_AND_ASSIGN(Registers regs, vm_->vcpu(0)->GetRegisters());
+  EXPECT_NE(regs.rflags & kResumeFlag, 0u) << "it went on past 0x100010";
+  ASSERT_OK_AND_ASSIGN(regs, vm_->vcpu(1)->GetRegisters());
+  EXPECT_EQ(regs.rflags & kResumeFlag, 0u) << "not at a breakpoint";
+
+  for (uint64_t a : {0x100030, 0x100040, 0x100050}) {
+    ASSERT_OK(debugger_->InsertBreakpoint(a));
+  }
+  script0_->AddHypercall(HVB_FN_DEBUG_NULL);
+  ASSERT_OK(debugger_->Resume(std::nullopt, true));
+  testing::AwaitCompletions(*script0_, 1);
+  settings = DebugSettings(*script0_);
+  EXPECT_TRUE(settings.back().single_step) << "five do not fit in four";
+  EXPECT_EQ(settings.back().breakpoint_count, 0u);
+}
+
 TEST_F(DebuggerTest, NoSteppingWithoutBreakpointsOrSteps) {
   StartPaused();
   script0_->AddHypercall(HVB_FN_DEBUG_NULL);

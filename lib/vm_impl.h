@@ -77,9 +77,11 @@ class VcpuImpl final : public Vcpu {
   // Debugging (lib/vm_debug.cc). A kDebug exit at `rip`: a stop if a step
   // was asked for or `rip` is a breakpoint. vCPU thread.
   void OnDebugExit(uint64_t rip);
-  // Tells the backend to single-step while the debugger needs it: a step
-  // asked for, or breakpoints set. vCPU thread, mu_ held; false (and the
-  // VM ends) if the backend failed.
+  // What the debugger needs of the backend: a step asked for, and the
+  // breakpoints in debug registers if they all fit, else single-stepping.
+  GuestDebug WantedDebugLocked() const;
+  // Tells the backend when that changed. vCPU thread, mu_ held; false
+  // (and the VM ends) if the backend failed.
   bool ApplyGuestDebugLocked();
 
   VmImpl* const vm_;
@@ -106,10 +108,10 @@ class VcpuImpl final : public Vcpu {
   uint64_t resume_gen_ = 0;  // bumped by every resume; a parked thread
                              // leaves when it changes
   bool exit_requested_ = false;
-  bool thread_running_ = false;   // ThreadMain has not returned
-  bool step_pending_ = false;     // the debugger asked for one instruction
-  bool single_stepping_ = false;  // as the backend was last told
-  std::thread thread_;            // joined by Destroy() or ~VmImpl
+  bool thread_running_ = false;  // ThreadMain has not returned
+  bool step_pending_ = false;    // the debugger asked for one instruction
+  GuestDebug applied_debug_;     // as the backend was last told
+  std::thread thread_;           // joined by Destroy() or ~VmImpl
 };
 
 class VmImpl final : public Vm, public ServiceContext {
@@ -247,6 +249,7 @@ class VmImpl final : public Vm, public ServiceContext {
     std::deque<DebugStop> stops;  // reported, not yet taken
     bool exit_reported = false;   // TakeStop() told of the VM's end
     int stop_fd = -1;             // the debugger's eventfd
+    uint32_t hardware_slots = 0;  // the backend's hardware breakpoints
   };
   DebugState debug_ ABSL_GUARDED_BY(mu_);
 };

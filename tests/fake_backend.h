@@ -142,6 +142,15 @@ class FakeBackendVm : public BackendVm {
     interrupts_.reserve(n);
   }
   uint32_t implementation_id() const override { return 1; }
+  // As many as set_hardware_breakpoints() said (0 at first).
+  uint32_t hardware_breakpoints() override {
+    hvbios::MutexLock lock(&mu_);
+    return hardware_breakpoints_;
+  }
+  void set_hardware_breakpoints(uint32_t n) {
+    hvbios::MutexLock lock(&mu_);
+    hardware_breakpoints_ = n;
+  }
   uint64_t tsc_frequency_hz() const override { return 1'000'000'000; }
 
   // Bytes WriteHypercallPage() fills the page with.
@@ -152,6 +161,7 @@ class FakeBackendVm : public BackendVm {
   std::map<uint32_t, std::shared_ptr<FakeVcpuScript>> scripts_
       ABSL_GUARDED_BY(mu_);
   std::vector<Mapping> mappings_ ABSL_GUARDED_BY(mu_);
+  uint32_t hardware_breakpoints_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::pair<uint32_t, uint8_t>> interrupts_ ABSL_GUARDED_BY(mu_);
   std::map<int, std::pair<uint32_t, uint8_t>> interrupt_fds_
       ABSL_GUARDED_BY(mu_);

@@ -74,6 +74,12 @@ class KvmArray {
 };
 using CpuidTable = KvmArray<kvm_cpuid_entry2>;
 
+// KVM_SET_GUEST_DEBUG's argument for `debug` (debug_probe.cc).
+kvm_guest_debug GuestDebugControl(const GuestDebug& debug);
+// How many hardware instruction breakpoints this KVM delivers for guests:
+// 4 if a scratch vCPU stops at one, else 0 (debug_probe.cc).
+uint32_t ProbeHardwareBreakpoints(int kvm_fd);
+
 // The MSI that raises `vector` on the APIC whose id is `vcpu_id`: fixed,
 // edge-triggered, physical destination (SDM Vol. 3A, 11.11).
 inline void FillMsi(uint32_t vcpu_id, uint8_t vector, uint32_t* address_lo,

@@ -125,13 +125,13 @@ class KvmVcpu final : public BackendVcpu {
     if (ioctl(fd_.get(), KVM_SET_REGS, &regs) != 0) {
       return ErrnoStatus(errno, "KVM_SET_REGS");
     }
-    return single_step_ ? RearmSingleStep() : absl::OkStatus();
+    return debug_.single_step ? ApplyGuestDebug() : absl::OkStatus();
   }
 
   absl::StatusOr<VcpuExit> Run() override {
     VcpuExit exit = {};
-    if (single_step_ && (run_->kvm_dirty_regs & KVM_SYNC_X86_REGS)) {
-      RETURN_IF_ERROR(RearmSingleStep());
+    if (debug_.single_step && (run_->kvm_dirty_regs & KVM_SYNC_X86_REGS)) {
+      RETURN_IF_ERROR(ApplyGuestDebug());
     }
     const int r = ioctl(fd_.get(), KVM_RUN, 0);
     if (r != 0) {
@@ -267,9 +267,10 @@ class KvmVcpu final : public BackendVcpu {
   absl::Status SetGuestDebug(const GuestDebug& debug) override {
     // api.rst, KVM_SET_GUEST_DEBUG: with SINGLESTEP, KVM keeps TF set for
     // the guest (hidden from KVM_GET_REGS) and exits with KVM_EXIT_DEBUG
-    // after each instruction.
-    single_step_ = debug.single_step;
-    return RearmSingleStep();
+    // after each instruction; with USE_HW_BP, the debug registers are
+    // ours while the guest runs.
+    debug_ = debug;
+    return ApplyGuestDebug();
   }
 
   // KVM keeps the guest's TF set for single-stepping only while rip is
@@ -277,12 +278,9 @@ class KvmVcpu final : public BackendVcpu {
   // (KVM_SET_REGS, or the sync regs of an answered hypercall, loaded at
   // the `out` instruction) drops it (x86.c, __kvm_set_rflags), and the
   // guest would run free. So the setting is made again after every
-  // register write, as QEMU does after putting registers.
-  absl::Status RearmSingleStep() {
-    kvm_guest_debug control = {};
-    if (single_step_) {
-      control.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
-    }
+  // register write while stepping, as QEMU does after putting registers.
+  absl::Status ApplyGuestDebug() {
+    kvm_guest_debug control = GuestDebugControl(debug_);
     if (ioctl(fd_.get(), KVM_SET_GUEST_DEBUG, &control) != 0) {
       return ErrnoStatus(errno, "KVM_SET_GUEST_DEBUG");
     }
@@ -304,7 +302,7 @@ class KvmVcpu final : public BackendVcpu {
     if (ioctl(fd_.get(), KVM_SET_REGS, &r) != 0) {
       return ErrnoStatus(errno, "KVM_SET_REGS");
     }
-    return single_step_ ? RearmSingleStep() : absl::OkStatus();
+    return debug_.single_step ? ApplyGuestDebug() : absl::OkStatus();
   }
 
  private:
@@ -314,7 +312,7 @@ class KvmVcpu final : public BackendVcpu {
   kvm_run* const run_;
   const int kick_signal_;
   const kvm_lapic_state initial_lapic_;  // as CreateVcpu left it
-  bool single_step_ = false;  // SetGuestDebug's, re-armed after writes
+  GuestDebug debug_;  // SetGuestDebug's, re-applied after register writes
   std::atomic<bool> bound_{false};
   pthread_t thread_{};  // written once before bound_ is set
 };

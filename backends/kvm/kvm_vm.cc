@@ -229,6 +229,13 @@ class KvmVm final : public BackendVm {
   uint32_t implementation_id() const override { return HVB_IMPL_HVBIOS_KVM; }
   uint64_t tsc_frequency_hz() const override { return tsc_hz_; }
 
+  uint32_t hardware_breakpoints() override {
+    std::call_once(breakpoints_probed_, [this] {
+      hardware_breakpoints_ = ProbeHardwareBreakpoints(kvm_.get());
+    });
+    return hardware_breakpoints_;
+  }
+
  private:
   // Installs msi_routes_ as the VM's whole GSI routing table: the table
   // replaces the routing (api.rst, KVM_SET_GSI_ROUTING); nothing here uses
@@ -323,6 +330,8 @@ class KvmVm final : public BackendVm {
 
   const UniqueFd kvm_;
   const UniqueFd vm_;
+  std::once_flag breakpoints_probed_;
+  uint32_t hardware_breakpoints_ = 0;  // written once, under the flag
   const int vcpu_mmap_size_;
   const CpuidTable cpuid_;
   const uint64_t tsc_hz_;

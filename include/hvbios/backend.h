@@ -36,6 +36,14 @@ struct Registers {
 struct GuestDebug {
   // A kDebug exit after every instruction the guest completes.
   bool single_step = false;
+  // Instruction breakpoints in the debug registers (at most
+  // BackendVm::hardware_breakpoints()): a kDebug exit before the
+  // instruction at each runs. Entering with rflags.RF set skips them for
+  // one instruction (SDM Vol. 3A, 18.3.1.1), to go on from one.
+  uint32_t breakpoint_count = 0;
+  uint64_t breakpoints[4] = {};
+
+  bool operator==(const GuestDebug&) const = default;
 };
 
 // The 64-bit entry state the core asks a vCPU to start in (boot protocol,
@@ -218,6 +226,11 @@ class BackendVm {
 
   // Guest TSC frequency in Hz, 0 if unknown.
   virtual uint64_t tsc_frequency_hz() const = 0;
+
+  // How many GuestDebug::breakpoints this hypervisor honours: 0 where it
+  // cannot (then debuggers find breakpoints by single-stepping). Any
+  // thread; may take a moment the first time (KVM: a probe VM).
+  virtual uint32_t hardware_breakpoints() { return 0; }
 };
 
 }  // namespace hvbios

@@ -7,12 +7,14 @@
 // interrupt, the VM's end), every vCPU is paused before the stop is
 // reported, and all of them stay paused until Resume().
 //
-// Breakpoints are instruction addresses (rip values, guest-virtual). They
-// are found by single-stepping every vCPU while any breakpoint is set: the
-// guest's memory is never patched, so breakpoints work in read-only code,
-// in code the guest copies or checks, and on KVMs that cannot intercept
-// int3 or offer no debug registers (../shared/platform.md). The price is
-// an exit per instruction while breakpoints are set.
+// Breakpoints are instruction addresses (rip values, guest-virtual). The
+// guest's memory is never patched (no int3), so breakpoints work in
+// read-only code and in code the guest copies or checks. Up to
+// hardware_breakpoints() of them go into every vCPU's debug registers,
+// where the hypervisor honours them (probed when the debugger attaches);
+// with more, or where it does not (this machine's KVM, a nested KVM under
+// TCG: ../shared/platform.md), every vCPU single-steps while any is set,
+// and they are found among the steps: an exit per instruction.
 #ifndef HVBIOS_DEBUG_H_
 #define HVBIOS_DEBUG_H_
 
@@ -67,6 +69,10 @@ class Debugger {
   // Asks every vCPU to stop (gdb's Ctrl-C). Returns at once; the stop
   // arrives through stop_fd() and TakeStop().
   virtual absl::Status Interrupt() = 0;
+
+  // Breakpoints the backend holds in debug registers (0: all are found by
+  // single-stepping), as probed when the debugger attached.
+  virtual uint32_t hardware_breakpoints() const = 0;
 
   // An eventfd, readable while a stop may be waiting for TakeStop(). Owned
   // by the debugger.

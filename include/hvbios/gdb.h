@@ -5,7 +5,8 @@
 // a qXfer target description, so gdb needs no set-up), memory by virtual
 // address through the selected vCPU's page tables ("monitor phys on" for
 // guest-physical), continue, single-step, Ctrl-C, and breakpoints (Z0 and
-// Z1, by single-stepping: hvbios/debug.h). Watchpoints are left to gdb,
+// Z1: in debug registers where the hypervisor honours them, else by
+// single-stepping; hvbios/debug.h). Watchpoints are left to gdb,
 // which single-steps and compares values itself. A guest fault or panic
 // stops in gdb with SIGSEGV or SIGABRT, its vCPUs still inspectable; the
 // VM's end is reported as the process exiting.
@@ -13,9 +14,11 @@
 #define HVBIOS_GDB_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "hvbios/vm.h"
 
@@ -34,8 +37,12 @@ class GdbServer {
   // or disconnecting one lets it run on; `kill` stops it. `vm` must
   // outlive the server. A VMM that makes a new Vm (a reboot) starts a new
   // server on the same socket.
-  static absl::StatusOr<std::unique_ptr<GdbServer>> Start(Vm* vm,
-                                                          int listen_fd);
+  // `log`, if set, gets a line when a gdb connects (saying how
+  // breakpoints are done: debug registers or single-stepping) and when it
+  // leaves, on the server's thread.
+  static absl::StatusOr<std::unique_ptr<GdbServer>> Start(
+      Vm* vm, int listen_fd,
+      std::function<void(absl::string_view)> log = nullptr);
   virtual ~GdbServer() = default;  // ends the session
 
   // The port `listen_fd` listens on.

@@ -64,6 +64,10 @@ TEST_F(GdbTest, BreakStepReadChangeARegisterAndRunToTheEnd) {
       << guest.out;
   EXPECT_NE(guest.err.find("gdb stub on 127.0.0.1:"), std::string::npos)
       << guest.err;
+  // Which way breakpoints work here: the probe's answer, said once.
+  EXPECT_NE(guest.err.find("hvbios-run: gdb connected; breakpoints "),
+            std::string::npos)
+      << guest.err;
 }
 
 // The second vCPU exists once the guest starts it: then it is gdb's
@@ -101,6 +105,9 @@ TEST_F(GdbTest, CtrlCStopsASpinningGuestAndKillEndsIt) {
       << "it spins in hvb_main: " << gdb.out;
   EXPECT_EQ(guest.exit_status, 125) << guest.err;
   EXPECT_NE(guest.err.find("killed by gdb"), std::string::npos) << guest.err;
+  EXPECT_NE(guest.err.find("hvbios-run: gdb killed the guest"),
+            std::string::npos)
+      << guest.err;
 }
 
 // A guest that dies (triple fault) or panics stops in gdb first, with

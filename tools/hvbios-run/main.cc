@@ -257,7 +257,12 @@ int Run(const RunOptions& options) {
       // --gdb-wait: the boot vCPU starts paused, until gdb continues it.
       if (options.gdb_wait) (void)(*vm)->Pause();
       absl::StatusOr<std::unique_ptr<GdbServer>> server =
-          GdbServer::Start(vm->get(), gdb_listener.get());
+          GdbServer::Start(vm->get(), gdb_listener.get(),
+                           [](absl::string_view line) {
+                             std::fprintf(stderr, "hvbios-run: %.*s\n",
+                                          static_cast<int>(line.size()),
+                                          line.data());
+                           });
       if (!server.ok()) return Error(kExitHostError, server.status().message());
       gdb = *std::move(server);
     }
