@@ -1,6 +1,6 @@
-// The debugger behind hvbios/debug.h: breakpoints by single-stepping, the
-// all-stop protocol on top of the vCPUs' pause park, and guest-virtual
-// memory through the guest's page tables.
+// The debugger behind hvbios/debug.h: breakpoints in debug registers or
+// by single-stepping, the all-stop protocol on top of the vCPUs' pause
+// park, and guest-virtual memory through the guest's page tables.
 #include <sys/eventfd.h>
 #include <unistd.h>
 
