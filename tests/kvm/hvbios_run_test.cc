@@ -107,16 +107,22 @@ TEST_F(HvbiosRunTest, TraceRecordsEveryHypercallForHvbiosTrace) {
   std::ifstream in(json);
   const std::string text((std::istreambuf_iterator<char>(in)),
                          std::istreambuf_iterator<char>());
-  size_t events = 0, vcpu1 = 0;
+  // Exits are spans, events raised are instants: one entry per record.
+  size_t spans = 0, instants = 0, vcpu1 = 0;
   for (size_t at = 0; (at = text.find("\"ph\":\"X\"", at)) != std::string::npos;
        ++at) {
-    ++events;
+    ++spans;
+  }
+  for (size_t at = 0; (at = text.find("\"ph\":\"i\"", at)) != std::string::npos;
+       ++at) {
+    ++instants;
   }
   for (size_t at = 0; (at = text.find("\"tid\":1,", at)) != std::string::npos;
        ++at) {
     ++vcpu1;
   }
-  EXPECT_EQ(events, records);
+  EXPECT_EQ(spans + instants, records);
+  EXPECT_GT(instants, 0u) << "the suite's timers and IPIs raise events";
   EXPECT_GT(vcpu1, 0u) << "the second vCPU's calls, on their own track";
 }
 
@@ -146,7 +152,14 @@ TEST_F(HvbiosRunTest, GuestDeathsHaveAStatusAReasonAndRegisters) {
     CommandResult r = Run({"--cmdline", cmd, GuestPath("behave")});
     EXPECT_EQ(r.exit_status, 123) << cmd;
     EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("rip "), std::string::npos) << r.err;
+    // KVM on AMD SVM resets the vCPU at a triple fault: the report says
+    // so rather than show a CPU at reset (KvmTest has the same rule).
+    const bool reset =
+        r.err.find("registers lost: the hypervisor reset the vCPU") !=
+        std::string::npos;
+    EXPECT_TRUE(reset ? std::string(cmd) == "triple-fault"
+                      : r.err.find("rip ") != std::string::npos)
+        << r.err;
   }
 }
 

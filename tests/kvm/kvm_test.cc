@@ -98,6 +98,13 @@ TEST_F(KvmTest, GuestDeathsAreReportedWithRegisters) {
     VmExit exit = BootAndWait("behave", {.cmdline = cmd});
     EXPECT_EQ(exit.reason, VmExit::Reason::kGuestFault);
     EXPECT_NE(exit.message.find(text), std::string::npos) << exit.message;
+    // KVM on AMD SVM resets the vCPU at a triple fault; the report then
+    // says so instead of showing a CPU at reset.
+    if (exit.message.find("registers lost: the hypervisor reset the vCPU") !=
+        std::string::npos) {
+      EXPECT_EQ(std::string(cmd), "triple-fault") << exit.message;
+      continue;
+    }
     EXPECT_NE(exit.message.find("rip "), std::string::npos) << exit.message;
     EXPECT_NE(exit.message.find("cr3 0000000000010000"), std::string::npos)
         << exit.message;

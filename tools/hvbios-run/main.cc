@@ -39,7 +39,9 @@ std::string StackOf(Vm& vm, uint32_t id, const Symbols& symbols) {
   Vcpu* vcpu = vm.vcpu(id);
   if (vcpu == nullptr) return "";
   absl::StatusOr<Registers> regs = vcpu->GetRegisters();
-  if (!regs.ok()) return "";
+  // A vCPU KVM reset at a triple fault (AMD SVM) has no stack of the
+  // guest's to show.
+  if (!regs.ok() || (regs->rip == 0xfff0 && regs->cs == 0xf000)) return "";
   const std::string stack = DescribeStack(
       *regs,
       [&vm](uint64_t gpa, uint64_t* value) {
@@ -256,13 +258,11 @@ int Run(const RunOptions& options) {
     if (gdb_listener.valid()) {
       // --gdb-wait: the boot vCPU starts paused, until gdb continues it.
       if (options.gdb_wait) (void)(*vm)->Pause();
-      absl::StatusOr<std::unique_ptr<GdbServer>> server =
-          GdbServer::Start(vm->get(), gdb_listener.get(),
-                           [](absl::string_view line) {
-                             std::fprintf(stderr, "hvbios-run: %.*s\n",
-                                          static_cast<int>(line.size()),
-                                          line.data());
-                           });
+      absl::StatusOr<std::unique_ptr<GdbServer>> server = GdbServer::Start(
+          vm->get(), gdb_listener.get(), [](absl::string_view line) {
+            std::fprintf(stderr, "hvbios-run: %.*s\n",
+                         static_cast<int>(line.size()), line.data());
+          });
       if (!server.ok()) return Error(kExitHostError, server.status().message());
       gdb = *std::move(server);
     }
