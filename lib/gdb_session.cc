@@ -264,7 +264,8 @@ class Session {
     const std::string& xml = gdb::TargetXml();
     if (*offset >= xml.size()) return Send("l");
     const std::string chunk = xml.substr(*offset, *length);
-    return Send((*offset + chunk.size() < xml.size() ? "m" : "l") + chunk);
+    return Send(
+        absl::StrCat(*offset + chunk.size() < xml.size() ? "m" : "l", chunk));
   }
 
   bool Monitor(absl::string_view hex) {
@@ -286,7 +287,7 @@ class Session {
           "  monitor phys on|off   memory by guest-physical address, or "
           "virtual (default)\n");
     }
-    return Send("O" + gdb::HexOfString(out)) && Send("OK");
+    return Send(absl::StrCat("O", gdb::HexOfString(out))) && Send("OK");
   }
 
   // "<tid>" of a live vCPU.
