@@ -31,8 +31,7 @@ uint64_t hvb_page_tables_build(void *tables, uint64_t tables_gpa,
 
 /* Reads the 8 bytes at guest-physical `gpa` into *value: 0 if it is not
  * RAM. */
-typedef int (*hvb_read_phys64_fn)(void *context, uint64_t gpa,
-                                  uint64_t *value);
+typedef int (*hvb_read_phys64_fn)(void *context, uint64_t gpa, uint64_t *value);
 
 /* Translates guest-virtual `va` through the 4-level page tables at `cr3`
  * (SDM Vol. 3A, 4.5), 2 MiB and 1 GiB pages included; the identity while

@@ -13,8 +13,7 @@ extern "C" {
 #endif
 
 /* Reads the 8 bytes at guest-virtual `va` into *value: 0 if not mapped. */
-typedef int (*hvb_read_virt64_fn)(void *context, uint64_t va,
-                                  uint64_t *value);
+typedef int (*hvb_read_virt64_fn)(void *context, uint64_t va, uint64_t *value);
 
 /* Return addresses on the stack at `rsp` with frame pointer `rbp`: out[0]
  * is the one on top of the stack (a call into the hypercall page, or any

@@ -10,13 +10,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <thread>
 
 #include "absl/strings/str_format.h"
 #include "hvbios/gdb.h"
 #include "hvbios/internal/mutex.h"
 #include "lib/gdb_session.h"
+#include "lib/status_macros.h"
 #include "lib/threads.h"
 #include "lib/unique_fd.h"
 
@@ -95,16 +95,11 @@ class GdbServerImpl final : public GdbServer {
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-absl::Status Errno(absl::string_view what) {
-  return absl::UnavailableError(
-      absl::StrFormat("%s: %s", what, strerror(errno)));
-}
-
 }  // namespace
 
 absl::StatusOr<int> GdbListen(uint16_t port) {
   UniqueFd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!listener.valid()) return Errno("gdb server socket");
+  if (!listener.valid()) return ErrnoStatus(errno, "gdb server socket");
   const int one = 1;
   setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in address = {};
@@ -113,9 +108,11 @@ absl::StatusOr<int> GdbListen(uint16_t port) {
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (bind(listener.get(), reinterpret_cast<const sockaddr*>(&address),
            sizeof(address)) != 0) {
-    return Errno(absl::StrFormat("gdb server: binding 127.0.0.1:%d", port));
+    return ErrnoStatus(
+        errno, absl::StrFormat("gdb server: binding 127.0.0.1:%d", port));
   }
-  if (listen(listener.get(), 1) != 0) return Errno("gdb server: listen");
+  if (listen(listener.get(), 1) != 0)
+    return ErrnoStatus(errno, "gdb server: listen");
   return listener.release();
 }
 
@@ -130,7 +127,7 @@ absl::StatusOr<std::unique_ptr<GdbServer>> GdbServer::Start(
         "gdb server: the listening fd is no TCP/IPv4 socket");
   }
   UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!wake.valid()) return Errno("gdb server: eventfd");
+  if (!wake.valid()) return ErrnoStatus(errno, "gdb server: eventfd");
   auto server = std::make_unique<GdbServerImpl>(
       vm, listen_fd, std::move(wake), ntohs(address.sin_port), std::move(log));
   if (absl::Status s = server->Launch(); !s.ok()) return s;

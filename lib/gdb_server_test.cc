@@ -20,6 +20,7 @@
 #include "lib/gdb_protocol.h"
 #include "tests/elf_builder.h"
 #include "tests/fake_backend.h"
+#include "tests/gdb_session.h"
 #include "tests/run_command.h"
 #include "tests/test_util.h"
 
@@ -30,10 +31,6 @@ using testing::CommandResult;
 using testing::FakeBackendVm;
 using testing::FakeVcpuScript;
 using testing::RunCommand;
-
-bool GdbInstalled() {
-  return RunCommand({"sh", "-c", "command -v gdb"}).exit_status == 0;
-}
 
 class GdbServerTest : public ::testing::Test {
  protected:
@@ -67,19 +64,8 @@ class GdbServerTest : public ::testing::Test {
   }
 
   CommandResult Gdb(const std::vector<std::string>& commands) {
-    std::vector<std::string> args = {
-        "gdb",
-        "-nx",
-        "-batch",
-        "-ex",
-        "set pagination off",
-        "-ex",
-        absl::StrCat("target remote 127.0.0.1:", server_->port())};
-    for (const std::string& c : commands) {
-      args.push_back("-ex");
-      args.push_back(c);
-    }
-    return RunCommand(args, "", 120);
+    return RunCommand(testing::GdbBatch(server_->port(), "", commands), "",
+                      120);
   }
 
   FakeBackendVm* backend_ = nullptr;
@@ -90,7 +76,7 @@ class GdbServerTest : public ::testing::Test {
 };
 
 TEST_F(GdbServerTest, GdbReadsAndWritesRegistersAndMemory) {
-  if (!GdbInstalled()) GTEST_SKIP() << "needs gdb (Debian: gdb)";
+  if (!testing::GdbInstalled()) GTEST_SKIP() << "needs gdb (Debian: gdb)";
   ASSERT_OK_AND_ASSIGN(Vcpu * boot, vm_->CreateVcpu(0));
   ASSERT_OK(boot->Start());
   const CommandResult gdb =
@@ -126,7 +112,7 @@ TEST_F(GdbServerTest, GdbReadsAndWritesRegistersAndMemory) {
 // here: the fake executes nothing); gdb steps over one by removing it and
 // stepping, then the guest's power.shutdown ends the session as an exit.
 TEST_F(GdbServerTest, BreakContinueStepAndTheGuestsExit) {
-  if (!GdbInstalled()) GTEST_SKIP() << "needs gdb (Debian: gdb)";
+  if (!testing::GdbInstalled()) GTEST_SKIP() << "needs gdb (Debian: gdb)";
   ASSERT_OK(vm_->Pause());  // as --gdb-wait: nothing runs before gdb
   ASSERT_OK_AND_ASSIGN(Vcpu * boot, vm_->CreateVcpu(0));
   ASSERT_OK(boot->Start());
@@ -153,7 +139,7 @@ TEST_F(GdbServerTest, BreakContinueStepAndTheGuestsExit) {
 // A panic stops in gdb with SIGABRT and the vCPU's registers; continuing
 // then reports the end.
 TEST_F(GdbServerTest, APanicStopsInGdbBeforeTheEnd) {
-  if (!GdbInstalled()) GTEST_SKIP() << "needs gdb (Debian: gdb)";
+  if (!testing::GdbInstalled()) GTEST_SKIP() << "needs gdb (Debian: gdb)";
   ASSERT_OK(vm_->Pause());
   ASSERT_OK_AND_ASSIGN(Vcpu * boot, vm_->CreateVcpu(0));
   ASSERT_OK(boot->Start());

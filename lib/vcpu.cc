@@ -372,12 +372,10 @@ void VcpuImpl::ThreadMain() {
     std::string message =
         absl::StrFormat("vCPU %d: %s", id_, DescribeExit(*exit));
     if (absl::StatusOr<Registers> regs = backend_->GetRegisters(); regs.ok()) {
-      // KVM on AMD SVM resets a vCPU that shut down before it reports the
-      // exit (svm.c, shutdown_interception: the VMCB is undefined after a
-      // shutdown): its registers are those of a CPU at reset, not the
-      // guest's last ones.
-      const bool reset = exit->kind == VcpuExit::Kind::kShutdown &&
-                         regs->rip == 0xfff0 && regs->cs == 0xf000;
+      // A vCPU KVM reset at a triple fault (IsResetState) kept none of
+      // the guest's registers.
+      const bool reset =
+          exit->kind == VcpuExit::Kind::kShutdown && IsResetState(*regs);
       absl::StrAppend(&message, "\n",
                       reset ? "  (registers lost: the hypervisor reset the "
                               "vCPU at the triple fault, as KVM on AMD "

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "absl/strings/str_format.h"
 #include "common/page_tables.h"
@@ -300,8 +299,7 @@ absl::StatusOr<std::unique_ptr<Debugger>> VmImpl::AttachDebugger() {
       std::min(backend_->hardware_breakpoints(), 4u);
   UniqueFd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!fd.valid()) {
-    return absl::ResourceExhaustedError(
-        absl::StrFormat("eventfd for the debugger: %s", strerror(errno)));
+    return ErrnoStatus(errno, "eventfd for the debugger");
   }
   MutexLock lock(&mu_);
   if (debug_.attached) {

@@ -149,4 +149,8 @@ std::string FormatRegisters(const Registers& r) {
       r.cr2, r.cr3, r.cr4, r.efer);
 }
 
+bool IsResetState(const Registers& regs) {
+  return regs.rip == 0xfff0 && regs.cs == 0xf000;
+}
+
 }  // namespace hvbios

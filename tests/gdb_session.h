@@ -22,7 +22,8 @@ inline bool GdbInstalled() {
 }
 
 // gdb's command line: connect to 127.0.0.1:`port` (waiting up to 30 s for
-// the stub to listen), run `commands`, then quit.
+// the stub to listen), run `commands`, then quit; with the symbols of
+// `elf`, unless it is empty.
 inline std::vector<std::string> GdbBatch(
     int port, const std::string& elf,
     const std::vector<std::string>& commands) {
@@ -40,7 +41,7 @@ inline std::vector<std::string> GdbBatch(
     args.push_back("-ex");
     args.push_back(c);
   }
-  args.push_back(elf);
+  if (!elf.empty()) args.push_back(elf);
   return args;
 }
 

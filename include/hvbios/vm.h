@@ -196,6 +196,11 @@ absl::StatusOr<std::vector<uint8_t>> ReadGuestImage(const std::string& path);
 // Formats registers for diagnostics, several lines.
 std::string FormatRegisters(const Registers& regs);
 
+// Whether `regs` are an x86 CPU's at reset (rip 0xfff0 in code segment
+// 0xf000): what KVM on AMD SVM leaves of a vCPU that triple-faulted
+// (svm.c, shutdown_interception), in place of the guest's registers.
+bool IsResetState(const Registers& regs);
+
 // One virtual CPU, run by a library-owned thread named "hvbios-vcpu<N>"
 // from its first start until it is destroyed or the VM stops. Owned by its
 // Vm; the pointer stays valid until the Vm is destroyed.

@@ -39,9 +39,8 @@ std::string StackOf(Vm& vm, uint32_t id, const Symbols& symbols) {
   Vcpu* vcpu = vm.vcpu(id);
   if (vcpu == nullptr) return "";
   absl::StatusOr<Registers> regs = vcpu->GetRegisters();
-  // A vCPU KVM reset at a triple fault (AMD SVM) has no stack of the
-  // guest's to show.
-  if (!regs.ok() || (regs->rip == 0xfff0 && regs->cs == 0xf000)) return "";
+  // A vCPU KVM reset at a triple fault has no stack of the guest's.
+  if (!regs.ok() || IsResetState(*regs)) return "";
   const std::string stack = DescribeStack(
       *regs,
       [&vm](uint64_t gpa, uint64_t* value) {

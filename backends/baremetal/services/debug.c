@@ -31,8 +31,8 @@ static int read_phys64(void *context, uint64_t gpa, uint64_t *value) {
 static int read_virt64(void *context, uint64_t va, uint64_t *value) {
   const struct guest_view *view = (const struct guest_view *)context;
   uint64_t gpa;
-  return hvb_guest_virtual_to_physical(view->cr0, view->cr3, va, read_phys64,
-                                       0, &gpa) &&
+  return hvb_guest_virtual_to_physical(view->cr0, view->cr3, va, read_phys64, 0,
+                                       &gpa) &&
          read_phys64(0, gpa, value);
 }
 
@@ -79,8 +79,8 @@ static int describe_caller(const struct fw_call_frame *f, char *line, int n,
       "\nstack",
       (uint64_t)(uintptr_t)hcpage, rsp, rflags, cs, ss,
       (uint64_t)HVB_FN_DEBUG_PANIC, f->rbx, f->rcx, f->args[2], f->rsi, f->rdi,
-      f->rbp, f->r8, f->r9, r10, r11, f->r12, f->r13, f->r14, f->r15,
-      view.cr0, read_cr(2), f->cr3, read_cr(4), read_efer());
+      f->rbp, f->r8, f->r9, r10, r11, f->r12, f->r13, f->r14, f->r15, view.cr0,
+      read_cr(2), f->cr3, read_cr(4), read_efer());
   uint64_t returns[16];
   const uint32_t count =
       hvb_stack_walk(rsp, f->rbp, read_virt64, &view, returns, 16);
@@ -105,9 +105,9 @@ struct fw_result fw_debug_panic(const uint64_t *args) {
     return fw_error(HVB_ERR_FAULT);
   }
   static char line[HVB_PANIC_MAX_MESSAGE + 1024];
-  int n = hvb_snprintf(line, sizeof(line), "panic %u %u 0x%lx 0x%lx ",
-                       (unsigned)code, this_cpu(), frame->rsp + 4 * 8,
-                       frame->cr3);
+  int n =
+      hvb_snprintf(line, sizeof(line), "panic %u %u 0x%lx 0x%lx ",
+                   (unsigned)code, this_cpu(), frame->rsp + 4 * 8, frame->cr3);
   const char *text = (const char *)(uintptr_t)message;
   for (uint64_t i = 0; i < length && n + 1 < (int)sizeof(line); ++i) {
     const char c = text[i];
