@@ -216,6 +216,7 @@ TEST_F(GdbServerTest, HostileBytesGetErrorsNotCrashes) {
   EXPECT_EQ(exchange("qXfer:features:read:target.xml:ffffff,10"), "l");
   EXPECT_EQ(exchange("qRcmd,zz"), "E01");
   EXPECT_EQ(exchange("bogus"), "");
+  EXPECT_EQ(exchange(""), "") << "an empty packet";
   // Running, then the interrupt byte (Ctrl-C): stopped with SIGINT.
   send_raw(gdb::Frame("vCont;c"));
   send_raw("\x03");

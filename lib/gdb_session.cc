@@ -182,6 +182,7 @@ class Session {
   }
 
   bool Handle(absl::string_view p) {
+    if (p.empty()) return Send("");  // "$#00": nothing asked
     if (p == "?") {
       // Before the first stop arrived (it comes at once): "stopped".
       if (!last_stop_.has_value()) return Send("S05");
