@@ -18,6 +18,7 @@
 #include "tests/elf_builder.h"
 #include "tests/fake_backend.h"
 #include "tests/test_util.h"
+#include "tools/hvbios-trace/report.h"
 
 namespace hvbios {
 namespace {
@@ -294,13 +295,11 @@ TEST_F(VmTest, RaisedEventsAreTraced) {
     ASSERT_OK(tracer->Flush());
   }
   std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  ASSERT_GE(bytes.size(), sizeof(TraceFileHeader));
+  ASSERT_OK_AND_ASSIGN(
+      const trace::TraceFile file,
+      trace::ParseTrace(std::string(std::istreambuf_iterator<char>(in), {})));
   std::vector<std::pair<uint64_t, uint64_t>> events;  // vector, source
-  for (size_t at = sizeof(TraceFileHeader);
-       at + sizeof(TraceRecord) <= bytes.size(); at += sizeof(TraceRecord)) {
-    TraceRecord r;
-    std::memcpy(&r, bytes.data() + at, sizeof(r));
+  for (const TraceRecord& r : file.records) {
     if (r.kind != TraceKind::kEvent) continue;
     EXPECT_EQ(r.vcpu, 0u);
     events.push_back({r.code, r.args[0]});

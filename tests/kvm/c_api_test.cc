@@ -18,6 +18,8 @@
 #include "hvbios/internal/mutex.h"
 #include "hvbios/trace.h"
 #include "tests/kvm/kvm_guest.h"
+#include "tests/test_util.h"
+#include "tools/hvbios-trace/report.h"
 
 namespace {
 
@@ -96,15 +98,11 @@ TEST_F(CApiTest, TracesToTheFileNamed) {
   hyperv_bios_destroy_vm(vm_);  // the tracer's last records go out
   vm_ = nullptr;
   std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  ASSERT_GT(bytes.size(), sizeof(hvbios::TraceFileHeader));
-  EXPECT_EQ(bytes.substr(0, 8), std::string(hvbios::kTraceMagic, 8));
+  ASSERT_OK_AND_ASSIGN(const hvbios::trace::TraceFile file,
+                       hvbios::trace::ParseTrace(std::string(
+                           std::istreambuf_iterator<char>(in), {})));
   int writes = 0;
-  for (size_t at = sizeof(hvbios::TraceFileHeader);
-       at + sizeof(hvbios::TraceRecord) <= bytes.size();
-       at += sizeof(hvbios::TraceRecord)) {
-    hvbios::TraceRecord r;
-    std::memcpy(&r, bytes.data() + at, sizeof(r));
+  for (const hvbios::TraceRecord& r : file.records) {
     if (r.kind == hvbios::TraceKind::kHypercall &&
         r.code == HVB_FN_CONSOLE_WRITE) {
       ++writes;
