@@ -205,6 +205,11 @@ class DebuggerImpl final : public Debugger {
         return std::nullopt;
       }
       vm_->debug_.exit_reported = true;
+      // Every vCPU thread gone (as Vm::Wait waits for), so each vCPU is
+      // stopped and its registers readable when the debugger asks.
+      vm_->mu_.Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return vm_->live_threads_ == 0;
+      });
       return DebugStop{.reason = DebugStop::Reason::kVmExit,
                        .vcpu_id = vm_->exit_->vcpu_id,
                        .exit = *vm_->exit_};

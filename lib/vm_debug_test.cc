@@ -204,6 +204,9 @@ TEST_F(DebuggerTest, TheVmsEndIsReportedOnceAndResumingThenFails) {
   EXPECT_EQ(stop.reason, DebugStop::Reason::kVmExit);
   EXPECT_EQ(stop.exit.reason, VmExit::Reason::kShutdown);
   EXPECT_EQ(stop.exit.exit_code, 3);
+  EXPECT_EQ(vm_->vcpu(0)->state(), VcpuState::kStopped)
+      << "told once the vCPU threads are gone: registers readable";
+  EXPECT_OK(vm_->vcpu(0)->GetRegisters().status());
   ASSERT_OK_AND_ASSIGN(std::optional<DebugStop> again, debugger_->TakeStop());
   EXPECT_FALSE(again.has_value());
   EXPECT_EQ(debugger_->Resume(std::nullopt, true).code(),
