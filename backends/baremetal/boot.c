@@ -16,35 +16,19 @@
  *                    and clock pages, its stacks and page tables) PLATFORM
  *   ...-0x9efff      free                                     USABLE
  *
- * The PVH loader's own data (start_info, the command line, the module
- * list) may lie anywhere below 1 MiB, so it is copied out first. */
-#include "boot.h"
-
+ * The boot loader's own data (its information structure, the command line,
+ * the module list) may lie anywhere in low memory, so it is copied out
+ * first (loader.c). */
+#include "acpi.h"
 #include "common/boot_info.h"
 #include "common/elf.h"
 #include "common/page_tables.h"
 #include "devices.h"
 #include "firmware.h"
+#include "loader.h"
 #include "services/services.h"
 
 struct fw_platform g_platform;
-
-/* ---- What the PVH loader hands over */
-/* Xen's public/arch-x86/hvm/start_info.h, version 1. */
-
-#define PVH_START_MAGIC 0x336ec578u
-struct pvh_start_info {
-  uint32_t magic, version, flags, nr_modules;
-  uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
-  uint32_t memmap_entries, reserved;
-};
-struct pvh_module {
-  uint64_t paddr, size, cmdline_paddr, reserved;
-};
-struct pvh_memmap_entry {
-  uint64_t addr, size;
-  uint32_t type, reserved; /* type 1: RAM */
-};
 
 /* ---- Fixed addresses */
 
@@ -66,9 +50,12 @@ extern char hcpage[], clock_page_storage[];
 uint64_t fw_pml4[512] __attribute__((aligned(4096)));
 static uint64_t fw_pdpt[512] __attribute__((aligned(4096)));
 static uint64_t fw_pd[4][512] __attribute__((aligned(4096)));
-/* Each CPU's firmware stack, for hypercalls and for starting; hcpage.S
- * finds it through fw_cpu_of_apic. */
-uint8_t fw_stacks[FW_MAX_CPUS][FW_STACK_SIZE] __attribute__((aligned(16)));
+/* Where each CPU's firmware stack lies, for hypercalls and for starting
+ * (vCPU i's is the i-th FW_STACK_SIZE from here); hcpage.S finds it
+ * through fw_cpu_of_apic. At the top of RAM below 4 GiB, a PLATFORM region
+ * of the guest's memory map: FW_MAX_CPUS stacks would not fit in
+ * conventional memory beside the image. */
+uint64_t fw_stacks_base;
 uint8_t fw_cpu_of_apic[256];
 
 uint32_t this_cpu(void) { return fw_cpu_of_apic[lapic_id()]; }
@@ -112,17 +99,11 @@ int fw_ram_contains(uint64_t address, uint64_t length) {
 /* The RAM the guest gets, from the loader's memory map: conventional
  * memory from 0 to the EBDA, and RAM from 1 MiB up, in whole 2 MiB pages
  * above 2 MiB (the unit of the guest's identity map there), below 4 GiB. */
-static void collect_ram(const struct pvh_start_info *si) {
-  if (si->version < 1 || si->memmap_paddr == 0) {
-    fail("the boot loader passed no memory map (PVH start_info version 0)");
-  }
-  const struct pvh_memmap_entry *e =
-      (const struct pvh_memmap_entry *)(uintptr_t)si->memmap_paddr;
+static void collect_ram(const struct fw_handoff *h) {
   struct hvb_ram_range ram[16];
   uint32_t count = 0;
-  for (uint32_t i = 0; i < si->memmap_entries && count < 15; ++i) {
-    if (e[i].type != 1 || e[i].size == 0) continue;
-    uint64_t base = e[i].addr, end = e[i].addr + e[i].size;
+  for (uint32_t i = 0; i < h->ram_count && count < 15; ++i) {
+    uint64_t base = h->ram[i].addr, end = h->ram[i].addr + h->ram[i].size;
     if (end > kFourGiB) end = kFourGiB;
     if (base < 0x100000) {
       if (base == 0 && end >= kLowRamEnd)
@@ -163,11 +144,34 @@ void ap_main(void) {
 
 /* ---- Loading the guest image (docs/abi.md, section 2.1) */
 
+/* Where the boot module moves when it is in the way: the top of RAM, below
+ * the room the firmware's stacks may take; 0 if it does not fit there,
+ * above 1 MiB. */
+static uint64_t module_parking(uint64_t size) {
+  const struct hvb_ram_range *top = &g_platform.ram[g_platform.ram_count - 1];
+  const uint64_t below = top->end - (uint64_t)FW_MAX_CPUS * FW_STACK_SIZE;
+  if (size > below) return 0;
+  const uint64_t to = (below - size) & ~0xfffull;
+  return to >= 0x100000 && to >= top->base ? to : 0;
+}
+
+static int segments_overlap(const struct hvb_elf_image *image, uint64_t base,
+                            uint64_t end) {
+  for (uint32_t i = 0; i < image->segment_count; ++i) {
+    const struct hvb_elf_segment *s = &image->segments[i];
+    if (s->paddr < end && base < s->paddr + s->memory_size) return 1;
+  }
+  return 0;
+}
+
 /* Checks the image by the rules every platform shares (common/elf.c),
  * places it, and returns its entry point. The loader left the image in
- * RAM at file_paddr: no segment may land on it. */
-static uint64_t load_guest(const uint8_t *file, uint64_t size,
-                           uint64_t file_paddr, struct hvb_elf_image *image) {
+ * RAM at file_paddr, where its segments may need to go (GRUB puts modules
+ * at the lowest free address, often 1 MiB): it is moved out of their way
+ * first, to its parking place. */
+static uint64_t load_guest(uint64_t file_paddr, uint64_t size,
+                           struct hvb_elf_image *image) {
+  const uint8_t *file = (const uint8_t *)(uintptr_t)file_paddr;
   struct hvb_elf_error error = hvb_elf_parse(file, size, image);
   if (error.code == HVB_ELF_OK) {
     error =
@@ -178,12 +182,22 @@ static uint64_t load_guest(const uint8_t *file, uint64_t size,
     hvb_elf_describe(error, why + 17, sizeof(why) - 17);
     fail(why);
   }
-  for (uint32_t i = 0; i < image->segment_count; ++i) {
-    const struct hvb_elf_segment *s = &image->segments[i];
-    if (s->paddr < file_paddr + size &&
-        file_paddr < s->paddr + s->memory_size) {
-      fail("a segment of the guest image overlaps the image as loaded");
+  const uint64_t stacks_end =
+      fw_stacks_base + (uint64_t)g_platform.cpu_count * FW_STACK_SIZE;
+  if (segments_overlap(image, fw_stacks_base, stacks_end)) {
+    fail(
+        "the guest image: a segment overlaps the firmware's stacks at the "
+        "top of RAM below 4 GiB");
+  }
+  if (segments_overlap(image, file_paddr, file_paddr + size)) {
+    const uint64_t to = module_parking(size);
+    if (to == 0 || segments_overlap(image, to, to + size)) {
+      fail(
+          "the guest image: no room to move the image out of its "
+          "segments' way");
     }
+    memmove((void *)(uintptr_t)to, file, size);
+    file = (const uint8_t *)(uintptr_t)to;
   }
   /* Physical RAM holds whatever it held: .bss is zeroed here. */
   for (uint32_t i = 0; i < image->segment_count; ++i) {
@@ -233,53 +247,69 @@ void enter_guest(uint64_t cr3, uint64_t rip, uint64_t rsp, uint64_t rdi) {
   __builtin_unreachable();
 }
 
-void fw_main(uint32_t start_info_paddr);
-void fw_main(uint32_t start_info_paddr) {
+/* The firmware's C entry (entry.S): `info` and `magic` are ebx and eax
+ * as the boot loader left them. */
+void fw_main(uint32_t info, uint32_t magic);
+void fw_main(uint32_t info, uint32_t magic) {
   uart_init();
-  const struct pvh_start_info *si =
-      (const struct pvh_start_info *)(uintptr_t)start_info_paddr;
-  if (si->magic != PVH_START_MAGIC) fail("not started by a PVH boot loader");
-  collect_ram(si);
+  static struct fw_handoff handoff;
+  const char *why = fw_handoff_read(info, magic, &handoff);
+  if (why != 0) fail(why);
+  collect_ram(&handoff);
   build_firmware_tables();
 
-  /* What we need of the loader's data, before low memory is reused. */
   char *cmdline = (char *)(uintptr_t)kCmdline;
-  uint32_t cmdline_length = 0;
-  if (si->cmdline_paddr != 0) {
-    const char *src = (const char *)(uintptr_t)si->cmdline_paddr;
-    while (src[cmdline_length] && cmdline_length < 4095) {
-      cmdline[cmdline_length] = src[cmdline_length];
-      ++cmdline_length;
-    }
+  const uint32_t cmdline_length = handoff.cmdline_length;
+  memcpy(cmdline, handoff.cmdline, cmdline_length + 1);
+  if (!handoff.has_module) {
+    fail(
+        "no guest image: pass it as the first boot module (QEMU: -initrd, "
+        "GRUB: module2)");
   }
-  cmdline[cmdline_length] = 0;
-  if (si->nr_modules < 1 || si->modlist_paddr == 0) {
-    fail("no guest image: pass it as the first boot module (QEMU: -initrd)");
-  }
-  const struct pvh_module module =
-      *(const struct pvh_module *)(uintptr_t)si->modlist_paddr;
-  if (module.paddr < 0x100000 || !fw_ram_contains(module.paddr, module.size)) {
-    fail("the boot module does not lie in RAM above 1 MiB");
+  uint64_t module_paddr = handoff.module_paddr;
+  const uint64_t module_size = handoff.module_size;
+  if (!fw_ram_contains(module_paddr, module_size))
+    fail("the boot module does not lie in RAM");
+  /* A module in conventional memory (GRUB on UEFI puts it there) would be
+   * overwritten by the boot data: it moves out of the way at once. */
+  if (module_paddr < 0x100000) {
+    const uint64_t to = module_parking(module_size);
+    if (to == 0) fail("no room in RAM to move the boot module to");
+    memmove((void *)(uintptr_t)to, (const void *)(uintptr_t)module_paddr,
+            module_size);
+    module_paddr = to;
   }
 
-  /* Clocks. */
+  /* The machine: its ACPI tables and CPUs, then its clocks. */
+  acpi_init(handoff.rsdp_length ? handoff.rsdp : 0);
+  {
+    char flag;
+    g_platform.debug_exit =
+        fw_cfg_file("opt/org.hvbios/debug-exit", &flag, 1) == 1;
+  }
   uint32_t a, b, c, d;
   cpuid(1, &a, &b, &c, &d);
   g_platform.has_rdrand = (c >> 30) & 1;
   g_platform.tsc_hz = tsc_calibrate();
-  if (g_platform.tsc_hz == 0) fail("cannot measure the TSC against the PIT");
+  if (g_platform.tsc_hz == 0)
+    fail("cannot measure the TSC: neither the PIT nor an ACPI PM timer");
   g_platform.ns_mul = (1000000000ull << 32) / g_platform.tsc_hz;
   g_platform.wall_ns_at_start = rtc_read_unix_seconds() * 1000000000ull;
   g_platform.tsc_at_start = rdtsc();
   interrupts_init(g_platform.tsc_hz);
-  discover_cpus(si->rsdp_paddr);
+  {
+    const struct hvb_ram_range *top = &g_platform.ram[g_platform.ram_count - 1];
+    const uint64_t bytes = (uint64_t)g_platform.cpu_count * FW_STACK_SIZE;
+    if (top->end - top->base < bytes + 0x100000 || top->base < 0x100000)
+      fail("no RAM above 1 MiB for the firmware's stacks");
+    fw_stacks_base = top->end - bytes;
+  }
   fw_block_init();
   const uint32_t nic_count = fw_net_init();
 
   /* The guest. */
   static struct hvb_elf_image image;
-  const uint64_t entry = load_guest((const uint8_t *)(uintptr_t)module.paddr,
-                                    module.size, module.paddr, &image);
+  const uint64_t entry = load_guest(module_paddr, module_size, &image);
 
   /* The clock page: the TSC is the clock on every CPU (an emulator's, or
    * a PC's with an invariant TSC, which the firmware does not check yet). */
@@ -289,7 +319,7 @@ void fw_main(uint32_t start_info_paddr) {
   hvb_clock_page_publish((struct hvb_clock_page *)clock_page_storage, &clock);
 
   /* The memory map (common/memmap.c). */
-  struct hvb_memmap_claim claims[5 + HVB_ELF_MAX_PHDRS] = {
+  struct hvb_memmap_claim claims[6 + HVB_ELF_MAX_PHDRS] = {
       {0, 0x1000, HVB_MEM_RESERVED, 0},
       {kBootTables, kCmdline + 0x1000, HVB_MEM_BOOT, 0},
       {kBootStack, kBootStackTop, HVB_MEM_BOOT, 0},
@@ -298,6 +328,10 @@ void fw_main(uint32_t start_info_paddr) {
        HVB_MEM_PLATFORM, 0},
   };
   uint32_t nclaims = 4;
+  claims[nclaims++] = (struct hvb_memmap_claim){
+      fw_stacks_base,
+      fw_stacks_base + (uint64_t)g_platform.cpu_count * FW_STACK_SIZE,
+      HVB_MEM_PLATFORM, 0};
   if (nic_count != 0) {
     claims[nclaims++] = (struct hvb_memmap_claim){E1000_DMA_BASE, E1000_DMA_END,
                                                   HVB_MEM_PLATFORM, 0};

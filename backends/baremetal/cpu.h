@@ -19,6 +19,11 @@ static inline uint8_t inb(uint16_t port) {
   __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
   return v;
 }
+static inline uint16_t inw(uint16_t port) {
+  uint16_t v;
+  __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+  return v;
+}
 static inline uint32_t inl(uint16_t port) {
   uint32_t v;
   __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
@@ -40,6 +45,9 @@ static inline uint32_t mmio_read32(uint64_t address) {
 }
 static inline void mmio_write32(uint64_t address, uint32_t v) {
   *(volatile uint32_t *)(uintptr_t)address = v;
+}
+static inline void mmio_write8(uint64_t address, uint8_t v) {
+  *(volatile uint8_t *)(uintptr_t)address = v;
 }
 __attribute__((noreturn)) static inline void halt_forever(void) {
   for (;;) __asm__ volatile("cli; hlt");

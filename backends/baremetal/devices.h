@@ -22,7 +22,8 @@ void uart_input_interrupt(int enable);
 void fw_printf(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- time.c */
-/* TSC frequency against the PIT; 0 if it could not be measured. */
+/* TSC frequency against the PIT, or the ACPI PM timer without a PIT
+ * (acpi_init first); 0 if it could not be measured. */
 uint64_t tsc_calibrate(void);
 /* Wall-clock seconds since the Unix epoch, from the CMOS RTC. */
 uint64_t rtc_read_unix_seconds(void);
@@ -70,6 +71,7 @@ struct pci_function {
 };
 uint32_t pci_read32(struct pci_function f, uint32_t offset);
 void pci_write32(struct pci_function f, uint32_t offset, uint32_t value);
+void pci_write8(struct pci_function f, uint32_t offset, uint8_t value);
 /* The first function whose vendor and device id (register 0, device id in
  * the high half) is one of ids[]: 1 and *found, or 0. */
 int pci_find(const uint32_t *ids, int id_count, struct pci_function *found);
@@ -112,9 +114,12 @@ void e1000_pop(void);
 int fw_cfg_file(const char *name, char *dst, size_t cap);
 
 /* ---- machine.c: leaving the machine */
-/* Messages for the machine's owner (hvbios-qemu): "shutdown N",
- * "reboot", "fault ...", written to the debug console port. Then the
- * machine is left: on QEMU through isa-debug-exit, elsewhere by halting. */
+/* Messages for the machine's owner: "shutdown N", "reboot", "fault ...",
+ * written to the debug console port for hvbios-qemu, or to the console
+ * on a PC. Then the machine is left: on hvbios-qemu's QEMU through
+ * isa-debug-exit; on a PC by ACPI S5 for a shutdown (halting if that
+ * fails), by halting otherwise; reboot through the FADT's reset register
+ * or the 8042. */
 __attribute__((noreturn)) void machine_exit(const char *status_line);
 __attribute__((noreturn)) void machine_reboot(void);
 

@@ -41,6 +41,7 @@ struct fw_platform {
   uint64_t ns_mul; /* ns per TSC tick, as ns_mul / 2^32 */
   uint64_t wall_ns_at_start;
   int has_rdrand;
+  int debug_exit; /* QEMU's isa-debug-exit is there (hvbios-qemu says so) */
   struct hvb_ram_range ram[16]; /* [base, end), 4 KiB aligned, sorted */
   uint32_t ram_count;
   const struct hvb_mem_region *map; /* the guest's memory map */

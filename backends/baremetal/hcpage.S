@@ -14,8 +14,9 @@
  * switch: the page reads nothing, not even itself. */
 
 /* r11 = the top of this CPU's firmware stack, from its local APIC id
- * (xAPIC ID register, SDM Vol. 3A 11.4.6) through fw_cpu_of_apic. Needs
- * the firmware's page tables. */
+ * (xAPIC ID register, SDM Vol. 3A 11.4.6) through fw_cpu_of_apic; the
+ * stacks lie from fw_stacks_base (boot.c). Needs the firmware's page
+ * tables. */
 .macro this_cpu_stack_top
     mov $0xfee00020, %r11d
     mov (%r11), %r11d
@@ -23,7 +24,7 @@
     movzbl fw_cpu_of_apic(%r11), %r11d
     inc %r11d
     shl $12, %r11                       /* FW_STACK_SIZE, firmware.h */
-    add $fw_stacks, %r11
+    add fw_stacks_base, %r11
 .endm
 
     .section .hcpage, "ax"

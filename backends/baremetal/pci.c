@@ -36,6 +36,11 @@ void pci_write32(struct pci_function f, uint32_t offset, uint32_t value) {
   outl(kConfigData, value);
 }
 
+void pci_write8(struct pci_function f, uint32_t offset, uint8_t value) {
+  select_register(f, offset);
+  outb((uint16_t)(kConfigData + (offset & 3)), value);
+}
+
 int pci_find(const uint32_t *ids, int id_count, struct pci_function *found) {
   for (uint32_t bus = 0; bus < 256; ++bus) {
     for (uint8_t device = 0; device < 32; ++device) {
