@@ -13,6 +13,8 @@ packages=(
   libseccomp-dev       # hvbios-run's sandbox (backends/kvm/sandbox.cc)
   libslirp-dev libglib2.0-dev  # hvbios-net-user: --net user (slirp.pc needs glib)
   qemu-system-x86      # the bare-metal firmware's PC (hvbios-qemu)
+  grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools  # hvbios-mkimage
+  ovmf                 # UEFI for QEMU: hvbios-qemu --image --uefi
   dpkg-dev file        # cpack's .deb: dpkg-shlibdeps computes Depends
   pkgconf              # tests/package: a VMM built with pkg-config alone
   clang-14 libclang-rt-14-dev  # the fuzz preset: libFuzzer (tests/fuzz/)

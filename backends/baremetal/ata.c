@@ -1,6 +1,6 @@
 /* Disks on the PC's IDE channels, driven by ATA PIO with polling (the
- * ATA/ATAPI command set; the ports of the PC's legacy IDE). Callers
- * serialise (the firmware lock). */
+ * ATA/ATAPI command set; the ports of the PC's legacy IDE), as on QEMU's
+ * pc. Callers serialise (the firmware lock). */
 #include "cpu.h"
 #include "devices.h"
 #include "firmware.h"
@@ -21,10 +21,9 @@ enum {
 struct disk {
   uint16_t base, control;
   uint8_t slave;
-  int read_only;
   uint64_t sectors;
 };
-static struct disk g_disks[ATA_MAX_DISKS];
+static struct disk g_disks[4]; /* two channels, two drives each */
 static uint32_t g_disk_count;
 
 /* Waits until the drive is not busy and, if `want_data`, asks for data;
@@ -131,26 +130,27 @@ static int ata_flush_disk(const struct disk *d) {
   return ata_wait(d, 0);
 }
 
-void ata_init(const char *read_only_flags, int flag_count) {
+static int ata_read(uint32_t unit, uint64_t lba, uint32_t count, void *dst) {
+  return ata_read_disk(&g_disks[unit], lba, count, dst);
+}
+static int ata_write(uint32_t unit, uint64_t lba, uint32_t count,
+                     const void *src) {
+  return ata_write_disk(&g_disks[unit], lba, count, src);
+}
+static int ata_flush(uint32_t unit) { return ata_flush_disk(&g_disks[unit]); }
+
+static const struct fw_disk_driver kAtaDriver = {ata_read, ata_write,
+                                                 ata_flush};
+
+void ata_probe(struct fw_disk *disks, uint32_t *count, uint32_t capacity) {
   static const uint16_t kBase[2] = {0x1f0, 0x170}, kControl[2] = {0x3f6, 0x376};
-  for (uint32_t i = 0; i < ATA_MAX_DISKS; ++i) {
-    struct disk d = {kBase[i / 2], kControl[i / 2], (uint8_t)(i % 2), 0, 0};
+  for (uint32_t i = 0; i < 4 && *count < capacity; ++i) {
+    struct disk d = {kBase[i / 2], kControl[i / 2], (uint8_t)(i % 2), 0};
     outb(d.control, 0x02); /* nIEN: no interrupts, we poll */
     if (ata_identify(&d) != 0) continue;
-    d.read_only =
-        (int)g_disk_count < flag_count && read_only_flags[g_disk_count] == 'r';
-    g_disks[g_disk_count++] = d;
+    g_disks[g_disk_count] = d;
+    disks[(*count)++] =
+        (struct fw_disk){&kAtaDriver, g_disk_count, d.sectors, 0};
+    ++g_disk_count;
   }
 }
-
-uint32_t ata_disk_count(void) { return g_disk_count; }
-uint64_t ata_sectors(uint32_t disk) { return g_disks[disk].sectors; }
-int ata_read_only(uint32_t disk) { return g_disks[disk].read_only; }
-
-int ata_read(uint32_t disk, uint64_t lba, uint32_t count, void *dst) {
-  return ata_read_disk(&g_disks[disk], lba, count, dst);
-}
-int ata_write(uint32_t disk, uint64_t lba, uint32_t count, const void *src) {
-  return ata_write_disk(&g_disks[disk], lba, count, src);
-}
-int ata_flush(uint32_t disk) { return ata_flush_disk(&g_disks[disk]); }

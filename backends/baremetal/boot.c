@@ -7,7 +7,9 @@
  *   0x10000-0x17fff  the guest's boot page tables             BOOT
  *   0x18000-0x18fff  boot info, memory map, device list       BOOT
  *   0x19000-0x19fff  command line                             BOOT
- *   0x1a000-0x4ffff  free                                     USABLE
+ *   0x1a000-0x2ffff  free                                     USABLE
+ *   0x30000-0x4ffff  the AHCI controller's command lists and bounce
+ *                    buffer (AHCI_DMA_*), when it has disks    PLATFORM
  *   0x50000-0x64fff  the network card's buffers and descriptors
  *                    (E1000_DMA_*), when there is a card        PLATFORM
  *   ...-0x6ffff      free                                     USABLE
@@ -280,19 +282,33 @@ void fw_main(uint32_t info, uint32_t magic) {
     module_paddr = to;
   }
 
-  /* The machine: its ACPI tables and CPUs, then its clocks. */
-  acpi_init(handoff.rsdp_length ? handoff.rsdp : 0);
+  /* The machine: its owner, its ACPI tables and CPUs, then its clocks. */
   {
     char flag;
     g_platform.debug_exit =
         fw_cfg_file("opt/org.hvbios/debug-exit", &flag, 1) == 1;
   }
+  acpi_init(handoff.rsdp_length ? handoff.rsdp : 0);
+  if (g_acpi.cpus_left_out != 0) {
+    char note[120];
+    hvb_snprintf(note, sizeof(note),
+                 "%u enabled CPUs left out: the firmware drives at most %u, "
+                 "with xAPIC ids",
+                 g_acpi.cpus_left_out, FW_MAX_CPUS);
+    machine_note(note);
+  }
   uint32_t a, b, c, d;
   cpuid(1, &a, &b, &c, &d);
   g_platform.has_rdrand = (c >> 30) & 1;
-  g_platform.tsc_hz = tsc_calibrate();
+  int pm_timer_used = 0;
+  g_platform.tsc_hz = tsc_calibrate(&pm_timer_used);
   if (g_platform.tsc_hz == 0)
     fail("cannot measure the TSC: neither the PIT nor an ACPI PM timer");
+  if (pm_timer_used) {
+    machine_note(
+        "no PIT answers: the TSC was measured against the ACPI PM "
+        "timer");
+  }
   g_platform.ns_mul = (1000000000ull << 32) / g_platform.tsc_hz;
   g_platform.wall_ns_at_start = rtc_read_unix_seconds() * 1000000000ull;
   g_platform.tsc_at_start = rdtsc();
@@ -319,7 +335,7 @@ void fw_main(uint32_t info, uint32_t magic) {
   hvb_clock_page_publish((struct hvb_clock_page *)clock_page_storage, &clock);
 
   /* The memory map (common/memmap.c). */
-  struct hvb_memmap_claim claims[6 + HVB_ELF_MAX_PHDRS] = {
+  struct hvb_memmap_claim claims[7 + HVB_ELF_MAX_PHDRS] = {
       {0, 0x1000, HVB_MEM_RESERVED, 0},
       {kBootTables, kCmdline + 0x1000, HVB_MEM_BOOT, 0},
       {kBootStack, kBootStackTop, HVB_MEM_BOOT, 0},
@@ -336,6 +352,10 @@ void fw_main(uint32_t info, uint32_t magic) {
     claims[nclaims++] = (struct hvb_memmap_claim){E1000_DMA_BASE, E1000_DMA_END,
                                                   HVB_MEM_PLATFORM, 0};
   }
+  if (ahci_present()) {
+    claims[nclaims++] = (struct hvb_memmap_claim){AHCI_DMA_BASE, AHCI_DMA_END,
+                                                  HVB_MEM_PLATFORM, 0};
+  }
   for (uint32_t i = 0; i < image.segment_count; ++i) {
     const struct hvb_elf_segment *seg = &image.segments[i];
     claims[nclaims++] = (struct hvb_memmap_claim){
@@ -349,12 +369,12 @@ void fw_main(uint32_t info, uint32_t magic) {
   const uint32_t map_count = (uint32_t)built;
   /* The guest's copy (in the boot info page) is the one the services
    * check buffers against: what the guest was told is what holds. */
-  uint8_t read_only[ATA_MAX_DISKS];
-  for (uint32_t i = 0; i < ata_disk_count(); ++i)
-    read_only[i] = ata_read_only(i);
-  struct hvb_device devices[2 + ATA_MAX_DISKS];
-  const int device_count = hvb_devices_fill(
-      devices, 2 + ATA_MAX_DISKS, ata_disk_count(), read_only, nic_count);
+  uint8_t read_only[FW_MAX_DISKS];
+  for (uint32_t i = 0; i < disk_count(); ++i)
+    read_only[i] = (uint8_t)disk_get(i)->read_only;
+  struct hvb_device devices[2 + FW_MAX_DISKS];
+  const int device_count = hvb_devices_fill(devices, 2 + FW_MAX_DISKS,
+                                            disk_count(), read_only, nic_count);
   const struct hvb_boot_params params = {
       .page_gpa = kBootInfo,
       .hypercall_page = (uint64_t)(uintptr_t)hcpage,

@@ -1,9 +1,8 @@
 /* The PC devices the firmware drives, one file each: the 16550 UART
  * (uart.c), the PIT and CMOS RTC (time.c), the local and I/O APICs and the
- * legacy PIC (apic.c), the ATA disks (ata.c), PCI (pci.c), an Intel
- * 8254x network card (e1000.c), QEMU's fw_cfg (fw_cfg.c),
- * and the ways out of the machine (machine.c). Drivers know nothing of the
- * ABI. */
+ * legacy PIC (apic.c), the disks (ata.c, ahci.c, disks.c), PCI (pci.c), an
+ * Intel 8254x network card (e1000.c), QEMU's fw_cfg (fw_cfg.c), and the ways
+ * out of the machine (machine.c). Drivers know nothing of the ABI. */
 #ifndef HVBIOS_BAREMETAL_DEVICES_H_
 #define HVBIOS_BAREMETAL_DEVICES_H_
 
@@ -23,8 +22,9 @@ void fw_printf(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- time.c */
 /* TSC frequency against the PIT, or the ACPI PM timer without a PIT
- * (acpi_init first); 0 if it could not be measured. */
-uint64_t tsc_calibrate(void);
+ * (acpi_init first; *pm_timer_used says so); 0 if it could not be
+ * measured. */
+uint64_t tsc_calibrate(int *pm_timer_used);
 /* Wall-clock seconds since the Unix epoch, from the CMOS RTC. */
 uint64_t rtc_read_unix_seconds(void);
 void delay_us(uint64_t us);
@@ -52,18 +52,41 @@ void ioapic_route(uint32_t irq, uint32_t apic_id, uint8_t vector, int masked);
  * requests whether or not the IRQ is masked. */
 uint16_t pic_requests(void);
 
-/* ---- ata.c: disks on the IDE channels, ATA PIO with polling */
-#define ATA_MAX_DISKS 4
-/* Finds the disks (once, on the boot CPU); `read_only[i]` says which are
- * read-only, in order (fw_cfg's opt/org.hvbios/disks). */
-void ata_init(const char *read_only_flags, int flag_count);
-uint32_t ata_disk_count(void);
-uint64_t ata_sectors(uint32_t disk);
-int ata_read_only(uint32_t disk);
-/* 0, or -1 on a device error. ata_write() with `src` null writes zeros. */
-int ata_read(uint32_t disk, uint64_t lba, uint32_t count, void *dst);
-int ata_write(uint32_t disk, uint64_t lba, uint32_t count, const void *src);
-int ata_flush(uint32_t disk);
+/* ---- Disks: ATA disks on the IDE channels (ata.c: PIO, polled) and on
+ * an AHCI controller (ahci.c: DMA, polled), as one list (disks.c): IDE
+ * first, then AHCI in port order. */
+#define FW_MAX_DISKS 4
+struct fw_disk_driver {
+  /* 0, or -1 on a device error; write() with `src` null writes zeros. */
+  int (*read)(uint32_t unit, uint64_t lba, uint32_t count, void *dst);
+  int (*write)(uint32_t unit, uint64_t lba, uint32_t count, const void *src);
+  int (*flush)(uint32_t unit);
+};
+struct fw_disk {
+  const struct fw_disk_driver *driver;
+  uint32_t unit; /* the driver's number for it */
+  uint64_t sectors;
+  int read_only;
+};
+/* Each driver's probe appends the disks it finds to disks[*count] up to
+ * `capacity`. */
+void ata_probe(struct fw_disk *disks, uint32_t *count, uint32_t capacity);
+void ahci_probe(struct fw_disk *disks, uint32_t *count, uint32_t capacity);
+/* The AHCI driver's memory (command lists, FIS areas, command tables at
+ * the base, a bounce buffer at AHCI_BOUNCE), which the guest's map gives to
+ * the platform when there are AHCI disks. */
+#define AHCI_DMA_BASE 0x30000
+#define AHCI_BOUNCE 0x40000
+#define AHCI_DMA_END 0x50000
+int ahci_present(void);
+/* Finds the disks (once, on the boot CPU); `read_only_flags[i]` is 'r'
+ * for each read-only one, in order. */
+void disks_init(const char *read_only_flags, int flag_count);
+uint32_t disk_count(void);
+const struct fw_disk *disk_get(uint32_t id);
+int disk_read(uint32_t id, uint64_t lba, uint32_t count, void *dst);
+int disk_write(uint32_t id, uint64_t lba, uint32_t count, const void *src);
+int disk_flush(uint32_t id);
 
 /* ---- pci.c: configuration space (mechanism #1) */
 struct pci_function {
@@ -75,6 +98,9 @@ void pci_write8(struct pci_function f, uint32_t offset, uint8_t value);
 /* The first function whose vendor and device id (register 0, device id in
  * the high half) is one of ids[]: 1 and *found, or 0. */
 int pci_find(const uint32_t *ids, int id_count, struct pci_function *found);
+/* The first function of class, subclass and programming interface
+ * `class_code` (register 8's top 24 bits): 1 and *found, or 0. */
+int pci_find_class(uint32_t class_code, struct pci_function *found);
 /* Memory BAR `bar` (32-bit) decoding, with bus mastering on: its address,
  * which it is given first if the boot firmware left it none; 0 if it is
  * not a 32-bit memory BAR or no address is left for it. */
@@ -121,6 +147,10 @@ int fw_cfg_file(const char *name, char *dst, size_t cap);
  * fails), by halting otherwise; reboot through the FADT's reset register
  * or the 8042. */
 __attribute__((noreturn)) void machine_exit(const char *status_line);
+/* Something the machine's owner should know that is not an end: a "note
+ * ..." line on the debug console for hvbios-qemu, or on the console on a
+ * PC. */
+void machine_note(const char *text);
 __attribute__((noreturn)) void machine_reboot(void);
 
 #endif /* HVBIOS_BAREMETAL_DEVICES_H_ */

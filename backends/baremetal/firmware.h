@@ -20,7 +20,7 @@
 #include "hvbios/abi/abi.h"
 
 /* CPUs: vCPU i is cpus[i]; vCPU 0 is the boot CPU. */
-#define FW_MAX_CPUS 8
+#define FW_MAX_CPUS 64
 #define FW_STACK_SIZE 4096 /* hcpage.S shifts by 12 */
 struct fw_cpu {
   uint32_t apic_id;

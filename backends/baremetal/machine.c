@@ -16,6 +16,15 @@ static void status_to_debug_console(const char *line) {
   outb(0xe9, '\n');
 }
 
+void machine_note(const char *text) {
+  if (!g_platform.debug_exit) {
+    fw_printf("hvbios-firmware: %s\n", text);
+    return;
+  }
+  for (const char *p = "note "; *p; ++p) outb(0xe9, (uint8_t)*p);
+  status_to_debug_console(text);
+}
+
 void machine_exit(const char *status_line) {
   status_to_debug_console(status_line);
   if (g_platform.debug_exit) outl(0xf4, 0); /* isa-debug-exit */

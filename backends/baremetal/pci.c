@@ -41,7 +41,10 @@ void pci_write8(struct pci_function f, uint32_t offset, uint8_t value) {
   outb((uint16_t)(kConfigData + (offset & 3)), value);
 }
 
-int pci_find(const uint32_t *ids, int id_count, struct pci_function *found) {
+/* Calls match(f, context) on every function there is, bus by bus, until
+ * it returns 1: 1 and *found, or 0. */
+static int pci_scan(int (*match)(struct pci_function f, const void *context),
+                    const void *context, struct pci_function *found) {
   for (uint32_t bus = 0; bus < 256; ++bus) {
     for (uint8_t device = 0; device < 32; ++device) {
       for (uint8_t function = 0; function < 8; ++function) {
@@ -51,11 +54,9 @@ int pci_find(const uint32_t *ids, int id_count, struct pci_function *found) {
           if (function == 0) break; /* no device in this slot */
           continue;
         }
-        for (int i = 0; i < id_count; ++i) {
-          if (id == ids[i]) {
-            *found = f;
-            return 1;
-          }
+        if (match(f, context)) {
+          *found = f;
+          return 1;
         }
         /* Header type bit 7: more functions than the first. */
         if (function == 0 && !(pci_read32(f, 0x0c) & 0x800000)) break;
@@ -63,6 +64,32 @@ int pci_find(const uint32_t *ids, int id_count, struct pci_function *found) {
     }
   }
   return 0;
+}
+
+struct id_list {
+  const uint32_t *ids;
+  int count;
+};
+static int has_id(struct pci_function f, const void *context) {
+  const struct id_list *list = context;
+  const uint32_t id = pci_read32(f, 0);
+  for (int i = 0; i < list->count; ++i) {
+    if (id == list->ids[i]) return 1;
+  }
+  return 0;
+}
+
+int pci_find(const uint32_t *ids, int id_count, struct pci_function *found) {
+  const struct id_list list = {ids, id_count};
+  return pci_scan(has_id, &list, found);
+}
+
+static int has_class(struct pci_function f, const void *context) {
+  return pci_read32(f, 0x08) >> 8 == *(const uint32_t *)context;
+}
+
+int pci_find_class(uint32_t class_code, struct pci_function *found) {
+  return pci_scan(has_class, &class_code, found);
 }
 
 uint64_t pci_enable_memory_bar(struct pci_function f, uint32_t bar) {

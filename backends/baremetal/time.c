@@ -56,8 +56,9 @@ static uint64_t tsc_against_pm_timer(void) {
   return best;
 }
 
-uint64_t tsc_calibrate(void) {
+uint64_t tsc_calibrate(int *pm_timer_used) {
   const uint64_t hz = tsc_against_pit();
+  *pm_timer_used = hz == 0;
   return hz != 0 ? hz : tsc_against_pm_timer();
 }
 

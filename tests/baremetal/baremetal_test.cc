@@ -164,6 +164,36 @@ TEST_F(BareMetalTest, TimerAndSmpExamples) {
   EXPECT_NE(r.out.find("4 of 4 vCPUs took part"), std::string::npos) << r.out;
 }
 
+// Past the old limit of 8: 16 CPUs from the MADT run the smp example and
+// the conformance suite's multi-vCPU checks.
+TEST_F(BareMetalTest, SixteenCpus) {
+  CommandResult r = Run({"--cpus", "16", GuestPath("smp")}, "", 240);
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("16 of 16 vCPUs took part"), std::string::npos) << r.out;
+  r = testing::RunCommandTypingAfter(
+      {HVBIOS_QEMU_PATH, "--cpus", "16", "--cmdline", "input=ping",
+       GuestPath("conformance")},
+      kConformanceBanner, "ping", 240);
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("starting vCPU 1 of 16"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" passed, 0 failed"), std::string::npos) << r.out;
+}
+
+// A PC without the 8254 PIT (q35, pit=off): the TSC is measured against
+// the ACPI PM timer instead, the firmware says so on stderr, and the timer
+// example runs. With a PIT, nothing is said.
+TEST_F(BareMetalTest, WithoutAPitThePmTimerMeasuresTheTsc) {
+  CommandResult r = Run({"--machine", "q35", "--no-pit", GuestPath("timer")});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("10 ticks of 10 ms"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err,
+            "hvbios-qemu: firmware: no PIT answers: the TSC was measured "
+            "against the ACPI PM timer\n");
+  r = Run({"--machine", "q35", GuestPath("timer")});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "");
+}
+
 TEST_F(BareMetalTest, ConsoleInputWakesAnEventDrivenGuest) {
   CommandResult r = RunTypingAfter(
       {"--timeout", "60", "--cmdline", "event-echo", GuestPath("behave")},
@@ -201,7 +231,17 @@ TEST_F(BareMetalTest, RebootBootsAgain) {
 
 TEST_F(BareMetalTest, BadImagesAndCommandLines) {
   ExpectRejected(Run({}), 121, "no guest image");
-  ExpectRejected(Run({"--cpus", "9", GuestPath("hello")}), 121, "1 to 8");
+  ExpectRejected(Run({"--cpus", "65", GuestPath("hello")}), 121, "1 to 64");
+  ExpectRejected(Run({"--cpus", "0", GuestPath("hello")}), 121, "1 to 64");
+  ExpectRejected(Run({"--machine", "isapc", GuestPath("hello")}), 121,
+                 "unknown machine");
+  ExpectRejected(Run({"--uefi", GuestPath("hello")}), 121, "--uefi needs");
+  ExpectRejected(Run({"--image", temp_dir_.path() + "/none.iso"}), 122,
+                 "cannot open image");
+  ExpectRejected(Run({"--image", GuestPath("hello"), GuestPath("hello")}), 121,
+                 "no GUEST.elf as well");
+  ExpectRejected(Run({"--image", GuestPath("hello"), "--cmdline", "x"}), 121,
+                 "the command line is the image's");
   ExpectRejected(
       Run({"--disk", temp_dir_.path() + "/none.img", GuestPath("hello")}), 122,
       "cannot open disk");

@@ -1,4 +1,4 @@
-/* block (docs/abi.md 5.9, 5.10): the ATA disks (ata.c). The checks, the
+/* block (docs/abi.md 5.9, 5.10): the machine's disks (disks.c). The checks, the
  * block info and the ring engine are common/block.c's; this file holds
  * only the firmware's I/O. Rings are served when the guest rings the
  * doorbell, on the calling CPU, in order. Which disks are read-only comes
@@ -12,7 +12,7 @@
 
 enum {
   kMaxSectors = 2048,    /* per request, as on the host */
-  kOptimalSectors = 256, /* one ATA command */
+  kOptimalSectors = 256, /* one ATA PIO command */
 };
 
 /* By queue id (the ids net queues take are not used here). */
@@ -24,14 +24,15 @@ struct queue {
 static struct queue g_queues[FW_MAX_QUEUES];
 
 void fw_block_init(void) {
-  char flags[ATA_MAX_DISKS] = {0};
+  char flags[FW_MAX_DISKS] = {0};
   const int count = fw_cfg_file("opt/org.hvbios/disks", flags, sizeof(flags));
-  ata_init(flags, count);
+  disks_init(flags, count);
 }
 
 static struct hvb_disk_shape shape_of(uint32_t dev) {
-  const struct hvb_disk_shape shape = {ata_sectors(dev), ata_read_only(dev),
-                                       kMaxSectors, kOptimalSectors};
+  const struct hvb_disk_shape shape = {disk_get(dev)->sectors,
+                                       disk_get(dev)->read_only, kMaxSectors,
+                                       kOptimalSectors};
   return shape;
 }
 
@@ -45,10 +46,10 @@ static int64_t execute(uint32_t dev, uint32_t op, uint64_t sector,
   switch (op) {
     case HVB_RING_OP_FLUSH:
       if (shape.read_only) return HVB_OK;
-      return ata_flush(dev) == 0 ? HVB_OK : HVB_ERR_IO;
+      return disk_flush(dev) == 0 ? HVB_OK : HVB_ERR_IO;
     case HVB_RING_OP_DISCARD:
       /* Contents become unspecified; zeros, as on hvbios-run's files. */
-      return ata_write(dev, sector, (uint32_t)count, 0) == 0 ? HVB_OK
+      return disk_write(dev, sector, (uint32_t)count, 0) == 0 ? HVB_OK
                                                              : HVB_ERR_IO;
     default:
       break;
@@ -58,12 +59,12 @@ static int64_t execute(uint32_t dev, uint32_t op, uint64_t sector,
   }
   void *p = (void *)(uintptr_t)buf;
   const int failed = op == HVB_RING_OP_READ
-                         ? ata_read(dev, sector, (uint32_t)count, p)
-                         : ata_write(dev, sector, (uint32_t)count, p);
+                         ? disk_read(dev, sector, (uint32_t)count, p)
+                         : disk_write(dev, sector, (uint32_t)count, p);
   return failed ? HVB_ERR_IO : (int64_t)count;
 }
 
-static int disk_exists(uint64_t dev) { return dev < ata_disk_count(); }
+static int disk_exists(uint64_t dev) { return dev < disk_count(); }
 
 struct fw_result fw_block_info(const uint64_t *args) {
   if (!disk_exists(args[0])) return fw_error(HVB_ERR_NODEV);
