@@ -47,16 +47,16 @@ enum {
 extern char fw_image_start[], fw_image_end[]; /* firmware.ld */
 extern char hcpage[], clock_page_storage[];
 
-/* The firmware's own page tables: every address below 4 GiB identity-
- * mapped with 2 MiB pages, the APICs' MMIO uncached. hcpage.S loads it. */
+/* The firmware's own page tables (build_firmware_tables), identity maps.
+ * hcpage.S loads them. */
 uint64_t fw_pml4[512] __attribute__((aligned(4096)));
 static uint64_t fw_pdpt[512] __attribute__((aligned(4096)));
 static uint64_t fw_pd[4][512] __attribute__((aligned(4096)));
 /* Where each CPU's firmware stack lies, for hypercalls and for starting
  * (vCPU i's is the i-th FW_STACK_SIZE from here); hcpage.S finds it
- * through fw_cpu_of_apic. At the top of RAM below 4 GiB, a PLATFORM region
- * of the guest's memory map: FW_MAX_CPUS stacks would not fit in
- * conventional memory beside the image. */
+ * through fw_cpu_of_apic. At the top of RAM, a PLATFORM region of the
+ * guest's memory map: FW_MAX_CPUS stacks would not fit in conventional
+ * memory beside the image. */
 uint64_t fw_stacks_base;
 uint8_t fw_cpu_of_apic[256];
 
@@ -100,13 +100,14 @@ int fw_ram_contains(uint64_t address, uint64_t length) {
 
 /* The RAM the guest gets, from the loader's memory map: conventional
  * memory from 0 to the EBDA, and RAM from 1 MiB up, in whole 2 MiB pages
- * above 2 MiB (the unit of the guest's identity map there), below 4 GiB. */
-static void collect_ram(const struct fw_handoff *h) {
+ * above 2 MiB (the unit of the guest's identity map there), below `limit`
+ * (what the firmware's page tables map). */
+static void collect_ram(const struct fw_handoff *h, uint64_t limit) {
   struct hvb_ram_range ram[16];
   uint32_t count = 0;
   for (uint32_t i = 0; i < h->ram_count && count < 15; ++i) {
     uint64_t base = h->ram[i].addr, end = h->ram[i].addr + h->ram[i].size;
-    if (end > kFourGiB) end = kFourGiB;
+    if (end > limit) end = limit;
     if (base < 0x100000) {
       if (base == 0 && end >= kLowRamEnd)
         ram[count++] = (struct hvb_ram_range){0, kLowRamEnd};
@@ -189,7 +190,7 @@ static uint64_t load_guest(uint64_t file_paddr, uint64_t size,
   if (segments_overlap(image, fw_stacks_base, stacks_end)) {
     fail(
         "the guest image: a segment overlaps the firmware's stacks at the "
-        "top of RAM below 4 GiB");
+        "top of RAM");
   }
   if (segments_overlap(image, file_paddr, file_paddr + size)) {
     const uint64_t to = module_parking(size);
@@ -213,8 +214,27 @@ static uint64_t load_guest(uint64_t file_paddr, uint64_t size,
 
 /* ---- Page tables */
 
+/* Whether the CPU has 1 GiB pages (CPUID 0x80000001 EDX bit 26). */
+static int has_1g_pages(void) {
+  uint32_t a, b, c, d;
+  cpuid(0x80000000, &a, &b, &c, &d);
+  if (a < 0x80000001) return 0;
+  cpuid(0x80000001, &a, &b, &c, &d);
+  return (d >> 26) & 1;
+}
+
+/* What the firmware's page tables map: the first 4 GiB in 2 MiB pages
+ * (the top 32 MiB, the APICs' and the chipset's MMIO, uncached), and with
+ * 1 GiB pages the rest of the first 512 GiB, where RAM above the PCI hole
+ * lies. */
+static uint64_t mapped_limit(void) {
+  return has_1g_pages() ? 512ull << 30 : kFourGiB;
+}
+
 static void build_firmware_tables(void) {
   fw_pml4[0] = (uint64_t)(uintptr_t)fw_pdpt | kPresent | kWritable;
+  for (uint64_t g = 4; g < mapped_limit() >> 30; ++g)
+    fw_pdpt[g] = (g << 30) | kPresent | kWritable | kLarge;
   for (uint64_t g = 0; g < 4; ++g) {
     fw_pdpt[g] = (uint64_t)(uintptr_t)fw_pd[g] | kPresent | kWritable;
     for (uint64_t i = 0; i < 512; ++i) {
@@ -228,6 +248,16 @@ static void build_firmware_tables(void) {
                    :
                    : "r"((uint64_t)(uintptr_t)fw_pml4)
                    : "memory");
+}
+
+/* ---- The guest's memory map (common/memmap.c) */
+
+static uint32_t build_map(struct hvb_memmap_claim *claims, uint32_t count,
+                          struct hvb_mem_region *map) {
+  const int built = hvb_memmap_build(g_platform.ram, g_platform.ram_count,
+                                     claims, count, map, kMaxMemMap);
+  if (built < 0) fail("the memory map has too many regions");
+  return (uint32_t)built;
 }
 
 /* ---- Entry */
@@ -257,7 +287,7 @@ void fw_main(uint32_t info, uint32_t magic) {
   static struct fw_handoff handoff;
   const char *why = fw_handoff_read(info, magic, &handoff);
   if (why != 0) fail(why);
-  collect_ram(&handoff);
+  collect_ram(&handoff, mapped_limit());
   build_firmware_tables();
 
   char *cmdline = (char *)(uintptr_t)kCmdline;
@@ -335,7 +365,7 @@ void fw_main(uint32_t info, uint32_t magic) {
   hvb_clock_page_publish((struct hvb_clock_page *)clock_page_storage, &clock);
 
   /* The memory map (common/memmap.c). */
-  struct hvb_memmap_claim claims[7 + HVB_ELF_MAX_PHDRS] = {
+  struct hvb_memmap_claim claims[8 + HVB_ELF_MAX_PHDRS] = {
       {0, 0x1000, HVB_MEM_RESERVED, 0},
       {kBootTables, kCmdline + 0x1000, HVB_MEM_BOOT, 0},
       {kBootStack, kBootStackTop, HVB_MEM_BOOT, 0},
@@ -363,10 +393,25 @@ void fw_main(uint32_t info, uint32_t magic) {
         (seg->paddr + seg->memory_size + 0xfff) & ~0xfffull, HVB_MEM_IMAGE, 0};
   }
   static struct hvb_mem_region map[kMaxMemMap];
-  const int built = hvb_memmap_build(g_platform.ram, g_platform.ram_count,
-                                     claims, nclaims, map, kMaxMemMap);
-  if (built < 0) fail("the memory map has too many regions");
-  const uint32_t map_count = (uint32_t)built;
+  uint32_t map_count = build_map(claims, nclaims, map);
+  /* The guest's boot page tables: in the BOOT area below 1 MiB, where 8
+   * pages map RAM up to about 4 GiB; with more RAM, in a BOOT region of
+   * their own below the firmware's stacks, sized for the map with it (two
+   * more page tables for its own edges). */
+  uint64_t tables_at = kBootTables, tables_size = kBootInfo - kBootTables;
+  const uint64_t needed =
+      hvb_page_tables_build(0, kBootTables, ~0ull >> 1, map, map_count);
+  if (needed > tables_size) {
+    tables_size = (needed + 0x2fff) & ~0xfffull;
+    tables_at = fw_stacks_base - tables_size;
+    if (tables_at < 0x100000 || !fw_ram_contains(tables_at, tables_size) ||
+        segments_overlap(&image, tables_at, tables_at + tables_size)) {
+      fail("no room in RAM for the guest's page tables");
+    }
+    claims[nclaims++] = (struct hvb_memmap_claim){
+        tables_at, tables_at + tables_size, HVB_MEM_BOOT, 0};
+    map_count = build_map(claims, nclaims, map);
+  }
   /* The guest's copy (in the boot info page) is the one the services
    * check buffers against: what the guest was told is what holds. */
   uint8_t read_only[FW_MAX_DISKS];
@@ -399,12 +444,11 @@ void fw_main(uint32_t info, uint32_t magic) {
 
   /* The guest's boot identity map (common/page_tables.c): its RAM
    * read-write, the firmware's read-only, page 0 and non-RAM unmapped. */
-  if (hvb_page_tables_build((void *)(uintptr_t)kBootTables, kBootTables,
-                            kBootInfo - kBootTables, g_platform.map,
-                            map_count) == 0) {
+  if (hvb_page_tables_build((void *)(uintptr_t)tables_at, tables_at,
+                            tables_size, g_platform.map, map_count) == 0) {
     fail("the guest's page tables do not fit");
   }
-  g_platform.boot_tables = kBootTables;
+  g_platform.boot_tables = tables_at;
   enter_guest(g_platform.boot_tables, entry, kBootStackTop,
               (uint64_t)(uintptr_t)boot);
 }

@@ -179,6 +179,24 @@ TEST_F(BareMetalTest, SixteenCpus) {
   EXPECT_NE(r.out.find(" passed, 0 failed"), std::string::npos) << r.out;
 }
 
+// RAM above the PCI hole: on pc, 6 GiB is 3 below 4 GiB and 3 above. The
+// guest gets all of it, its boot page tables map it (they outgrow the 8
+// pages below 1 MiB and move up), and the conformance suite's memory rules
+// hold over the whole map.
+TEST_F(BareMetalTest, RamAboveFourGiB) {
+  CommandResult r = Run({"--mem", "6G", GuestPath("hello")});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  const size_t at = r.out.find("usable memory: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  EXPECT_GT(std::stoull(r.out.substr(at + 15)), 6000000u) << r.out;  // KiB
+  r = testing::RunCommandTypingAfter(
+      {HVBIOS_QEMU_PATH, "--mem", "6G", "--cpus", "2", "--cmdline",
+       "input=ping", GuestPath("conformance")},
+      kConformanceBanner, "ping");
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(" passed, 0 failed"), std::string::npos) << r.out;
+}
+
 // A PC without the 8254 PIT (q35, pit=off): the TSC is measured against
 // the ACPI PM timer instead, the firmware says so on stderr, and the timer
 // example runs. With a PIT, nothing is said.
