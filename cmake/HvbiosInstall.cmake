@@ -93,7 +93,9 @@ set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME hvbios)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION misc)
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_RECOMMENDS "qemu-system-x86")
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_RECOMMENDS
+  "qemu-system-x86, grub-common, grub-pc-bin, grub-efi-amd64-bin, xorriso, mtools")
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "ovmf")
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
 "hypercall BIOS for x86-64 research operating systems
 hvbios-run boots a guest ELF on KVM and serves the hvbios hypercall ABI

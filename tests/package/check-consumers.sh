@@ -115,6 +115,12 @@ cp "${source_dir}/examples/guests/hello/hello.c" "${work}/guest_cmake/"
 cmake_build "${work}/guest_cmake" -DCMAKE_TOOLCHAIN_FILE="${toolchain}"
 hello="${work}/guest_cmake/build/hello.elf"
 expect "Hello from an hvbios guest" "${prefix}/bin/hvbios-qemu" "${hello}"
+# The installed image builder, with the installed firmware: the image boots
+# through SeaBIOS and GRUB.
+"${prefix}/bin/hvbios-mkimage" --cmdline "from the image" -o "${work}/hello.iso" \
+  "${hello}" || fail "hvbios-mkimage"
+expect "command line: from the image" "${prefix}/bin/hvbios-qemu" \
+  --image "${work}/hello.iso"
 on_kvm "Hello from an hvbios guest" "${prefix}/bin/hvbios-run" "${hello}"
 
 step "guest, plain Make with its own _start"

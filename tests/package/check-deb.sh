@@ -33,6 +33,7 @@ done
 dpkg-deb -c "${runtime}" | grep -q '/usr/include/' && fail "headers in hvbios"
 dpkg-deb -c "${dev}" | grep -q '/usr/bin/' && fail "programs in hvbios-dev"
 for path in usr/bin/hvbios-run usr/bin/hvbios-profile usr/bin/hvbios-trace usr/bin/hvbios-qemu \
+            usr/bin/hvbios-mkimage \
             usr/bin/hvbios-bench usr/bin/hvbios-net-user \
             usr/lib/x86_64-linux-gnu/libhvbios.so.0 \
             usr/lib/x86_64-linux-gnu/libhvbios.so \
