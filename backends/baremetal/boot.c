@@ -284,15 +284,18 @@ void enter_guest(uint64_t cr3, uint64_t rip, uint64_t rsp, uint64_t rdi) {
 void fw_main(uint32_t info, uint32_t magic);
 void fw_main(uint32_t info, uint32_t magic) {
   uart_init();
+  /* Who owns the machine decides how even an early failure leaves it. */
+  {
+    char flag;
+    g_platform.debug_exit =
+        fw_cfg_file("opt/org.hvbios/debug-exit", &flag, 1) == 1;
+  }
   static struct fw_handoff handoff;
   const char *why = fw_handoff_read(info, magic, &handoff);
   if (why != 0) fail(why);
   collect_ram(&handoff, mapped_limit());
   build_firmware_tables();
 
-  char *cmdline = (char *)(uintptr_t)kCmdline;
-  const uint32_t cmdline_length = handoff.cmdline_length;
-  memcpy(cmdline, handoff.cmdline, cmdline_length + 1);
   if (!handoff.has_module) {
     fail(
         "no guest image: pass it as the first boot module (QEMU: -initrd, "
@@ -311,13 +314,12 @@ void fw_main(uint32_t info, uint32_t magic) {
             module_size);
     module_paddr = to;
   }
+  /* Only now is low memory free for the boot data. */
+  char *cmdline = (char *)(uintptr_t)kCmdline;
+  const uint32_t cmdline_length = handoff.cmdline_length;
+  memcpy(cmdline, handoff.cmdline, cmdline_length + 1);
 
-  /* The machine: its owner, its ACPI tables and CPUs, then its clocks. */
-  {
-    char flag;
-    g_platform.debug_exit =
-        fw_cfg_file("opt/org.hvbios/debug-exit", &flag, 1) == 1;
-  }
+  /* The machine: its ACPI tables and CPUs, then its clocks. */
   acpi_init(handoff.rsdp_length ? handoff.rsdp : 0);
   if (g_acpi.cpus_left_out != 0) {
     char note[120];
