@@ -3,8 +3,9 @@
  * The loader's data (its information structure, memory map, command line)
  * may lie anywhere in low memory, including where boot.c lays out the
  * guest's boot data, so everything is copied out here before anything else
- * is written. The guest image module lies above 1 MiB (both protocols put
- * modules there); boot.c moves it if the guest's segments need its place. */
+ * is written. The guest image module stays where the loader put it, in
+ * RAM anywhere (GRUB on UEFI puts it in conventional memory): boot.c moves
+ * it when low memory or the guest's segments need its place. */
 #include "loader.h"
 
 #include "firmware.h"
@@ -154,7 +155,6 @@ static const char *read_pvh(uint32_t info, struct fw_handoff *h) {
   }
   if (si->cmdline_paddr != 0)
     copy_cmdline(h, (const char *)(uintptr_t)si->cmdline_paddr, FW_CMDLINE_MAX);
-  h->protocol = "PVH";
   return 0;
 }
 
@@ -231,7 +231,6 @@ static const char *read_multiboot2(uint32_t info, struct fw_handoff *h) {
     }
   }
   if (h->ram_count == 0) return "the boot loader passed no memory map";
-  h->protocol = "Multiboot2";
   return 0;
 }
 

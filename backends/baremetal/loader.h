@@ -19,7 +19,6 @@ struct fw_loader_range {
 };
 
 struct fw_handoff {
-  const char *protocol; /* "PVH" or "Multiboot2", for messages */
   /* The RAM of the loader's memory map, sorted, touching ranges merged. */
   struct fw_loader_range ram[FW_HANDOFF_MAX_RAM];
   uint32_t ram_count;
