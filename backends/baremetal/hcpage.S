@@ -185,6 +185,7 @@ ap_gdt_descriptor:
     .code64
 ap_long_mode:
     load_data_segments
+    leave_x2apic_mode
     this_cpu_stack_top
     mov %r11, %rsp
     call ap_main
