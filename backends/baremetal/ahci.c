@@ -17,6 +17,7 @@ enum {
   kCap2 = 0x24,
   kBohc = 0x28,
   kGhcAhciEnable = 1u << 31,
+  kGhcInterrupt = 1u << 1,
   /* Port registers (3.3), from 0x100 + 0x80 * port. */
   kPxClb = 0x00,
   kPxClbu = 0x04,
@@ -226,7 +227,11 @@ void ahci_probe(struct fw_disk *disks, uint32_t *count, uint32_t capacity) {
     return;
   }
   take_ownership();
-  mmio_write32(g_hba + kGhc, mmio_read32(g_hba + kGhc) | kGhcAhciEnable);
+  /* AHCI mode on, its interrupt off: the firmware polls, and a boot
+   * firmware's leftover interrupt enable would hold the PCI line (shared
+   * with other functions, the network card's among them) asserted. */
+  mmio_write32(g_hba + kGhc,
+               (mmio_read32(g_hba + kGhc) | kGhcAhciEnable) & ~kGhcInterrupt);
   const uint32_t implemented = mmio_read32(g_hba + kPortsImplemented);
   (void)mmio_read32(g_hba + kCap);
   for (uint32_t i = 0; i < 32 && *count < capacity; ++i) {
