@@ -188,6 +188,37 @@ TEST_F(ImageTest, TheBlockExampleRunsOnAhci) {
   EXPECT_NE(r.out.find("blk: all checks passed"), std::string::npos) << r.out;
 }
 
+// The other examples, unchanged, from images on q35 (SeaBIOS): timer, smp
+// on four CPUs, and tarfs reading a tar archive on a read-only SATA disk
+// with its command line from the image.
+TEST_F(ImageTest, TheExamplesBootFromImages) {
+  auto boot = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {HVBIOS_QEMU_PATH, "--machine", "q35"});
+    return RunCommand(args, "", kBootGuardSeconds);
+  };
+  CommandResult r = boot({"--image", MakeImage("timer", "timer")});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("10 ticks of 10 ms"), std::string::npos) << r.out;
+  r = boot({"--cpus", "4", "--image", MakeImage("smp", "smp")});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("4 of 4 vCPUs took part"), std::string::npos) << r.out;
+
+  const std::string src = Path("tarsrc");
+  ASSERT_EQ(std::system(("mkdir -p " + src).c_str()), 0);
+  std::ofstream(src + "/hello.txt") << "Hello from inside a tar archive!\n";
+  const std::string tar = Path("fs.tar");
+  ASSERT_EQ(std::system(absl::StrCat("tar --format=ustar -C ", src, " -cf ",
+                                     tar, " hello.txt")
+                            .c_str()),
+            0);
+  const std::string cat = "cat hello.txt";
+  r = boot(
+      {"--disk", tar + ",ro", "--image", MakeImage("tarfs", "tarfs", &cat)});
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Hello from inside a tar archive!"), std::string::npos)
+      << r.out;
+}
+
 TEST_F(ImageTest, MkimageWritesOnlyTheFileItIsNamed) {
   auto mkimage = [](std::vector<std::string> args) {
     args.insert(args.begin(), HVBIOS_MKIMAGE_PATH);
