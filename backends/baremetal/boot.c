@@ -352,6 +352,7 @@ void fw_main(uint32_t info, uint32_t magic) {
       fail("no RAM above 1 MiB for the firmware's stacks");
     fw_stacks_base = top->end - bytes;
   }
+  pci_silence_interrupts();
   fw_block_init();
   const uint32_t nic_count = fw_net_init();
 

@@ -101,7 +101,16 @@ int pci_find(const uint32_t *ids, int id_count, struct pci_function *found);
 /* The first function of class, subclass and programming interface
  * `class_code` (register 8's top 24 bits): 1 and *found, or 0. */
 int pci_find_class(uint32_t class_code, struct pci_function *found);
-/* Memory BAR `bar` (32-bit) decoding, with bus mastering on: its address,
+/* Stops every function's INTx (Interrupt Disable): PCI lines are shared,
+ * and a device the firmware does not drive that a boot firmware left
+ * interrupting (an SMBus controller, say) would hold the line of one it
+ * does up for good, so that its edges never come. Drivers enable their
+ * own again (pci_enable_intx) once the device is quiet. Once, before the
+ * drivers start. */
+void pci_silence_interrupts(void);
+void pci_enable_intx(struct pci_function f);
+/* Memory BAR `bar` (32-bit) decoding, with bus mastering on (INTx left as
+ * it is): its address,
  * which it is given first if the boot firmware left it none; 0 if it is
  * not a 32-bit memory BAR or no address is left for it. */
 uint64_t pci_enable_memory_bar(struct pci_function f, uint32_t bar);

@@ -196,6 +196,11 @@ int e1000_init(void) {
   (void)reg_read(kIcr);
   reg_write(kCtrl, (reg_read(kCtrl) | kCtrlSetLinkUp | kCtrlAutoSpeed));
   read_mac();
+  /* Its INTx on only now, with every cause masked and read: a boot
+   * firmware may have left the card interrupting (OVMF's network driver
+   * does), and under QEMU the line then stayed up across the reset until
+   * INTx was switched off and on again, so that no edge ever came. */
+  pci_enable_intx(f);
   /* Before the receiver is on: no frame may raise the line meanwhile. */
   reg_write(kIms, kIntRxTimer);
   g_nic.irq = probe_irq(g_nic.irq);
