@@ -207,15 +207,19 @@ int e1000_init(void) {
   reg_write(kImc, 0xffffffffu);
   for (uint32_t i = 0; i < 128; ++i) reg_write(kMta + 4 * i, 0);
 
+  /* Every descriptor field written: the memory holds whatever a boot
+   * firmware left there (OVMF's network driver leaves plenty), and a
+   * controller may write back only some fields (QEMU's leaves `errors`
+   * as it found it, so a stale error bit would drop every frame). */
   volatile struct dma_area *dma = DMA;
   for (uint32_t i = 0; i < E1000_RX_SLOTS; ++i) {
-    dma->rx[i].buffer = (uint64_t)(uintptr_t)dma->rx_buffers[i];
-    dma->rx[i].status = 0;
+    dma->rx[i] =
+        (struct rx_desc){.buffer = (uint64_t)(uintptr_t)dma->rx_buffers[i]};
   }
   for (uint32_t i = 0; i < E1000_TX_SLOTS; ++i) {
-    dma->tx[i].buffer = (uint64_t)(uintptr_t)dma->tx_buffers[i];
-    dma->tx[i].status = kDescDone; /* free */
-    dma->tx[i].command = 0;
+    dma->tx[i] =
+        (struct tx_desc){.buffer = (uint64_t)(uintptr_t)dma->tx_buffers[i],
+                         .status = kDescDone}; /* free */
   }
   reg_write(kRdbal, (uint32_t)(uintptr_t)dma->rx);
   reg_write(kRdbah, 0);
@@ -274,6 +278,7 @@ int e1000_send(const void *frame, uint32_t length) {
 /* Gives descriptor rx_next back to the controller and moves on. */
 static void recycle(void) {
   volatile struct rx_desc *d = &DMA->rx[g_nic.rx_next];
+  d->errors = 0; /* not every controller writes it back (see e1000_init) */
   d->status = 0;
   __asm__ volatile("" ::: "memory");
   reg_write(kRdt, g_nic.rx_next);
