@@ -135,6 +135,33 @@ TEST_F(ImageTest, HelloBootsFromACdAndPowersOffThroughAcpi) {
   }
 }
 
+// On a PC nobody reads hvbios-qemu's debug console: why the machine stops
+// goes to the serial console. A non-zero shutdown code is said and the PC
+// powers off; a panic's report is printed and the PC halts, so that it can
+// be read.
+TEST_F(ImageTest, OnAPcTheConsoleSaysWhyTheMachineStopped) {
+  const std::string exit3 = "exit=3";
+  CommandResult r =
+      BootPlainQemu(MakeImage("behave", "exit3", &exit3), /*uefi=*/false);
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("hvbios-firmware: shutdown 3\n"), std::string::npos)
+      << r.out;
+
+  const std::string panic = "panic";
+  const std::string image = MakeImage("behave", "panic", &panic);
+  const testing::KilledRun halted = testing::RunUntilThenKill(
+      {"/bin/sh", "-c",  // execv: a path, not a name to look up
+       "exec qemu-system-x86_64 -m 128M -nodefaults -display none "
+       "-no-reboot -serial stdio -cdrom " +
+           image + " 2>&1"},
+      "second line", kBootGuardSeconds);
+  EXPECT_TRUE(halted.killed) << "the PC went off instead of halting";
+  EXPECT_NE(halted.out.find("hvbios-firmware: panic 7 0 "), std::string::npos)
+      << halted.out;
+  EXPECT_NE(halted.out.find("the disk is on fire"), std::string::npos)
+      << halted.out;
+}
+
 // The conformance matrix: one image, on every PC, with a writable and a
 // read-only disk, gives the tally the same suite gives through PVH (which
 // the KVM tests compare with hvbios-run's); the read-only image is left as
