@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "absl/status/status.h"
@@ -64,6 +65,18 @@ class ScopedTempDir {
  private:
   std::string path_;
 };
+
+// The tarfs example's disk: a ustar archive `dir`/fs.tar holding
+// hello.txt ("Hello from inside a tar archive!\n"); its path, or "" if
+// tar failed.
+inline std::string WriteHelloTar(const std::string& dir) {
+  const std::string src = dir + "/tarsrc", tar = dir + "/fs.tar";
+  if (std::system(("mkdir -p '" + src + "'").c_str()) != 0) return "";
+  std::ofstream(src + "/hello.txt") << "Hello from inside a tar archive!\n";
+  const std::string command =
+      "tar --format=ustar -C '" + src + "' -cf '" + tar + "' hello.txt";
+  return std::system(command.c_str()) == 0 ? tar : "";
+}
 
 }  // namespace hvbios::testing
 

@@ -194,7 +194,6 @@ void acpi_init(const uint8_t *rsdp) {
   g_platform.cpu_count = 1;
   if (rsdp == 0 || memcmp(rsdp, "RSD PTR ", 8) != 0 || !checksum_ok(rsdp, 20))
     return;
-  g_acpi.present = 1;
   const uint8_t *madt = find_table(rsdp, "APIC");
   if (madt != 0) read_madt(madt);
   const uint8_t *fadt = find_table(rsdp, "FACP");

@@ -5,7 +5,6 @@
 #include <stdint.h>
 
 struct fw_acpi {
-  int present;            /* a valid RSDP */
   uint32_t cpus_left_out; /* enabled processors past FW_MAX_CPUS or with
                              x2APIC ids above 255 */
   /* FADT: PM1 control blocks, the SMI command port that enables ACPI

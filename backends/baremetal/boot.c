@@ -119,14 +119,7 @@ static void collect_ram(const struct fw_handoff *h, uint64_t limit) {
     end = end <= 0x200000 ? end & ~0xfffull : end & ~0x1fffffull;
     if (base < end) ram[count++] = (struct hvb_ram_range){base, end};
   }
-  /* Sorted by base (the loader's map need not be). */
-  for (uint32_t i = 1; i < count; ++i) {
-    for (uint32_t j = i; j > 0 && ram[j].base < ram[j - 1].base; --j) {
-      const struct hvb_ram_range t = ram[j];
-      ram[j] = ram[j - 1];
-      ram[j - 1] = t;
-    }
-  }
+  /* Sorted by base already: the handoff's ranges are (loader.c). */
   if (count == 0 || ram[0].base != 0)
     fail("no conventional memory below 640 KiB");
   memcpy(g_platform.ram, ram, sizeof(ram));
@@ -146,6 +139,11 @@ void ap_main(void) {
 }
 
 /* ---- Loading the guest image (docs/abi.md, section 2.1) */
+
+/* The end of the highest RAM: the firmware's stacks end there. */
+static uint64_t ram_top(void) {
+  return g_platform.ram[g_platform.ram_count - 1].end;
+}
 
 /* Where the boot module moves when it is in the way: the top of RAM, below
  * the room the firmware's stacks may take; 0 if it does not fit there,
@@ -185,9 +183,7 @@ static uint64_t load_guest(uint64_t file_paddr, uint64_t size,
     hvb_elf_describe(error, why + 17, sizeof(why) - 17);
     fail(why);
   }
-  const uint64_t stacks_end =
-      fw_stacks_base + (uint64_t)g_platform.cpu_count * FW_STACK_SIZE;
-  if (segments_overlap(image, fw_stacks_base, stacks_end)) {
+  if (segments_overlap(image, fw_stacks_base, ram_top())) {
     fail(
         "the guest image: a segment overlaps the firmware's stacks at the "
         "top of RAM");
@@ -231,9 +227,9 @@ static uint64_t mapped_limit(void) {
   return has_1g_pages() ? 512ull << 30 : kFourGiB;
 }
 
-static void build_firmware_tables(void) {
+static void build_firmware_tables(uint64_t limit) {
   fw_pml4[0] = (uint64_t)(uintptr_t)fw_pdpt | kPresent | kWritable;
-  for (uint64_t g = 4; g < mapped_limit() >> 30; ++g)
+  for (uint64_t g = 4; g < limit >> 30; ++g)
     fw_pdpt[g] = (g << 30) | kPresent | kWritable | kLarge;
   for (uint64_t g = 0; g < 4; ++g) {
     fw_pdpt[g] = (uint64_t)(uintptr_t)fw_pd[g] | kPresent | kWritable;
@@ -293,8 +289,9 @@ void fw_main(uint32_t info, uint32_t magic) {
   static struct fw_handoff handoff;
   const char *why = fw_handoff_read(info, magic, &handoff);
   if (why != 0) fail(why);
-  collect_ram(&handoff, mapped_limit());
-  build_firmware_tables();
+  const uint64_t limit = mapped_limit();
+  collect_ram(&handoff, limit);
+  build_firmware_tables(limit);
 
   if (!handoff.has_module) {
     fail(
@@ -377,10 +374,8 @@ void fw_main(uint32_t info, uint32_t magic) {
        HVB_MEM_PLATFORM, 0},
   };
   uint32_t nclaims = 4;
-  claims[nclaims++] = (struct hvb_memmap_claim){
-      fw_stacks_base,
-      fw_stacks_base + (uint64_t)g_platform.cpu_count * FW_STACK_SIZE,
-      HVB_MEM_PLATFORM, 0};
+  claims[nclaims++] =
+      (struct hvb_memmap_claim){fw_stacks_base, ram_top(), HVB_MEM_PLATFORM, 0};
   if (nic_count != 0) {
     claims[nclaims++] = (struct hvb_memmap_claim){E1000_DMA_BASE, E1000_DMA_END,
                                                   HVB_MEM_PLATFORM, 0};

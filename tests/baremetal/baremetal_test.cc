@@ -140,14 +140,8 @@ TEST_F(BareMetalTest, BlkAndTarfsExamples) {
   EXPECT_NE(r.out.find("blk: all checks passed"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("ring random 4 KiB batch 32"), std::string::npos);
 
-  const std::string src = temp_dir_.path() + "/tarsrc";
-  ASSERT_EQ(std::system(("mkdir -p " + src).c_str()), 0);
-  std::ofstream(src + "/hello.txt") << "Hello from inside a tar archive!\n";
-  const std::string tar = temp_dir_.path() + "/fs.tar";
-  ASSERT_EQ(std::system(absl::StrCat("tar --format=ustar -C ", src, " -cf ",
-                                     tar, " hello.txt")
-                            .c_str()),
-            0);
+  const std::string tar = testing::WriteHelloTar(temp_dir_.path());
+  ASSERT_NE(tar, "");
   r = Run({"--disk", tar + ",ro", "--cmdline", "cat hello.txt",
            GuestPath("tarfs")});
   EXPECT_EQ(r.exit_status, 0) << r.out << r.err;

@@ -230,14 +230,8 @@ TEST_F(ImageTest, TheExamplesBootFromImages) {
   EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("4 of 4 vCPUs took part"), std::string::npos) << r.out;
 
-  const std::string src = Path("tarsrc");
-  ASSERT_EQ(std::system(("mkdir -p " + src).c_str()), 0);
-  std::ofstream(src + "/hello.txt") << "Hello from inside a tar archive!\n";
-  const std::string tar = Path("fs.tar");
-  ASSERT_EQ(std::system(absl::StrCat("tar --format=ustar -C ", src, " -cf ",
-                                     tar, " hello.txt")
-                            .c_str()),
-            0);
+  const std::string tar = testing::WriteHelloTar(temp_dir_.path());
+  ASSERT_NE(tar, "");
   const std::string cat = "cat hello.txt";
   r = boot(
       {"--disk", tar + ",ro", "--image", MakeImage("tarfs", "tarfs", &cat)});

@@ -50,7 +50,7 @@ static int64_t execute(uint32_t dev, uint32_t op, uint64_t sector,
     case HVB_RING_OP_DISCARD:
       /* Contents become unspecified; zeros, as on hvbios-run's files. */
       return disk_write(dev, sector, (uint32_t)count, 0) == 0 ? HVB_OK
-                                                             : HVB_ERR_IO;
+                                                              : HVB_ERR_IO;
     default:
       break;
   }
