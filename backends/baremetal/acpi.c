@@ -69,32 +69,34 @@ static const uint8_t *find_table(const uint8_t *rsdp, const char *signature) {
 /* ---- The MADT (5.2.12): processors, by local APIC (type 0) or local
  * x2APIC (type 9) entry, enabled or online-capable. */
 
-static void add_cpu(uint32_t apic_id, uint32_t boot_apic) {
-  if (apic_id == boot_apic || apic_id > 0xff) return; /* xAPIC ids only */
+static void add_cpu(uint32_t apic_id) {
+  if (apic_id == 0xffffffff) return; /* the broadcast id, no CPU's */
   for (uint32_t i = 0; i < g_platform.cpu_count; ++i) {
-    if (g_platform.cpus[i].apic_id == apic_id) return; /* listed twice */
+    if (fw_apic_ids[i] == apic_id) return; /* the boot CPU, or listed twice */
   }
-  if (g_platform.cpu_count == FW_MAX_CPUS) {
+  /* Past 255 only x2APIC mode reaches a CPU (apic.c). */
+  if (g_platform.cpu_count == FW_MAX_CPUS || (apic_id > 0xff && !fw_x2apic)) {
     ++g_acpi.cpus_left_out;
     return;
   }
   const uint32_t id = g_platform.cpu_count++;
-  g_platform.cpus[id].apic_id = apic_id;
+  fw_apic_ids[id] = apic_id;
   g_platform.cpus[id].state = HVB_VCPU_STOPPED;
-  fw_cpu_of_apic[apic_id] = (uint8_t)id;
 }
 
 static void read_madt(const uint8_t *madt) {
-  const uint32_t boot_apic = lapic_id();
   const uint32_t length = read32(madt + 4);
   /* Entries from offset 44: type, length, then the body. */
   for (uint32_t e = 44;
        e + 2 <= length && madt[e + 1] >= 2 && e + madt[e + 1] <= length;
        e += madt[e + 1]) {
     if (madt[e] == 0 && madt[e + 1] >= 8) {
-      if (read32(madt + e + 4) & 1) add_cpu(madt[e + 3], boot_apic);
+      /* An xAPIC id of 0xff is the broadcast id: such a CPU, if any, has
+       * an x2APIC entry instead. */
+      if ((read32(madt + e + 4) & 1) && madt[e + 3] != 0xff)
+        add_cpu(madt[e + 3]);
     } else if (madt[e] == 9 && madt[e + 1] >= 16) {
-      if (read32(madt + e + 8) & 1) add_cpu(read32(madt + e + 4), boot_apic);
+      if (read32(madt + e + 8) & 1) add_cpu(read32(madt + e + 4));
     }
   }
 }
@@ -187,8 +189,8 @@ static void read_fadt(const uint8_t *fadt) {
 
 void acpi_init(const uint8_t *rsdp) {
   memset(&g_acpi, 0, sizeof(g_acpi));
-  memset(fw_cpu_of_apic, 0, sizeof(fw_cpu_of_apic));
-  g_platform.cpus[0].apic_id = lapic_id();
+  memset(fw_apic_ids, 0xff, sizeof(fw_apic_ids));
+  fw_apic_ids[0] = lapic_id();
   g_platform.cpus[0].state = HVB_VCPU_RUNNING;
   g_platform.cpus[0].started = 1;
   g_platform.cpu_count = 1;

@@ -5,8 +5,9 @@
 #include <stdint.h>
 
 struct fw_acpi {
-  uint32_t cpus_left_out; /* enabled processors past FW_MAX_CPUS or with
-                             x2APIC ids above 255 */
+  uint32_t cpus_left_out; /* enabled processors past FW_MAX_CPUS, or with
+                             APIC ids above 255 where the CPUs have no
+                             x2APIC */
   /* FADT: PM1 control blocks, the SMI command port that enables ACPI
    * mode, the PM timer (3.579545 MHz, 24 or 32 bits) and the reset
    * register (space 0 memory, 1 I/O, 2 PCI bus 0). Ports 0: absent. */
@@ -23,7 +24,7 @@ struct fw_acpi {
 extern struct fw_acpi g_acpi;
 
 /* Reads the tables through `rsdp` (a copy of the RSDP, or null) once, on
- * the boot CPU, and fills g_platform's CPUs and fw_cpu_of_apic from the
+ * the boot CPU, and fills g_platform's CPUs and fw_apic_ids from the
  * MADT: the boot CPU first, then the other enabled processors in the
  * MADT's order (vCPU ids), at most FW_MAX_CPUS. */
 void acpi_init(const uint8_t *rsdp);

@@ -1,6 +1,13 @@
 /* Interrupt controllers: the local APIC (timer, IPIs, EOI, starting
  * CPUs), the I/O APIC (device interrupts) and the legacy PIC (masked).
- * Register numbers and behaviour: SDM Vol. 3A, chapter 11. */
+ * Register numbers and behaviour: SDM Vol. 3A, chapter 11.
+ *
+ * The local APIC is driven in x2APIC mode, through MSRs, on every CPU
+ * that has it, and as an xAPIC, through its MMIO page, otherwise (SDM
+ * Vol. 3A 11.12): only x2APIC mode reaches APIC ids above 255, and a
+ * machine that has such CPUs hands them over in it. The boot CPU decides
+ * once (lapic_choose_mode); the others follow it as they start (hcpage.S,
+ * apic_mode_of_boot_cpu). */
 #include "cpu.h"
 #include "devices.h"
 
@@ -20,17 +27,50 @@ enum {
   kLapicTimerDivide = 0x3e0,
   kLvtMasked = 1u << 16,
   kIoapic = 0xfec00000,
+  /* IA32_APIC_BASE: EN enables the local APIC, EXTD selects x2APIC mode. */
+  kMsrApicBase = 0x1b,
+  kApicBaseEnable = 1u << 11,
+  kApicBaseX2apic = 1u << 10,
+  /* x2APIC mode: register r (an xAPIC offset) is MSR 0x800 + r / 16; the
+   * ICR is one 64-bit MSR, the destination in its high half (11.12.1). */
+  kX2apicMsrs = 0x800,
+  kX2apicIcr = 0x830,
 };
+
+uint8_t fw_x2apic;
 
 /* Local APIC timer ticks per second (bus clock / 128), measured. */
 static uint64_t g_lapic_timer_hz;
 
-static uint32_t lapic_read(uint32_t reg) { return mmio_read32(kLapic + reg); }
-static void lapic_write(uint32_t reg, uint32_t v) {
-  mmio_write32(kLapic + reg, v);
+void lapic_choose_mode(void) {
+  uint32_t a, b, c, d;
+  cpuid(1, &a, &b, &c, &d);
+  fw_x2apic = (c >> 21) & 1; /* CPUID.01H:ECX.x2APIC */
+  if (!fw_x2apic) return;
+  /* Into x2APIC mode through xAPIC mode: a disabled APIC cannot go to
+   * x2APIC mode directly (11.12.5, "x2APIC State Transitions"). */
+  const uint64_t base = rdmsr(kMsrApicBase);
+  if (base & kApicBaseX2apic) return;
+  wrmsr(kMsrApicBase, base | kApicBaseEnable);
+  wrmsr(kMsrApicBase, base | kApicBaseEnable | kApicBaseX2apic);
 }
 
-uint32_t lapic_id(void) { return lapic_read(kLapicId) >> 24; }
+static uint32_t lapic_read(uint32_t reg) {
+  return fw_x2apic ? (uint32_t)rdmsr(kX2apicMsrs + reg / 16)
+                   : mmio_read32(kLapic + reg);
+}
+static void lapic_write(uint32_t reg, uint32_t v) {
+  if (fw_x2apic) {
+    wrmsr(kX2apicMsrs + reg / 16, v);
+  } else {
+    mmio_write32(kLapic + reg, v);
+  }
+}
+
+/* The x2APIC ID register holds all 32 bits; the xAPIC one, 8 at the top. */
+uint32_t lapic_id(void) {
+  return fw_x2apic ? lapic_read(kLapicId) : lapic_read(kLapicId) >> 24;
+}
 
 static void ioapic_write(uint32_t reg, uint32_t v) {
   mmio_write32(kIoapic, reg);
@@ -50,6 +90,12 @@ void lapic_init_this_cpu(void) {
 }
 
 static void lapic_send(uint32_t apic_id, uint32_t command) {
+  if (fw_x2apic) {
+    /* One write sends it; x2APIC mode has no delivery status to wait on
+     * (11.12.9). */
+    wrmsr(kX2apicIcr, (uint64_t)apic_id << 32 | command);
+    return;
+  }
   lapic_write(kLapicIcrHigh, apic_id << 24);
   lapic_write(kLapicIcrLow, command);
   while (lapic_read(kLapicIcrLow) & (1u << 12)) { /* delivery pending */
@@ -134,9 +180,12 @@ uint16_t pic_requests(void) {
   return (uint16_t)(inb(0x20) | inb(0xa0) << 8);
 }
 
+int ioapic_reaches(uint32_t apic_id) { return apic_id <= 0xff; }
+
 void ioapic_route(uint32_t irq, uint32_t apic_id, uint8_t vector, int masked) {
   /* Redirection entry `irq`: fixed, physical destination, edge, active
    * high (ISA interrupts); bit 16 masks it. */
+  if (!ioapic_reaches(apic_id)) masked = 1;
   ioapic_write(0x10 + 2 * irq, vector | (masked ? 1u << 16 : 0));
   ioapic_write(0x11 + 2 * irq, apic_id << 24);
 }

@@ -54,13 +54,19 @@ static uint64_t fw_pdpt[512] __attribute__((aligned(4096)));
 static uint64_t fw_pd[4][512] __attribute__((aligned(4096)));
 /* Where each CPU's firmware stack lies, for hypercalls and for starting
  * (vCPU i's is the i-th FW_STACK_SIZE from here); hcpage.S finds it
- * through fw_cpu_of_apic. At the top of RAM, a PLATFORM region of the
+ * through fw_apic_ids. At the top of RAM, a PLATFORM region of the
  * guest's memory map: FW_MAX_CPUS stacks would not fit in conventional
  * memory beside the image. */
 uint64_t fw_stacks_base;
-uint8_t fw_cpu_of_apic[256];
+uint32_t fw_apic_ids[FW_MAX_CPUS];
 
-uint32_t this_cpu(void) { return fw_cpu_of_apic[lapic_id()]; }
+uint32_t this_cpu(void) {
+  const uint32_t apic_id = lapic_id();
+  for (uint32_t i = 0; i < g_platform.cpu_count; ++i) {
+    if (fw_apic_ids[i] == apic_id) return i;
+  }
+  return 0; /* not reached: only CPUs the firmware started run */
+}
 
 enum {
   kPresent = 1,
@@ -280,6 +286,7 @@ void enter_guest(uint64_t cr3, uint64_t rip, uint64_t rsp, uint64_t rdi) {
 void fw_main(uint32_t info, uint32_t magic);
 void fw_main(uint32_t info, uint32_t magic) {
   uart_init();
+  lapic_choose_mode();
   /* Who owns the machine decides how even an early failure leaves it. */
   {
     char flag;
@@ -321,8 +328,8 @@ void fw_main(uint32_t info, uint32_t magic) {
   if (g_acpi.cpus_left_out != 0) {
     char note[120];
     hvb_snprintf(note, sizeof(note),
-                 "%u enabled CPUs left out: the firmware drives at most %u, "
-                 "with xAPIC ids",
+                 "%u enabled CPUs left out: the firmware drives at most %u "
+                 "(and APIC ids above 255 only in x2APIC mode)",
                  g_acpi.cpus_left_out, FW_MAX_CPUS);
     machine_note(note);
   }

@@ -1,5 +1,5 @@
 /* The x86 instructions the firmware uses from C: port and memory-mapped
- * I/O, the TSC and CPUID. */
+ * I/O, model-specific registers, the TSC and CPUID. */
 #ifndef HVBIOS_BAREMETAL_CPU_H_
 #define HVBIOS_BAREMETAL_CPU_H_
 
@@ -39,6 +39,17 @@ static inline void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c,
   __asm__ volatile("cpuid"
                    : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d)
                    : "a"(leaf), "c"(0));
+}
+static inline uint64_t rdmsr(uint32_t msr) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+  return ((uint64_t)hi << 32) | lo;
+}
+static inline void wrmsr(uint32_t msr, uint64_t v) {
+  __asm__ volatile("wrmsr"
+                   :
+                   : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+                   : "memory");
 }
 static inline uint32_t mmio_read32(uint64_t address) {
   return *(volatile uint32_t *)(uintptr_t)address;

@@ -29,9 +29,12 @@ uint64_t tsc_calibrate(int *pm_timer_used);
 uint64_t rtc_read_unix_seconds(void);
 void delay_us(uint64_t us);
 
-/* ---- apic.c: local APIC (xAPIC, MMIO), I/O APIC and legacy PIC.
- * interrupts_init() once, on the boot CPU; lapic_init_this_cpu() on every
- * CPU. */
+/* ---- apic.c: local APIC (x2APIC through MSRs where the CPU has it,
+ * xAPIC through MMIO otherwise), I/O APIC and legacy PIC.
+ * lapic_choose_mode() first and interrupts_init() once, on the boot CPU;
+ * lapic_init_this_cpu() on every CPU. */
+extern uint8_t fw_x2apic; /* the local APICs are in x2APIC mode */
+void lapic_choose_mode(void);
 void interrupts_init(uint64_t tsc_hz);
 void lapic_init_this_cpu(void);
 uint32_t lapic_id(void);
@@ -45,8 +48,12 @@ void lapic_start_cpu(uint32_t apic_id, uint64_t page);
 void lapic_end_all_in_service(void);
 /* One-shot timer raising `vector` after `ns` (0: cancel). */
 void lapic_timer_arm(uint64_t ns, uint8_t vector);
+/* Whether the I/O APIC can deliver to the CPU with APIC id `apic_id`: its
+ * destination field has 8 bits, and the firmware programs no interrupt
+ * remapping (which would widen it). */
+int ioapic_reaches(uint32_t apic_id);
 /* Routes ISA IRQ `irq` through the I/O APIC to `vector` on the CPU with
- * APIC id `apic_id`, masked or not. */
+ * APIC id `apic_id`, masked or not; masked where it cannot reach it. */
 void ioapic_route(uint32_t irq, uint32_t apic_id, uint8_t vector, int masked);
 /* The 8259s' interrupt request registers (bit n: ISA IRQ n), which record
  * requests whether or not the IRQ is masked. */

@@ -93,7 +93,6 @@ long_mode:
     load_data_segments
     mov $boot_stack_top, %rsp
     fninit                              /* x87 and SSE in their reset state */
-    leave_x2apic_mode
     mov %esi, %edi
     mov %ebp, %esi
     call fw_main

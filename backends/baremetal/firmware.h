@@ -23,14 +23,15 @@
 #define FW_MAX_CPUS 64
 #define FW_STACK_SIZE 4096 /* hcpage.S shifts by 12 */
 struct fw_cpu {
-  uint32_t apic_id;
   volatile uint32_t state; /* HVB_VCPU_STOPPED or HVB_VCPU_RUNNING */
   int started;             /* ever: it has a local APIC to send events to */
   volatile int coming_up;  /* between INIT-SIPI and its local APIC's setup */
   /* Where vcpu.start sends it next. */
   uint64_t entry, stack, arg, cr3;
 };
-extern uint8_t fw_cpu_of_apic[256]; /* vCPU id by APIC id */
+/* vCPU i's local APIC id; ~0 (the broadcast id, no CPU's) past the last.
+ * hcpage.S searches it for the calling CPU. */
+extern uint32_t fw_apic_ids[FW_MAX_CPUS];
 
 struct fw_platform {
   uint32_t cpu_count;

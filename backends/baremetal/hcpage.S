@@ -13,16 +13,43 @@
  * rflags come back with `popfq`. Only immediates are used before the
  * switch: the page reads nothing, not even itself. */
 
-/* r11 = the top of this CPU's firmware stack, from its local APIC id
- * (xAPIC ID register, SDM Vol. 3A 11.4.6) through fw_cpu_of_apic; the
- * stacks lie from fw_stacks_base (boot.c). Needs the firmware's page
- * tables. */
+/* r11 = the top of this CPU's firmware stack: vCPU i's, i being this
+ * CPU's local APIC id's place in fw_apic_ids; the stacks lie from
+ * fw_stacks_base (boot.c). The id comes from the ID register (SDM Vol. 3A
+ * 11.4.6, xAPIC; 11.12.5.1, x2APIC through rdmsr, which takes rax, rcx and
+ * rdx), and the search needs a counter; but every register except r10 and
+ * r11 still holds the caller's values, and no stack is usable yet. So
+ * they are kept in fw_id_scratch meanwhile, by one CPU at a time: the one
+ * holding fw_id_lock. Needs the firmware's page tables; changes rflags. */
 .macro this_cpu_stack_top
-    mov $0xfee00020, %r11d
-    mov (%r11), %r11d
-    shr $24, %r11d
-    movzbl fw_cpu_of_apic(%r11), %r11d
-    inc %r11d
+1:  lock btsl $0, fw_id_lock
+    jnc 2f
+    pause
+    jmp 1b
+2:  mov %rax, fw_id_scratch
+    mov %rcx, fw_id_scratch + 8
+    mov %rdx, fw_id_scratch + 16
+    cmpb $0, fw_x2apic
+    je 3f
+    mov $0x802, %ecx                    /* the x2APIC ID register */
+    rdmsr
+    jmp 4f
+3:  mov $0xfee00020, %eax               /* the xAPIC ID register */
+    mov (%rax), %eax
+    shr $24, %eax
+4:  xor %ecx, %ecx
+5:  cmp fw_apic_ids(, %rcx, 4), %eax
+    je 7f
+    inc %ecx
+    cmp $64, %ecx                       /* FW_MAX_CPUS, firmware.h */
+    jb 5b
+6:  hlt                                 /* not reached: only CPUs the */
+    jmp 6b                              /* firmware started run here */
+7:  lea 1(%rcx), %r11d
+    mov fw_id_scratch, %rax
+    mov fw_id_scratch + 8, %rcx
+    mov fw_id_scratch + 16, %rdx
+    movl $0, fw_id_lock                 /* a store is a release on x86 */
     shl $12, %r11                       /* FW_STACK_SIZE, firmware.h */
     add fw_stacks_base, %r11
 .endm
@@ -43,22 +70,25 @@ hcpage:
     jmp fw_call
 
 /* 0x040 HVB_HCPAGE_EOI: acknowledge the event being handled at the local
- * APIC (xAPIC EOI register, SDM Vol. 3A 11.8.5); preserves everything. */
+ * APIC (EOI register, SDM Vol. 3A 11.8.5); preserves everything. In
+ * x2APIC mode (IA32_APIC_BASE.EXTD) that is an MSR write; an xAPIC's
+ * register is in its MMIO page, which only the firmware's page tables
+ * map. */
     .org hcpage + 0x040
-    push %r10
-    push %r11
     pushfq
     cli
-    mov %cr3, %r10
-    mov $fw_pml4, %r11d
-    mov %r11, %cr3
-    mov $0xfee000b0, %r11d
-    movl $0, (%r11)
-    mov %r10, %cr3
-    popfq
-    pop %r11
-    pop %r10
-    ret
+    push %rax
+    push %rcx
+    push %rdx
+    mov $0x1b, %ecx                     /* IA32_APIC_BASE */
+    rdmsr
+    test $0x400, %eax
+    jz hcpage_eoi_xapic
+    mov $0x80b, %ecx                    /* the x2APIC EOI register */
+    xor %eax, %eax
+    xor %edx, %edx
+    wrmsr
+    jmp hcpage_eoi_done
 
 /* 0x080 HVB_HCPAGE_NOTIFY: edi = queue; the firmware serves its new
  * requests at once (fw_notify). Preserves everything. */
@@ -92,11 +122,31 @@ hcpage_return:
     pop %r10
     popfq
     ret
+
+hcpage_eoi_xapic:
+    mov %cr3, %rax                      /* the guest's page tables */
+    mov $fw_pml4, %ecx
+    mov %rcx, %cr3
+    mov $0xfee000b0, %ecx
+    movl $0, (%rcx)
+    mov %rax, %cr3
+hcpage_eoi_done:
+    pop %rdx
+    pop %rcx
+    pop %rax
+    popfq
+    ret
     .org hcpage + 0x1000
 
 /* Serves one hypercall on this CPU's firmware stack: keeps the argument
  * registers the ABI preserves (all but rdx), hands the arguments to
  * fw_dispatch() as an array, and goes back through the page. */
+    .data
+    .p2align 6
+fw_id_lock:     .long 0                 /* this_cpu_stack_top's */
+    .p2align 3
+fw_id_scratch:  .quad 0, 0, 0
+
     .text
 fw_call:
     this_cpu_stack_top
@@ -185,8 +235,19 @@ ap_gdt_descriptor:
     .code64
 ap_long_mode:
     load_data_segments
-    leave_x2apic_mode
-    this_cpu_stack_top
+    /* This CPU's local APIC into the boot CPU's mode (apic.c): x2APIC mode
+     * through xAPIC mode (SDM Vol. 3A 11.12.5); INIT leaves a CPU in
+     * x2APIC mode there, and writing the same state again changes
+     * nothing. */
+    cmpb $0, fw_x2apic
+    je 8f
+    mov $0x1b, %ecx                     /* IA32_APIC_BASE */
+    rdmsr
+    or $0x800, %eax                     /* EN */
+    wrmsr
+    or $0x400, %eax                     /* EXTD */
+    wrmsr
+8:  this_cpu_stack_top
     mov %r11, %rsp
     call ap_main
 1:  cli

@@ -44,12 +44,6 @@ static uint64_t read_cr(int n) {
   return v;
 }
 
-static uint64_t read_efer(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xc0000080u));
-  return ((uint64_t)hi << 32) | lo;
-}
-
 /* The calling vCPU's registers as hvbios-run prints them (lib/vm_util.cc,
  * FormatRegisters), then "stack" and the return addresses of its stack
  * (common/stack_walk.c), which hvbios-qemu names from the guest's symbols.
@@ -80,7 +74,7 @@ static int describe_caller(const struct fw_call_frame *f, char *line, int n,
       (uint64_t)(uintptr_t)hcpage, rsp, rflags, cs, ss,
       (uint64_t)HVB_FN_DEBUG_PANIC, f->rbx, f->rcx, f->args[2], f->rsi, f->rdi,
       f->rbp, f->r8, f->r9, r10, r11, f->r12, f->r13, f->r14, f->r15, view.cr0,
-      read_cr(2), f->cr3, read_cr(4), read_efer());
+      read_cr(2), f->cr3, read_cr(4), rdmsr(0xc0000080u) /* EFER */);
   uint64_t returns[16];
   const uint32_t count =
       hvb_stack_walk(rsp, f->rbp, read_virt64, &view, returns, 16);

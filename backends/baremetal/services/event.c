@@ -32,8 +32,7 @@ static int source_index(uint64_t source) {
 }
 
 static void raise_source(int i) {
-  lapic_send_ipi(g_platform.cpus[g_sources[i].vcpu].apic_id,
-                 (uint8_t)g_sources[i].vector);
+  lapic_send_ipi(fw_apic_ids[g_sources[i].vcpu], (uint8_t)g_sources[i].vector);
 }
 
 /* Console input: the UART's IRQ through the I/O APIC while routed and
@@ -41,7 +40,7 @@ static void raise_source(int i) {
  * meanwhile is the work waiting that an unmask raises. */
 static void console_source_apply(void) {
   const struct hvb_event_source *s = &g_sources[0];
-  ioapic_route(UART_IRQ, g_platform.cpus[s->vcpu].apic_id, (uint8_t)s->vector,
+  ioapic_route(UART_IRQ, fw_apic_ids[s->vcpu], (uint8_t)s->vector,
                !s->routed || s->masked);
   uart_input_interrupt(s->routed);
 }
@@ -58,7 +57,7 @@ void fw_event_net_apply(void) {
   const uint8_t irq = e1000_irq();
   if (!e1000_present() || irq == 0 || irq >= 16) return; /* polled only */
   const struct hvb_event_source *s = &g_sources[net_irq_source()];
-  ioapic_route(irq, g_platform.cpus[s->vcpu].apic_id, (uint8_t)s->vector,
+  ioapic_route(irq, fw_apic_ids[s->vcpu], (uint8_t)s->vector,
                !s->routed || s->masked);
 }
 
@@ -94,6 +93,12 @@ struct fw_result fw_event_route(const uint64_t *args) {
   const int64_t checked =
       hvb_event_check_route(i >= 0, args[1], g_platform.cpu_count, args[2]);
   if (checked != HVB_OK) return fw_error(checked);
+  /* A device's interrupt reaches only the CPUs the I/O APIC can name
+   * (apic.c): on a machine with APIC ids above 255, not all of them. */
+  if ((i == kConsoleSource || i == net_irq_source()) &&
+      !ioapic_reaches(fw_apic_ids[args[1]])) {
+    return fw_error(HVB_ERR_RANGE);
+  }
   /* The IRQ first: input already waiting raised it while unrouted, or
    * holds the line high without a new edge; the route raises one event
    * for it. */
@@ -131,6 +136,6 @@ struct fw_result fw_event_send_ipi(const uint64_t *args) {
   /* Like KVM's: a vCPU never started has no interrupt controller yet. */
   if (!g_platform.cpus[args[0]].started) return fw_error(HVB_ERR_NODEV);
   /* A stopped vCPU keeps it pending only until its next start (INIT). */
-  lapic_send_ipi(g_platform.cpus[args[0]].apic_id, (uint8_t)args[1]);
+  lapic_send_ipi(fw_apic_ids[args[0]], (uint8_t)args[1]);
   return fw_ok(0);
 }

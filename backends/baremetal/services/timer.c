@@ -10,7 +10,7 @@ struct fw_result fw_timer_set(const uint64_t *args) {
   const uint64_t now = clock_monotonic_ns();
   if (deadline <= now) {
     lapic_timer_arm(0, 0); /* replaces an armed deadline */
-    lapic_send_ipi(g_platform.cpus[this_cpu()].apic_id, (uint8_t)vector);
+    lapic_send_ipi(fw_apic_ids[this_cpu()], (uint8_t)vector);
   } else {
     lapic_timer_arm(deadline - now, (uint8_t)vector);
   }

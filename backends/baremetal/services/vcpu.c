@@ -36,7 +36,7 @@ struct fw_result fw_vcpu_start(const uint64_t *args) {
    * cannot (INIT sends it back to the BIOS): it waits in vcpu.stop. */
   if (id != 0) {
     cpu->coming_up = 1;
-    lapic_start_cpu(cpu->apic_id, (uint64_t)(uintptr_t)ap_trampoline);
+    lapic_start_cpu(fw_apic_ids[id], (uint64_t)(uintptr_t)ap_trampoline);
     /* Events raised once start returns must reach it, and a local APIC
      * accepts them only once software-enabled (SDM Vol. 3A 11.4.7.2):
      * return when ap_main() has done that (allowing 10 s: an emulated CPU
