@@ -92,6 +92,14 @@ int fw_guest_owns(uint64_t address, uint64_t length) {
                                length);
 }
 
+/* Whether [base, end) shares a byte with RAM. */
+static int overlaps_ram(uint64_t base, uint64_t end) {
+  for (uint32_t i = 0; i < g_platform.ram_count; ++i) {
+    if (base < g_platform.ram[i].end && g_platform.ram[i].base < end) return 1;
+  }
+  return 0;
+}
+
 int fw_ram_contains(uint64_t address, uint64_t length) {
   if (length == 0 || address + length < address) return 0;
   for (uint32_t i = 0; i < g_platform.ram_count; ++i) {
@@ -299,6 +307,16 @@ void fw_main(uint32_t info, uint32_t magic) {
   const uint64_t limit = mapped_limit();
   collect_ram(&handoff, limit);
   build_firmware_tables(limit);
+  /* The screen, if the loader set one up that the tables map and that is
+   * not RAM the guest could be given. */
+  {
+    const struct fw_framebuffer *fb = &handoff.framebuffer;
+    const uint64_t end = fb->address + (uint64_t)fb->pitch * fb->height;
+    if (fb->address != 0 && end > fb->address && end <= limit &&
+        !overlaps_ram(fb->address, end)) {
+      screen_init(fb);
+    }
+  }
 
   if (!handoff.has_module) {
     fail(

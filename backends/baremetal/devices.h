@@ -1,5 +1,5 @@
 /* The PC devices the firmware drives, one file each: the 16550 UART
- * (uart.c), the PIT and CMOS RTC (time.c), the local and I/O APICs and the
+ * (uart.c), the screen (screen.c), the PIT and CMOS RTC (time.c), the local and I/O APICs and the
  * legacy PIC (apic.c), the disks (ata.c, ahci.c, disks.c), PCI (pci.c), an
  * Intel 8254x network card (e1000.c), QEMU's fw_cfg (fw_cfg.c), and the ways
  * out of the machine (machine.c). Drivers know nothing of the ABI. */
@@ -18,6 +18,15 @@ int uart_has_input(void);
 /* The UART raises (or stops raising) its IRQ when input arrives. */
 void uart_input_interrupt(int enable);
 #define UART_IRQ 4 /* COM1's ISA IRQ */
+/* ---- screen.c: the console on the boot loader's framebuffer */
+struct fw_framebuffer; /* loader.h */
+/* Draws on `fb` from now on (it must be mapped, and not RAM), clearing
+ * it: 1, or 0 if there is none or it is too small for one character. */
+int screen_init(const struct fw_framebuffer *fb);
+void screen_write(const char *bytes, size_t length);
+/* What the console shows: to COM1, and to the screen if there is one. */
+void console_out(const char *bytes, size_t length);
+/* Formats onto the console (common/format.c's formatting). */
 void fw_printf(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- time.c */

@@ -30,7 +30,9 @@
 /* The Multiboot2 header (specification 3.1): in the first 32 KiB of the
  * file, 8-byte aligned, tags 8-byte aligned. The ELF's segments say where
  * we load; the entry address tag names mb2_entry; modules (the guest
- * image) come page-aligned. */
+ * image) come page-aligned; a linear framebuffer of 32 bits a pixel is
+ * welcome, at any size, for the screen console (screen.c; optional: UEFI
+ * has no text mode, and without one the console is serial only). */
 #define MB2_HEADER_MAGIC 0xe85250d6
     .section .multiboot2, "a"
     .p2align 3
@@ -45,6 +47,10 @@ mb2_header:
     .long 0                             /* padding to 8 */
     .word 6, 0                          /* module alignment */
     .long 8
+    .word 5, 1                          /* framebuffer, optional */
+    .long 20
+    .long 0, 0, 32                      /* any width and height; 32 bpp */
+    .long 0                             /* padding to 8 */
     .word 0, 0                          /* end */
     .long 8
 mb2_header_end:

@@ -34,6 +34,7 @@ struct e820_entry {
 #define MB2_TAG_CMDLINE 1
 #define MB2_TAG_MODULE 3
 #define MB2_TAG_MMAP 6
+#define MB2_TAG_FRAMEBUFFER 8
 #define MB2_TAG_ACPI_OLD 14 /* a copy of the ACPI 1.0 RSDP */
 #define MB2_TAG_ACPI_NEW 15 /* a copy of the ACPI 2.0+ RSDP */
 #define MB2_TAG_EFI_MMAP \
@@ -51,6 +52,19 @@ struct mb2_mmap {
   struct mb2_tag tag;
   uint32_t entry_size, entry_version;
 };
+/* GRUB's layout (include/multiboot2.h): a 16-bit reserved field after
+ * the type, then, for direct RGB colour (type 1), each channel's bit
+ * position and width. */
+struct mb2_framebuffer {
+  struct mb2_tag tag;
+  uint64_t address;
+  uint32_t pitch, width, height;
+  uint8_t bpp, type;
+  uint16_t reserved;
+  uint8_t red_position, red_size, green_position, green_size, blue_position,
+      blue_size;
+};
+#define MB2_FRAMEBUFFER_RGB 1
 struct mb2_efi_mmap {
   struct mb2_tag tag;
   uint32_t descriptor_size, descriptor_version;
@@ -158,6 +172,31 @@ static const char *read_pvh(uint32_t info, struct fw_handoff *h) {
   return 0;
 }
 
+/* The screen as the loader left it, if it is one screen.c can draw on:
+ * direct colour, 24 or 32 bits a pixel (GRUB on OVMF picks 24, on SeaBIOS
+ * 32), 8-bit channels, whole 32-bit words a row. */
+static void copy_framebuffer(struct fw_handoff *h,
+                             const struct mb2_framebuffer *f) {
+  const uint32_t bytes = f->bpp / 8;
+  if (f->type != MB2_FRAMEBUFFER_RGB || (f->bpp != 24 && f->bpp != 32) ||
+      f->red_size != 8 || f->green_size != 8 || f->blue_size != 8 ||
+      f->red_position > f->bpp - 8 || f->green_position > f->bpp - 8 ||
+      f->blue_position > f->bpp - 8 || f->width == 0 || f->height == 0 ||
+      f->pitch % 4 != 0 || f->pitch / bytes < f->width) {
+    return;
+  }
+  h->framebuffer = (struct fw_framebuffer){
+      .address = f->address,
+      .pitch = f->pitch,
+      .bytes_per_pixel = bytes,
+      .width = f->width,
+      .height = f->height,
+      .red_shift = f->red_position,
+      .green_shift = f->green_position,
+      .blue_shift = f->blue_position,
+  };
+}
+
 static const char *read_multiboot2(uint32_t info, struct fw_handoff *h) {
   const uint8_t *mbi = (const uint8_t *)(uintptr_t)info;
   uint32_t total;
@@ -201,6 +240,11 @@ static const char *read_multiboot2(uint32_t info, struct fw_handoff *h) {
       case MB2_TAG_ACPI_NEW:
         copy_rsdp(h, (const uint8_t *)(tag + 1), tag->size - 8);
         have_new_rsdp = h->rsdp_length != 0;
+        break;
+      case MB2_TAG_FRAMEBUFFER:
+        /* 38 bytes: the structure's size less its padding. */
+        if (tag->size >= offsetof(struct mb2_framebuffer, blue_size) + 1)
+          copy_framebuffer(h, (const struct mb2_framebuffer *)tag);
         break;
       case MB2_TAG_EFI_BS:
         return "UEFI boot services are still running (the loader did not "

@@ -14,6 +14,16 @@
  * hvbios-mkimage writes one. */
 #define FW_CMDLINE_MODULE "hvbios.cmdline"
 
+/* A linear framebuffer: 3 or 4 bytes a pixel, each 8-bit channel at its
+ * shift in the pixel's little-endian value; rows of whole 32-bit words.
+ * Address 0: none. */
+struct fw_framebuffer {
+  uint64_t address;
+  uint32_t pitch, width, height; /* pitch in bytes */
+  uint32_t bytes_per_pixel;
+  uint8_t red_shift, green_shift, blue_shift;
+};
+
 struct fw_loader_range {
   uint64_t addr, size;
 };
@@ -28,6 +38,8 @@ struct fw_handoff {
   /* A copy of the ACPI RSDP (20 or 36 bytes; 0: none). */
   uint8_t rsdp[36];
   uint32_t rsdp_length;
+  /* The screen the loader set up (Multiboot2 only). */
+  struct fw_framebuffer framebuffer;
   /* The guest's command line, NUL-terminated. */
   char cmdline[FW_CMDLINE_MAX + 1];
   uint32_t cmdline_length;

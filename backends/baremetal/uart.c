@@ -1,8 +1,6 @@
-/* The console: the PC's 16550 UART on COM1, polled for output, its
- * receive interrupt routed through the I/O APIC for input events. */
-#include <stdarg.h>
-
-#include "common/format.h"
+/* The console's serial side: the PC's 16550 UART on COM1, polled for
+ * output, its receive interrupt routed through the I/O APIC for input
+ * events. */
 #include "cpu.h"
 #include "devices.h"
 
@@ -84,15 +82,4 @@ size_t uart_read(char *bytes, size_t length) {
 
 void uart_input_interrupt(int enable) {
   outb(kCom1 + kUartIntEnable, enable ? 0x01 : 0x00); /* data available */
-}
-
-/* fw_printf: common/format.c's formatting, on COM1 */
-
-void fw_printf(const char *format, ...) {
-  char line[256];
-  va_list ap;
-  va_start(ap, format);
-  const int n = hvb_vsnprintf(line, sizeof(line), format, ap);
-  va_end(ap);
-  uart_write(line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }

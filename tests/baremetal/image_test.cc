@@ -4,11 +4,14 @@
 // (TCG). The guest images are the ones every other test boots, unchanged.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/baremetal/screen_text.h"
 #include "tests/kvm/kvm_guest.h"
 #include "tests/run_command.h"
 #include "tests/test_util.h"
@@ -29,6 +32,13 @@ constexpr int kBootGuardSeconds = 240;
 
 bool Installed(const std::string& command) {
   return RunCommand({"sh", "-c", "command -v " + command}).exit_status == 0;
+}
+
+// The path a command name runs, for the runners that exec it directly.
+std::string Which(const std::string& command) {
+  std::string path = RunCommand({"sh", "-c", "command -v " + command}).out;
+  path.erase(path.find_last_not_of('\n') + 1);
+  return path;
 }
 
 std::string ReadFile(const std::string& path) {
@@ -85,7 +95,7 @@ class ImageTest : public ::testing::Test {
   }
   // QEMU itself, as a user would run it: no isa-debug-exit, no debug
   // console, so only the firmware's ACPI power-off ends it.
-  CommandResult BootPlainQemu(const std::string& image, bool uefi) {
+  std::vector<std::string> PlainQemuArgs(const std::string& image, bool uefi) {
     std::vector<std::string> args = {"qemu-system-x86_64",
                                      "-machine",
                                      uefi ? "q35" : "pc",
@@ -109,10 +119,85 @@ class ImageTest : public ::testing::Test {
            absl::StrCat("if=pflash,format=raw,readonly=on,file=", kOvmfCode),
            "-drive", "if=pflash,format=raw,file=" + vars});
     }
-    return RunCommand(args, "", kBootGuardSeconds);
+    return args;
+  }
+  CommandResult BootPlainQemu(const std::string& image, bool uefi) {
+    return RunCommand(PlainQemuArgs(image, uefi), "", kBootGuardSeconds);
   }
   testing::ScopedTempDir temp_dir_;
 };
+
+// A CPU without RDRAND (QEMU's qemu64, or a PC from before 2012) gives no
+// rng: base.probe says so, fill answers HVB_ERR_NOSYS, and the suite
+// passes, checking buffers through the console alone.
+TEST_F(ImageTest, TheConformanceSuitePassesWithoutRdrand) {
+  std::vector<std::string> args =
+      PlainQemuArgs(MakeImage("conformance", "no-rdrand"), /*uefi=*/false);
+  args.insert(args.end(), {"-cpu", "qemu64,-rdrand"});
+  CommandResult r = RunCommand(args, "", kBootGuardSeconds);
+  EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("conformance: no rng on this platform"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(" passed, 0 failed"), std::string::npos) << r.out;
+}
+
+// The console is on the screen too where the PC has one: GRUB hands the
+// firmware a framebuffer (32 bits a pixel on SeaBIOS, 24 on OVMF), and
+// what the serial console shows from the guest's first line on is on the
+// screen, cell for cell, read back from QEMU's screendump with the
+// firmware's glyphs. On BIOS, a command line of 100 lines scrolls it (hello
+// prints up to 512 bytes a line). QEMU
+// waits after the power-off (-no-shutdown) for the screendump, typed on its
+// monitor (Ctrl-A c on the console).
+TEST_F(ImageTest, TheConsoleIsOnTheScreenToo) {
+  std::string long_cmdline;
+  for (int i = 1; i <= 100; ++i) absl::StrAppend(&long_cmdline, i, "\n");
+  long_cmdline += "the end";
+  const std::string short_cmdline = "on a screen";
+  for (bool uefi : {false, true}) {
+    if (uefi && !HaveOvmf()) {
+      GTEST_SKIP() << kOvmfCode << " is missing (Debian: ovmf)";
+    }
+    SCOPED_TRACE(uefi ? "UEFI (OVMF, q35)" : "BIOS (SeaBIOS, pc)");
+    const std::string& cmdline = uefi ? short_cmdline : long_cmdline;
+    const std::string name = uefi ? "screen-uefi" : "screen-bios";
+    std::vector<std::string> args =
+        PlainQemuArgs(MakeImage("hello", name, &cmdline), uefi);
+    args[0] = Which(args[0]);
+    *std::find(args.begin(), args.end(), "stdio") = "mon:stdio";
+    args.insert(args.end(), {"-vga", "std", "-no-shutdown"});
+    const std::string shot = Path(name + ".ppm");
+    const std::string last_line =
+        uefi ? "command line: on a screen" : "the end";
+    CommandResult r = testing::RunCommandTypingAfter(args, last_line,
+                                                     "\x01"
+                                                     "c"
+                                                     "screendump " +
+                                                         shot + "\nquit\n",
+                                                     kBootGuardSeconds);
+    EXPECT_EQ(r.exit_status, 0) << r.out << r.err;
+    const size_t start = r.out.find("Hello from an hvbios guest!");
+    const size_t end = r.out.find("QEMU ", start);  // the monitor's banner
+    ASSERT_NE(start, std::string::npos) << r.out;
+    ASSERT_NE(end, std::string::npos) << r.out;
+    const std::optional<testing::Screenshot> screenshot =
+        testing::ReadPpm(shot);
+    ASSERT_TRUE(screenshot.has_value()) << r.out;
+    const testing::ScreenGeometry geometry =
+        testing::GeometryOf(screenshot->width, screenshot->height);
+    const std::vector<std::string> text = testing::ScreenText(*screenshot);
+    EXPECT_EQ(text, testing::ExpectedScreenText(
+                        r.out.substr(start, end - start), geometry));
+    ASSERT_FALSE(text.empty());
+    EXPECT_EQ(text.back(), uefi ? last_line : "the end");
+    // 100 lines scroll a screen of any usual shape (the scale keeps it
+    // under 55 rows); hello's greeting stays on the other.
+    EXPECT_EQ(text.front().rfind("Hello from an hvbios guest!", 0) == 0, uefi)
+        << text.front() << " on " << screenshot->width << "x"
+        << screenshot->height;
+  }
+}
 
 // The issue's own check: hello from a CD, on BIOS and on UEFI, prints its
 // greeting and its command line byte for byte, and powers the PC off

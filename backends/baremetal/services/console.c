@@ -1,4 +1,5 @@
-/* console (docs/abi.md 5.2): COM1. Guest buffers are used in place. Only
+/* console (docs/abi.md 5.2): COM1, and the screen when the boot loader
+ * set one up (screen.c; output only). Guest buffers are used in place. Only
  * their range is checked, never their contents, so another vCPU writing
  * one meanwhile changes only the bytes printed or overwritten. Output is
  * never refused (no HVB_ERR_AGAIN): the UART is polled until it takes
@@ -15,7 +16,7 @@ struct fw_result fw_console_write(const uint64_t *args) {
   const uint64_t length = io_length(args[1]);
   if (length == 0) return fw_ok(0);
   if (!fw_guest_owns(args[0], length)) return fw_error(HVB_ERR_FAULT);
-  uart_write((const char *)(uintptr_t)args[0], length);
+  console_out((const char *)(uintptr_t)args[0], length);
   return fw_ok(length);
 }
 
