@@ -7,7 +7,7 @@
  * Vol. 3A 11.12): only x2APIC mode reaches APIC ids above 255, and a
  * machine that has such CPUs hands them over in it. The boot CPU decides
  * once (lapic_choose_mode); the others follow it as they start (hcpage.S,
- * apic_mode_of_boot_cpu). */
+ * ap_long_mode). */
 #include "cpu.h"
 #include "devices.h"
 

@@ -260,6 +260,16 @@ static void build_firmware_tables(uint64_t limit) {
                    : "memory");
 }
 
+/* The screen, if the loader set one up that the firmware's page tables map
+ * (below `limit`) and that is not RAM the guest could be given. */
+static void start_screen(const struct fw_framebuffer *fb, uint64_t limit) {
+  const uint64_t end = fb->address + (uint64_t)fb->pitch * fb->height;
+  if (fb->address != 0 && end > fb->address && end <= limit &&
+      !overlaps_ram(fb->address, end)) {
+    screen_init(fb);
+  }
+}
+
 /* ---- The guest's memory map (common/memmap.c) */
 
 static uint32_t build_map(struct hvb_memmap_claim *claims, uint32_t count,
@@ -307,16 +317,7 @@ void fw_main(uint32_t info, uint32_t magic) {
   const uint64_t limit = mapped_limit();
   collect_ram(&handoff, limit);
   build_firmware_tables(limit);
-  /* The screen, if the loader set one up that the tables map and that is
-   * not RAM the guest could be given. */
-  {
-    const struct fw_framebuffer *fb = &handoff.framebuffer;
-    const uint64_t end = fb->address + (uint64_t)fb->pitch * fb->height;
-    if (fb->address != 0 && end > fb->address && end <= limit &&
-        !overlaps_ram(fb->address, end)) {
-      screen_init(fb);
-    }
-  }
+  start_screen(&handoff.framebuffer, limit);
 
   if (!handoff.has_module) {
     fail(

@@ -20,9 +20,9 @@ void uart_input_interrupt(int enable);
 #define UART_IRQ 4 /* COM1's ISA IRQ */
 /* ---- screen.c: the console on the boot loader's framebuffer */
 struct fw_framebuffer; /* loader.h */
-/* Draws on `fb` from now on (it must be mapped, and not RAM), clearing
- * it: 1, or 0 if there is none or it is too small for one character. */
-int screen_init(const struct fw_framebuffer *fb);
+/* Draws on `fb` from now on (it must be mapped, and not RAM), clearing it
+ * first; nothing if there is none or it cannot hold one character. */
+void screen_init(const struct fw_framebuffer *fb);
 void screen_write(const char *bytes, size_t length);
 /* What the console shows: to COM1, and to the screen if there is one. */
 void console_out(const char *bytes, size_t length);

@@ -16,8 +16,8 @@
 /* r11 = the top of this CPU's firmware stack: vCPU i's, i being this
  * CPU's local APIC id's place in fw_apic_ids; the stacks lie from
  * fw_stacks_base (boot.c). The id comes from the ID register (SDM Vol. 3A
- * 11.4.6, xAPIC; 11.12.5.1, x2APIC through rdmsr, which takes rax, rcx and
- * rdx), and the search needs a counter; but every register except r10 and
+ * 11.4.6 for an xAPIC; in x2APIC mode MSR 0x802, 11.12, read with rdmsr,
+ * which takes rax, rcx and rdx), and the search needs a counter; but every register except r10 and
  * r11 still holds the caller's values, and no stack is usable yet. So
  * they are kept in fw_id_scratch meanwhile, by one CPU at a time: the one
  * holding fw_id_lock. Needs the firmware's page tables; changes rflags. */
@@ -138,15 +138,15 @@ hcpage_eoi_done:
     ret
     .org hcpage + 0x1000
 
-/* Serves one hypercall on this CPU's firmware stack: keeps the argument
- * registers the ABI preserves (all but rdx), hands the arguments to
- * fw_dispatch() as an array, and goes back through the page. */
     .data
     .p2align 6
 fw_id_lock:     .long 0                 /* this_cpu_stack_top's */
     .p2align 3
 fw_id_scratch:  .quad 0, 0, 0
 
+/* Serves one hypercall on this CPU's firmware stack: keeps the argument
+ * registers the ABI preserves (all but rdx), hands the arguments to
+ * fw_dispatch() as an array, and goes back through the page. */
     .text
 fw_call:
     this_cpu_stack_top
@@ -236,9 +236,8 @@ ap_gdt_descriptor:
 ap_long_mode:
     load_data_segments
     /* This CPU's local APIC into the boot CPU's mode (apic.c): x2APIC mode
-     * through xAPIC mode (SDM Vol. 3A 11.12.5); INIT leaves a CPU in
-     * x2APIC mode there, and writing the same state again changes
-     * nothing. */
+     * through xAPIC mode (SDM Vol. 3A 11.12.5), from whichever of the two
+     * INIT left it in (writing a mode it is in already changes nothing). */
     cmpb $0, fw_x2apic
     je 8f
     mov $0x1b, %ecx                     /* IA32_APIC_BASE */

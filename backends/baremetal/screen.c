@@ -92,15 +92,15 @@ static void new_line(void) {
   if (++g_screen.row == g_screen.rows) scroll();
 }
 
-int screen_init(const struct fw_framebuffer *fb) {
-  if (fb->address == 0) return 0;
+void screen_init(const struct fw_framebuffer *fb) {
+  if (fb->address == 0) return;
   /* About 80 to 130 columns: 480 pixels of width, or 300 of height, per
    * step of scale. */
   const uint32_t by_width = fb->width / 480, by_height = fb->height / 300;
   uint32_t scale = by_width < by_height ? by_width : by_height;
   if (scale == 0) scale = 1;
   if (fb->width < kCellWidth * scale || fb->height < kCellHeight * scale)
-    return 0;
+    return;
   g_screen.base = (volatile uint8_t *)(uintptr_t)fb->address;
   g_screen.pitch = fb->pitch;
   g_screen.bytes = fb->bytes_per_pixel;
@@ -111,7 +111,6 @@ int screen_init(const struct fw_framebuffer *fb) {
   g_screen.foreground = 0xaau << fb->red_shift | 0xaau << fb->green_shift |
                         0xaau << fb->blue_shift;
   clear_pixel_rows(0, fb->height);
-  return 1;
 }
 
 /* Printable ASCII is drawn, other bytes above 0x7e as a box; newline,
