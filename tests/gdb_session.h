@@ -17,9 +17,7 @@
 
 namespace hvbios::testing {
 
-inline bool GdbInstalled() {
-  return RunCommand({"sh", "-c", "command -v gdb"}).exit_status == 0;
-}
+inline bool GdbInstalled() { return !CommandPath("gdb").empty(); }
 
 // gdb's command line: connect to 127.0.0.1:`port` (waiting up to 30 s for
 // the stub to listen), run `commands`, then quit; with the symbols of

@@ -152,4 +152,11 @@ KilledRun RunUntilThenKill(const std::vector<std::string>& argv,
   return run;
 }
 
+std::string CommandPath(const std::string& command) {
+  CommandResult r = RunCommand({"sh", "-c", "command -v " + command});
+  if (r.exit_status != 0) return "";
+  r.out.erase(r.out.find_last_not_of('\n') + 1);
+  return r.out;
+}
+
 }  // namespace hvbios::testing

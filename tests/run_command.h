@@ -19,6 +19,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
                          const std::string& input = "",
                          int kill_after_seconds = 60);
 
+// Where `command` is found on PATH (what `command -v` says), for runners
+// that exec a path; "" if it is not installed.
+std::string CommandPath(const std::string& command);
+
 // Runs argv like RunCommand, but types `input` on its stdin only once
 // `marker` has appeared on its stdout, then closes stdin: for input that must
 // not race the program's start-up (the bare-metal firmware switching its

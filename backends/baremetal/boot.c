@@ -60,12 +60,12 @@ static uint64_t fw_pd[4][512] __attribute__((aligned(4096)));
 uint64_t fw_stacks_base;
 uint32_t fw_apic_ids[FW_MAX_CPUS];
 
+/* hcpage.S found this CPU's stack by its APIC id already: where the stack
+ * lies says which vCPU runs, without reading the APIC again. */
 uint32_t this_cpu(void) {
-  const uint32_t apic_id = lapic_id();
-  for (uint32_t i = 0; i < g_platform.cpu_count; ++i) {
-    if (fw_apic_ids[i] == apic_id) return i;
-  }
-  return 0; /* not reached: only CPUs the firmware started run */
+  uint64_t rsp;
+  __asm__("mov %%rsp, %0" : "=r"(rsp));
+  return (uint32_t)((rsp - fw_stacks_base) / FW_STACK_SIZE);
 }
 
 enum {

@@ -1,8 +1,9 @@
 /* The PC devices the firmware drives, one file each: the 16550 UART
- * (uart.c), the screen (screen.c), the PIT and CMOS RTC (time.c), the local and I/O APICs and the
- * legacy PIC (apic.c), the disks (ata.c, ahci.c, disks.c), PCI (pci.c), an
- * Intel 8254x network card (e1000.c), QEMU's fw_cfg (fw_cfg.c), and the ways
- * out of the machine (machine.c). Drivers know nothing of the ABI. */
+ * (uart.c), the screen (screen.c), the PIT and CMOS RTC (time.c), the
+ * local and I/O APICs and the legacy PIC (apic.c), the disks (ata.c,
+ * ahci.c, disks.c), PCI (pci.c), an Intel 8254x network card (e1000.c),
+ * QEMU's fw_cfg (fw_cfg.c), and the ways out of the machine (machine.c).
+ * Drivers know nothing of the ABI. */
 #ifndef HVBIOS_BAREMETAL_DEVICES_H_
 #define HVBIOS_BAREMETAL_DEVICES_H_
 

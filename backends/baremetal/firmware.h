@@ -50,7 +50,8 @@ struct fw_platform {
 };
 extern struct fw_platform g_platform;
 
-/* This CPU's vCPU id. */
+/* This CPU's vCPU id; only on its firmware stack (in a hypercall, or
+ * ap_main). */
 uint32_t this_cpu(void);
 
 /* The rule for every buffer a hypercall names (docs/abi.md 3.1): true if

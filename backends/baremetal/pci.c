@@ -92,12 +92,20 @@ int pci_find_class(uint32_t class_code, struct pci_function *found) {
   return pci_scan(has_class, &class_code, found);
 }
 
-/* Sets one function's Interrupt Disable (command register bit 10, PCI
- * 3.0 6.2.2); never matches, so the scan visits every function. */
+/* Sets and clears bits of a function's command register (PCI 3.0
+ * 6.2.2), the low half of register 4; writing 0 to the status half above
+ * it changes nothing there. */
+static void update_command(struct pci_function f, uint32_t set,
+                           uint32_t clear) {
+  const uint32_t command = pci_read32(f, 0x04) & 0xffff;
+  pci_write32(f, 0x04, (command | set) & ~clear);
+}
+
+/* Sets one function's Interrupt Disable (command bit 10); never matches,
+ * so the scan visits every function. */
 static int silence(struct pci_function f, const void *context) {
   (void)context;
-  const uint32_t command = pci_read32(f, 0x04) & 0xffff;
-  pci_write32(f, 0x04, command | kCommandIntxDisable);
+  update_command(f, kCommandIntxDisable, 0);
   return 0;
 }
 
@@ -107,8 +115,7 @@ void pci_silence_interrupts(void) {
 }
 
 void pci_enable_intx(struct pci_function f) {
-  const uint32_t command = pci_read32(f, 0x04) & 0xffff;
-  pci_write32(f, 0x04, command & ~kCommandIntxDisable);
+  update_command(f, 0, kCommandIntxDisable);
 }
 
 uint64_t pci_enable_memory_bar(struct pci_function f, uint32_t bar) {
@@ -130,8 +137,7 @@ uint64_t pci_enable_memory_bar(struct pci_function f, uint32_t bar) {
     g_next_bar = at + size;
     address = at;
   }
-  const uint32_t command = pci_read32(f, 0x04) & 0xffff;
-  pci_write32(f, 0x04, command | kCommandMemory | kCommandBusMaster);
+  update_command(f, kCommandMemory | kCommandBusMaster, 0);
   return address;
 }
 

@@ -26,15 +26,10 @@ using testing::ElfBuilder;
 using testing::GuestPath;
 using testing::RunCommand;
 
-bool QemuInstalled() {
-  return RunCommand({"sh", "-c", "command -v qemu-system-x86_64"})
-             .exit_status == 0;
-}
-
 class BareMetalTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!QemuInstalled()) {
+    if (testing::CommandPath("qemu-system-x86_64").empty()) {
       GTEST_SKIP() << "qemu-system-x86_64 is not installed "
                       "(scripts/install-deps.sh installs it)";
     }

@@ -20,13 +20,9 @@ using testing::CommandResult;
 using testing::GuestPath;
 using testing::RunCommand;
 
-bool Installed(const char* program) {
-  return RunCommand({"sh", "-c", absl::StrCat("command -v ", program)})
-             .exit_status == 0;
-}
-
 TEST(BareMetalGdbTest, BreakStepReadChangeARegisterAndRunToTheEnd) {
-  if (!Installed("qemu-system-x86_64") || !testing::GdbInstalled()) {
+  if (testing::CommandPath("qemu-system-x86_64").empty() ||
+      !testing::GdbInstalled()) {
     GTEST_SKIP() << "needs qemu-system-x86_64 and gdb (Debian: gdb)";
   }
   const int port = testing::FreeLoopbackPort(SOCK_STREAM);

@@ -30,17 +30,6 @@ constexpr char kConformanceBanner[] = "hvbios conformance, ABI";
 // Booting through OVMF under TCG takes seconds; guard hangs generously.
 constexpr int kBootGuardSeconds = 240;
 
-bool Installed(const std::string& command) {
-  return RunCommand({"sh", "-c", "command -v " + command}).exit_status == 0;
-}
-
-// The path a command name runs, for the runners that exec it directly.
-std::string Which(const std::string& command) {
-  std::string path = RunCommand({"sh", "-c", "command -v " + command}).out;
-  path.erase(path.find_last_not_of('\n') + 1);
-  return path;
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -61,7 +50,7 @@ class ImageTest : public ::testing::Test {
   void SetUp() override {
     for (const char* tool :
          {"qemu-system-x86_64", "grub-mkrescue", "xorriso", "mformat"}) {
-      if (!Installed(tool)) {
+      if (testing::CommandPath(tool).empty()) {
         GTEST_SKIP() << tool
                      << " is not installed (scripts/install-deps.sh "
                         "installs it)";
@@ -164,7 +153,7 @@ TEST_F(ImageTest, TheConsoleIsOnTheScreenToo) {
     const std::string name = uefi ? "screen-uefi" : "screen-bios";
     std::vector<std::string> args =
         PlainQemuArgs(MakeImage("hello", name, &cmdline), uefi);
-    args[0] = Which(args[0]);
+    args[0] = testing::CommandPath(args[0]);
     *std::find(args.begin(), args.end(), "stdio") = "mon:stdio";
     args.insert(args.end(), {"-vga", "std", "-no-shutdown"});
     const std::string shot = Path(name + ".ppm");

@@ -25,8 +25,7 @@ using namespace hvbios::testing;  // the cable's frames and sockets
 class BareMetalNetTest : public GuestRunsTest {
  protected:
   void SetUp() override {
-    if (RunCommand({"sh", "-c", "command -v qemu-system-x86_64"}).exit_status !=
-        0) {
+    if (testing::CommandPath("qemu-system-x86_64").empty()) {
       GTEST_SKIP() << "qemu-system-x86_64 is not installed "
                       "(scripts/install-deps.sh installs it)";
     }
@@ -80,7 +79,7 @@ TEST_F(BareMetalNetTest, UserNetworkingForwardsALoopbackPortToTheGuest) {
 // so a stale error bit used to drop every frame.
 TEST_F(BareMetalNetTest, UserNetworkingAfterAUefiBoot) {
   if (access("/usr/share/OVMF/OVMF_CODE_4M.fd", R_OK) != 0 ||
-      RunCommand({"sh", "-c", "command -v grub-mkrescue"}).exit_status != 0) {
+      testing::CommandPath("grub-mkrescue").empty()) {
     GTEST_SKIP() << "OVMF or GRUB is not installed (scripts/install-deps.sh "
                     "installs them)";
   }

@@ -61,6 +61,12 @@ void fw_event_net_apply(void) {
                !s->routed || s->masked);
 }
 
+/* Whether source i's events come from a device's interrupt line, through
+ * the I/O APIC. */
+static int raised_by_a_device(int i) {
+  return i == kConsoleSource || i == net_irq_source();
+}
+
 /* Whether source i has work the guest has not taken. For the network
  * card's source, the interrupt is re-armed first: an edge that came while
  * its input was masked or routed elsewhere is lost, and the line stays up
@@ -95,8 +101,7 @@ struct fw_result fw_event_route(const uint64_t *args) {
   if (checked != HVB_OK) return fw_error(checked);
   /* A device's interrupt reaches only the CPUs the I/O APIC can name
    * (apic.c): on a machine with APIC ids above 255, not all of them. */
-  if ((i == kConsoleSource || i == net_irq_source()) &&
-      !ioapic_reaches(fw_apic_ids[args[1]])) {
+  if (raised_by_a_device(i) && !ioapic_reaches(fw_apic_ids[args[1]])) {
     return fw_error(HVB_ERR_RANGE);
   }
   /* The IRQ first: input already waiting raised it while unrouted, or
@@ -121,7 +126,7 @@ struct fw_result fw_event_mask(const uint64_t *args) {
 struct fw_result fw_event_unmask(const uint64_t *args) {
   const int i = source_index(args[0]);
   if (i < 0) return fw_error(HVB_ERR_NODEV);
-  if (i == kConsoleSource || i == net_irq_source()) {
+  if (raised_by_a_device(i)) {
     g_sources[i].masked = 0;
     apply(i);
   }

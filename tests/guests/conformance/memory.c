@@ -50,9 +50,8 @@ void test_platform_memory(const struct hvb_boot_info *boot) {
    * vCPU still runs on), long unused, takes random bytes, or console
    * input (none is waiting by now) without rng. */
   if (last_boot != 0) {
-    const uint32_t writer = hvb_base_probe(HVB_FN_RNG_FILL)
-                                ? HVB_FN_RNG_FILL
-                                : HVB_FN_CONSOLE_READ;
+    const uint32_t writer =
+        hvb_base_probe(HVB_FN_RNG_FILL) ? HVB_FN_RNG_FILL : HVB_FN_CONSOLE_READ;
     boot_ok = hvb_call2(writer, last_boot, 8).status == HVB_OK;
   }
   CHECK("memory.boot_regions_are_the_guests", last_boot != 0 && boot_ok,
